@@ -1,0 +1,188 @@
+/**
+ * Airlock's wire contracts, shared by the browser widget and the server.
+ *
+ * This package has no runtime dependencies and (apart from {@link ERROR_CODES}
+ * and {@link ERROR_STATUS}) exports only types.
+ *
+ * @packageDocumentation
+ */
+
+/**
+ * Every error code Airlock can answer with. Stable public API: clients may
+ * switch on these values.
+ *
+ * @example
+ * ```ts
+ * import { ERROR_CODES } from '@airlock/protocol';
+ * ERROR_CODES.includes('token_expired'); // true
+ * ```
+ */
+export const ERROR_CODES = [
+  'token_missing',
+  'token_invalid',
+  'token_expired',
+  'origin_not_allowed',
+  'widget_not_found',
+  'widget_disabled',
+  'rate_limited',
+  'quota_exhausted',
+  'prompt_blocked',
+  'input_invalid',
+  'payload_too_large',
+  'not_found',
+  'method_not_allowed',
+  'upstream_key_invalid',
+  'upstream_quota_exhausted',
+  'upstream_rate_limited',
+  'upstream_unavailable',
+  'upstream_timeout',
+  'internal',
+] as const;
+
+/**
+ * A stable Airlock error code.
+ *
+ * @example
+ * ```ts
+ * const code: ErrorCode = 'rate_limited';
+ * ```
+ */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * The HTTP status each error code is answered with.
+ *
+ * @example
+ * ```ts
+ * ERROR_STATUS.origin_not_allowed; // 403
+ * ```
+ */
+export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
+  token_missing: 401,
+  token_invalid: 401,
+  token_expired: 401,
+  origin_not_allowed: 403,
+  widget_not_found: 404,
+  widget_disabled: 403,
+  rate_limited: 429,
+  quota_exhausted: 429,
+  prompt_blocked: 400,
+  input_invalid: 400,
+  payload_too_large: 413,
+  not_found: 404,
+  method_not_allowed: 405,
+  upstream_key_invalid: 502,
+  upstream_quota_exhausted: 502,
+  upstream_rate_limited: 429,
+  upstream_unavailable: 502,
+  upstream_timeout: 504,
+  internal: 500,
+};
+
+/**
+ * The body of every error response, in OpenAI's error shape, so OpenAI
+ * clients surface Airlock errors as they would OpenAI's own.
+ *
+ * @example
+ * ```json
+ * {"error": {"message": "This token has expired.", "type": "airlock_error", "code": "token_expired"}}
+ * ```
+ */
+export interface ErrorBody {
+  error: {
+    message: string;
+    type: 'airlock_error';
+    code: ErrorCode;
+  };
+}
+
+/**
+ * Kinds of widget.
+ *
+ * @example
+ * ```ts
+ * const type: WidgetType = 'chat';
+ * ```
+ */
+export type WidgetType = 'chat' | 'completion' | 'image';
+
+/**
+ * Colour scheme of a widget's UI. `auto` follows `prefers-color-scheme`.
+ *
+ * @example
+ * ```ts
+ * const theme: WidgetTheme = 'auto';
+ * ```
+ */
+export type WidgetTheme = 'light' | 'dark' | 'auto';
+
+/**
+ * What the browser may know about a widget. Never carries the system prompt,
+ * the model, a prompt template, the filter or anything about keys.
+ *
+ * @example
+ * ```ts
+ * const config: WidgetPublicConfig = { id: 'wgt_1', type: 'chat', title: 'Ask us', theme: 'auto' };
+ * ```
+ */
+export interface WidgetPublicConfig {
+  id: string;
+  type: WidgetType;
+  title: string;
+  theme: WidgetTheme;
+  greeting?: string;
+  placeholder?: string;
+  suggestedPrompts?: string[];
+  locale?: string;
+}
+
+/**
+ * Body of `POST /airlock/token` (public minting).
+ *
+ * @example
+ * ```ts
+ * const body: TokenRequest = { widgetId: 'wgt_1', visitorId: 'v_123' };
+ * ```
+ */
+export interface TokenRequest {
+  widgetId: string;
+  /** A stable id the widget keeps per visitor; the server makes one when absent. */
+  visitorId?: string;
+}
+
+/**
+ * Answer of `POST /airlock/token`.
+ *
+ * @example
+ * ```ts
+ * const { token, expiresAt } = (await response.json()) as TokenResponse;
+ * ```
+ */
+export interface TokenResponse {
+  /** A JWT to send as `Authorization: Bearer <token>`. */
+  token: string;
+  /** Expiry as milliseconds since the epoch. */
+  expiresAt: number;
+  widget: WidgetPublicConfig;
+}
+
+/**
+ * Claims of an Airlock widget token (beyond the registered `iss`, `aud`,
+ * `sub`, `jti`, `iat`, `exp`).
+ *
+ * @example
+ * ```ts
+ * const claims: TokenClaims = { wid: 'wgt_1', origin: 'https://example.com', epoch: 0 };
+ * ```
+ */
+export interface TokenClaims {
+  /** The widget this token is scoped to. */
+  wid: string;
+  /** The browser origin the token was minted for, when any. */
+  origin?: string;
+  /** The widget's revocation epoch at minting time. */
+  epoch: number;
+}
+
+/** Token audience and issuer strings used by Airlock. */
+export const TOKEN_AUDIENCE = 'airlock-widget';

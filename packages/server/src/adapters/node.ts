@@ -1,0 +1,163 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+
+/**
+ * A Web-standard request handler, such as `airlock.fetch`.
+ *
+ * @example
+ * ```ts
+ * const handler: FetchHandler = (request) => Promise.resolve(new Response('ok'));
+ * ```
+ */
+export type FetchHandler = (request: Request) => Promise<Response>;
+
+/**
+ * Builds a Web `Request` from a Node request. Its `signal` aborts when the
+ * client disconnects before the response has been fully sent, which is how
+ * the proxy learns to abort the upstream call.
+ *
+ * @example
+ * ```ts
+ * const request = toWebRequest(incoming, outgoing);
+ * ```
+ */
+export function toWebRequest(incoming: IncomingMessage, outgoing: ServerResponse): Request {
+  const controller = new AbortController();
+  outgoing.once('close', () => {
+    if (!outgoing.writableFinished) controller.abort();
+  });
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(incoming.headers)) {
+    if (name.startsWith(':') || value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+    else headers.set(name, value);
+  }
+  const encrypted = (incoming.socket as { encrypted?: boolean }).encrypted === true;
+  const url = `${encrypted ? 'https' : 'http'}://${incoming.headers.host ?? 'localhost'}${incoming.url ?? '/'}`;
+  const hasBody = incoming.method !== 'GET' && incoming.method !== 'HEAD';
+  return new Request(url, {
+    method: incoming.method,
+    headers,
+    signal: controller.signal,
+    ...(hasBody && { body: Readable.toWeb(incoming) as ReadableStream<Uint8Array>, duplex: 'half' }),
+  } as RequestInit);
+}
+
+/**
+ * Writes a Web `Response` to a Node response, streaming its body with
+ * back-pressure. If the client goes away mid-stream the body is cancelled,
+ * which reaches the handler's stream (and so the upstream).
+ *
+ * @example
+ * ```ts
+ * await writeWebResponse(await handler(request), outgoing);
+ * ```
+ */
+export async function writeWebResponse(response: Response, outgoing: ServerResponse): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    if (name !== 'set-cookie') headers[name] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) headers['set-cookie'] = cookies;
+  outgoing.writeHead(response.status, headers);
+  // Event streams must reach the client as they are written.
+  if (headers['content-type']?.toString().startsWith('text/event-stream')) outgoing.flushHeaders();
+  if (!response.body) {
+    outgoing.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  const onClose = () => {
+    reader.cancel().catch(() => {});
+  };
+  outgoing.once('close', onClose);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!outgoing.write(value)) {
+        await new Promise<void>((resolve) => {
+          const settle = () => {
+            outgoing.off('drain', settle);
+            outgoing.off('close', settle);
+            resolve();
+          };
+          outgoing.on('drain', settle);
+          outgoing.on('close', settle);
+        });
+      }
+      if (outgoing.destroyed) break;
+    }
+    outgoing.end();
+  } catch {
+    outgoing.destroy();
+  } finally {
+    outgoing.off('close', onClose);
+  }
+}
+
+/**
+ * Turns a Web-standard handler into a `node:http` request listener.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * createServer(toNodeListener(airlock.fetch)).listen(8787);
+ * ```
+ */
+export function toNodeListener(handler: FetchHandler): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
+  return (incoming, outgoing) => {
+    const request = toWebRequest(incoming, outgoing);
+    handler(request)
+      .then((response) => writeWebResponse(response, outgoing))
+      .catch(() => {
+        if (!outgoing.headersSent) {
+          outgoing.writeHead(500, { 'content-type': 'application/json' });
+          outgoing.end('{"error":{"message":"Something went wrong on the server.","type":"airlock_error","code":"internal"}}');
+        } else {
+          outgoing.destroy();
+        }
+      });
+  };
+}
+
+/** Options of {@link serve}. */
+export interface ServeOptions {
+  /** Port to listen on; 0 picks a free one. Default: `8787`. */
+  port?: number;
+  /** Address to listen on. Default: `'127.0.0.1'`. */
+  host?: string;
+}
+
+/**
+ * Starts a `node:http` server for a handler.
+ *
+ * @example
+ * ```ts
+ * const { url, close } = await serve(airlock.fetch, { port: 0 });
+ * ```
+ */
+export async function serve(handler: FetchHandler, options: ServeOptions = {}): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const server = createServer(toNodeListener(handler));
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8787, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    server,
+    url: `http://${shownHost}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,122 @@
+import { TOKEN_AUDIENCE } from '@airlock/protocol';
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { AirlockError } from '../errors.js';
+import type { SigningKeys } from './signing-keys.js';
+
+/** Default token lifetime: 10 minutes. */
+export const defaultTokenTtlSeconds = 600;
+/** Largest lifetime a caller may ask for: 24 hours. */
+export const maxTokenTtlSeconds = 86_400;
+const clockToleranceSeconds = 60;
+
+/**
+ * What a verified token says.
+ *
+ * @example
+ * ```ts
+ * const verified = await tokens.verify(bearer);
+ * verified.widgetId; // 'wgt_…'
+ * ```
+ */
+export interface VerifiedToken {
+  widgetId: string;
+  subject: string;
+  origin?: string;
+  epoch: number;
+  tokenId: string;
+  expiresAt: number;
+}
+
+/** Options of {@link TokenService}. */
+export interface TokenServiceOptions {
+  keys: SigningKeys;
+  /** `iss` claim. Default: `'airlock'`. */
+  issuer?: string;
+  /** Clock, for tests. Default: `() => new Date()`. */
+  now?: () => Date;
+}
+
+/**
+ * Mints and verifies widget tokens: Ed25519 JWTs (`alg: EdDSA`) with a `kid`.
+ * Verification pins the algorithm, issuer and audience, requires `exp`,
+ * `iat`, `jti` and `sub`, and allows 60 s of clock skew.
+ *
+ * @example
+ * ```ts
+ * const tokens = new TokenService({ keys });
+ * const { token } = await tokens.mint({ widgetId: 'wgt_1', subject: 'visitor_1', epoch: 0 });
+ * ```
+ */
+export class TokenService {
+  readonly #keys: SigningKeys;
+  readonly issuer: string;
+  readonly #now: () => Date;
+
+  constructor(options: TokenServiceOptions) {
+    this.#keys = options.keys;
+    this.issuer = options.issuer ?? 'airlock';
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  async mint(input: {
+    widgetId: string;
+    subject: string;
+    epoch: number;
+    origin?: string;
+    ttlSeconds?: number;
+  }): Promise<{ token: string; expiresAt: number }> {
+    const ttl = input.ttlSeconds ?? defaultTokenTtlSeconds;
+    if (!Number.isInteger(ttl) || ttl <= 0 || ttl > maxTokenTtlSeconds) {
+      throw new AirlockError('input_invalid', `ttlSeconds must be a whole number from 1 to ${maxTokenTtlSeconds}.`);
+    }
+    const issuedAt = Math.floor(this.#now().getTime() / 1000);
+    const payload: JWTPayload = { wid: input.widgetId, epoch: input.epoch };
+    if (input.origin) payload.origin = input.origin;
+    const token = await new SignJWT(payload)
+      .setProtectedHeader({ alg: 'EdDSA', kid: this.#keys.current.kid, typ: 'JWT' })
+      .setIssuer(this.issuer)
+      .setAudience(TOKEN_AUDIENCE)
+      .setSubject(input.subject)
+      .setJti(randomUUID())
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + ttl)
+      .sign(this.#keys.current.privateKey);
+    return { token, expiresAt: (issuedAt + ttl) * 1000 };
+  }
+
+  /** Verifies a token; throws `token_expired` or `token_invalid` (details only in `cause`). */
+  async verify(token: string): Promise<VerifiedToken> {
+    try {
+      const { payload } = await jwtVerify(token, async (header) => {
+        const key = this.#keys.verificationKey(header.kid);
+        if (!key) throw new Error('unknown kid');
+        return key;
+      }, {
+        algorithms: ['EdDSA'],
+        issuer: this.issuer,
+        audience: TOKEN_AUDIENCE,
+        requiredClaims: ['exp', 'iat', 'jti', 'sub'],
+        clockTolerance: clockToleranceSeconds,
+        currentDate: this.#now(),
+      });
+      if (typeof payload.wid !== 'string' || typeof payload.epoch !== 'number') throw new Error('missing widget claims');
+      if (payload.origin !== undefined && typeof payload.origin !== 'string') throw new Error('bad origin claim');
+      // iat in the future beyond the skew means a forged or mis-clocked token.
+      if (payload.iat! > this.#now().getTime() / 1000 + clockToleranceSeconds) throw new Error('iat in the future');
+      return {
+        widgetId: payload.wid,
+        subject: payload.sub!,
+        origin: payload.origin as string | undefined,
+        epoch: payload.epoch,
+        tokenId: payload.jti!,
+        expiresAt: payload.exp! * 1000,
+      };
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) {
+        throw new AirlockError('token_expired', 'This session has expired; get a new token.', { cause: error });
+      }
+      throw new AirlockError('token_invalid', 'This token is not valid.', { cause: error });
+    }
+  }
+}

@@ -1,0 +1,331 @@
+/**
+ * Behaviours: plain data describing how the test upstream answers one request.
+ * Being plain data (no functions), they can be built by a test, sent over a
+ * process boundary, or written into the demo's configuration.
+ */
+
+/**
+ * The text the upstream answers with when a test has not scripted anything.
+ *
+ * @example
+ * ```ts
+ * expect(reply).toBe(DEFAULT_ANSWER_TEXT);
+ * ```
+ */
+export const DEFAULT_ANSWER_TEXT = 'Hello from the Airlock test upstream.';
+
+/**
+ * Restricts a queued behaviour to some requests. A behaviour without a match
+ * applies to the next request it makes sense for (see {@link Behaviour}).
+ *
+ * @example
+ * ```ts
+ * upstream.next({ ...faults.serverError(), match: { path: '/v1/images/generations' } });
+ * ```
+ */
+export interface BehaviourMatch {
+  /** Exact request path without the query string, e.g. `'/v1/chat/completions'`. Default: any path. */
+  path?: string;
+}
+
+/**
+ * Token counts reported in an answer's `usage`.
+ *
+ * @example
+ * ```ts
+ * const usage: AnswerUsage = { prompt_tokens: 12, completion_tokens: 5 };
+ * ```
+ */
+export interface AnswerUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+/**
+ * Answer a chat completion with `text`: as SSE when the request has
+ * `stream: true`, otherwise as one JSON `chat.completion`.
+ *
+ * @example
+ * ```ts
+ * upstream.next({ type: 'answer', text: 'Hi there', chunks: 2, delayMs: 10 });
+ * ```
+ */
+export interface AnswerBehaviour {
+  type: 'answer';
+  /** The assistant's reply. */
+  text: string;
+  /** How many content deltas to split `text` into. Default: one per word (whitespace stays with the word before it). */
+  chunks?: number;
+  /**
+   * Pause between streamed chunks, in ms. A JSON answer waits the time the
+   * stream would have taken (`delayMs` × chunks). Default: 0.
+   */
+  delayMs?: number;
+  /**
+   * Reported token usage. Default: approximate — prompt tokens are the number
+   * of words in the request's messages, completion tokens the number of chunks.
+   */
+  usage?: AnswerUsage;
+  match?: BehaviourMatch;
+}
+
+/**
+ * Stream explicit content deltas for a chat completion (a JSON request gets
+ * them joined into one message).
+ *
+ * @example
+ * ```ts
+ * upstream.next({ type: 'stream', chunks: ['Hel', 'lo'], firstChunkDelayMs: 50 });
+ * ```
+ */
+export interface StreamBehaviour {
+  type: 'stream';
+  /** Content deltas, in order. */
+  chunks: string[];
+  /** Pause between chunks, in ms. Default: 0. */
+  delayMs?: number;
+  /** Pause before the response headers and first event (time to first byte), in ms. Default: 0. */
+  firstChunkDelayMs?: number;
+  match?: BehaviourMatch;
+}
+
+/**
+ * The body of an OpenAI error, as in `{ error: { message, type, code, param } }`.
+ *
+ * @example
+ * ```ts
+ * const body: OpenAIErrorBody = { message: 'Boom', type: 'server_error', code: null };
+ * ```
+ */
+export interface OpenAIErrorBody {
+  message: string;
+  type: string;
+  code: string | null;
+  /** Default: `null`. */
+  param?: string | null;
+}
+
+/**
+ * Answer with an HTTP error in OpenAI's error shape. Applies to every route.
+ *
+ * @example
+ * ```ts
+ * upstream.next({ type: 'error', status: 503, error: { message: 'Overloaded', type: 'server_error', code: null } });
+ * ```
+ */
+export interface ErrorBehaviour {
+  type: 'error';
+  status: number;
+  error: OpenAIErrorBody;
+  /** Extra response headers, e.g. `{ 'retry-after': '2' }`. Default: none. */
+  headers?: Record<string, string>;
+  match?: BehaviourMatch;
+}
+
+/**
+ * Accept the request and never answer, keeping the connection open until the
+ * client gives up (or the upstream closes). Applies to every route.
+ *
+ * @example
+ * ```ts
+ * upstream.next({ type: 'stall' });                  // no headers at all
+ * upstream.next({ type: 'stall', afterChunks: 2 });  // a streamed chat goes silent after 2 deltas
+ * ```
+ */
+export interface StallBehaviour {
+  type: 'stall';
+  /**
+   * For a streaming chat completion: send the headers, the role event and this
+   * many content deltas of `text`, then go silent. Ignored for other requests.
+   * Default: stall before the headers.
+   */
+  afterChunks?: number;
+  /** Text whose word-chunks are sent before stalling. Default: {@link DEFAULT_ANSWER_TEXT}. */
+  text?: string;
+  match?: BehaviourMatch;
+}
+
+/**
+ * Destroy the socket, as a crashed upstream or a broken network would.
+ * Applies to every route.
+ *
+ * @example
+ * ```ts
+ * upstream.next({ type: 'drop' });                  // before any byte of the response
+ * upstream.next({ type: 'drop', afterChunks: 3 });  // a streamed chat dies after 3 deltas
+ * ```
+ */
+export interface DropBehaviour {
+  type: 'drop';
+  /**
+   * For a streaming chat completion: send the headers, the role event and this
+   * many content deltas of `text`, then destroy the socket. Ignored for other
+   * requests. Default: drop before the headers.
+   */
+  afterChunks?: number;
+  /** Text whose word-chunks are sent before dropping. Default: {@link DEFAULT_ANSWER_TEXT}. */
+  text?: string;
+  match?: BehaviourMatch;
+}
+
+/**
+ * Answer `POST /v1/images/generations` with OpenAI's images response.
+ *
+ * @example
+ * ```ts
+ * upstream.next({ type: 'image', urls: ['https://example.com/cat.png'] });
+ * upstream.next({ type: 'image', b64: true });
+ * ```
+ */
+export interface ImageBehaviour {
+  type: 'image';
+  /** Image URLs to return, one `data` item each. Default: `n` items pointing at this server's `GET /files/image.png`. */
+  urls?: string[];
+  /**
+   * Return a tiny PNG as `b64_json` instead of URLs (ignored when `urls` is set).
+   * Default: whether the request asked for `response_format: 'b64_json'`.
+   */
+  b64?: boolean;
+  match?: BehaviourMatch;
+}
+
+/**
+ * Everything the test upstream can be told to do with a request.
+ *
+ * `answer` and `stream` apply only to chat completions, `image` only to image
+ * generations; `error`, `stall` and `drop` apply to any API route. A queued
+ * behaviour waits for the first request it applies to.
+ *
+ * @example
+ * ```ts
+ * const behaviours: Behaviour[] = [{ type: 'answer', text: 'Hi' }, faults.rateLimited(1)];
+ * ```
+ */
+export type Behaviour =
+  | AnswerBehaviour
+  | StreamBehaviour
+  | ErrorBehaviour
+  | StallBehaviour
+  | DropBehaviour
+  | ImageBehaviour;
+
+/**
+ * Named constructors for the errors OpenAI really returns, with its messages,
+ * types and codes.
+ *
+ * @example
+ * ```ts
+ * upstream.next(faults.invalidKey());
+ * upstream.next(faults.insufficientQuota());
+ * upstream.next(faults.rateLimited(2));
+ * upstream.next(faults.serverError(503));
+ * ```
+ */
+export const faults = {
+  /**
+   * 401 `invalid_api_key`.
+   *
+   * @example
+   * ```ts
+   * upstream.next(faults.invalidKey());
+   * ```
+   */
+  invalidKey(): ErrorBehaviour {
+    return {
+      type: 'error',
+      status: 401,
+      error: {
+        message:
+          'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.',
+        type: 'invalid_request_error',
+        code: 'invalid_api_key',
+        param: null,
+      },
+    };
+  },
+
+  /**
+   * 429 `insufficient_quota`: the account is out of credit (retrying does not help).
+   *
+   * @example
+   * ```ts
+   * upstream.next(faults.insufficientQuota());
+   * ```
+   */
+  insufficientQuota(): ErrorBehaviour {
+    return {
+      type: 'error',
+      status: 429,
+      error: {
+        message:
+          'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
+        type: 'insufficient_quota',
+        code: 'insufficient_quota',
+        param: null,
+      },
+    };
+  },
+
+  /**
+   * 429 `rate_limit_exceeded` with a `retry-after` header.
+   *
+   * @param retryAfterSeconds - Value of the `retry-after` header. Default: 1.
+   * @example
+   * ```ts
+   * upstream.next(faults.rateLimited(20));
+   * ```
+   */
+  rateLimited(retryAfterSeconds = 1): ErrorBehaviour {
+    return {
+      type: 'error',
+      status: 429,
+      headers: { 'retry-after': String(retryAfterSeconds) },
+      error: {
+        message: `Rate limit reached for requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in ${retryAfterSeconds}s.`,
+        type: 'requests',
+        code: 'rate_limit_exceeded',
+        param: null,
+      },
+    };
+  },
+
+  /**
+   * A 5xx `server_error`; 503 carries OpenAI's "overloaded" message.
+   *
+   * @param status - HTTP status. Default: 500.
+   * @example
+   * ```ts
+   * upstream.next(faults.serverError(503));
+   * ```
+   */
+  serverError(status = 500): ErrorBehaviour {
+    const message =
+      status === 503
+        ? 'The engine is currently overloaded, please try again later.'
+        : 'The server had an error while processing your request. Sorry about that!';
+    return { type: 'error', status, error: { message, type: 'server_error', code: null, param: null } };
+  },
+} as const;
+
+/**
+ * Splits `text` into content deltas that join back to exactly `text`.
+ * Without `count`, one piece per word (its trailing whitespace included);
+ * with `count`, that many pieces of about equal length.
+ *
+ * @example
+ * ```ts
+ * splitIntoChunks('Hello big world'); // ['Hello ', 'big ', 'world']
+ * splitIntoChunks('abcdef', 3);       // ['ab', 'cd', 'ef']
+ * ```
+ */
+export function splitIntoChunks(text: string, count?: number): string[] {
+  if (text === '') return [];
+  if (count === undefined) return text.split(/(?<=\s)(?=\S)/);
+  // More pieces than characters would produce empty deltas, which OpenAI never sends.
+  const pieces = Math.max(1, Math.min(Math.floor(count), text.length));
+  const result: string[] = [];
+  for (let index = 0; index < pieces; index += 1) {
+    result.push(text.slice(Math.floor((index * text.length) / pieces), Math.floor(((index + 1) * text.length) / pieces)));
+  }
+  return result;
+}
