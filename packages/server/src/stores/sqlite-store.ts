@@ -3,7 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { newId } from '../ids.js';
 import { sqliteMigrations, type Migration } from './migrations.js';
-import type { NewWidget, SigningKeyRecord, Store, WidgetRecord } from './store.js';
+import { AirlockError } from '../errors.js';
+import type { NewWidget, SigningKeyRecord, Store, WidgetPatch, WidgetRecord } from './store.js';
 
 interface WidgetRow {
   id: string;
@@ -129,6 +130,29 @@ export class SqliteStore implements Store {
 
   async listWidgets(): Promise<WidgetRecord[]> {
     return (this.#db.prepare('SELECT * FROM widgets ORDER BY created_at, id').all() as WidgetRow[]).map(widgetFromRow);
+  }
+
+  async updateWidget(id: string, patch: WidgetPatch): Promise<WidgetRecord> {
+    // Read and write in one synchronous step, so no other update interleaves.
+    const row = this.#db.prepare('SELECT * FROM widgets WHERE id = ?').get(id) as WidgetRow | undefined;
+    const current = row && widgetFromRow(row);
+    if (!current) throw new AirlockError('widget_not_found', 'There is no such widget.');
+    const next: WidgetRecord = { ...current, ...patch, updatedAt: this.#now().toISOString() };
+    this.#db
+      .prepare(
+        `UPDATE widgets SET name = ?, enabled = ?, allowed_origins = ?, presentation = ?, behaviour = ?, updated_at = ?
+         WHERE id = ?`,
+      )
+      .run(
+        next.name,
+        next.enabled ? 1 : 0,
+        JSON.stringify(next.allowedOrigins),
+        JSON.stringify(next.presentation),
+        JSON.stringify(next.behaviour),
+        next.updatedAt,
+        id,
+      );
+    return next;
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {

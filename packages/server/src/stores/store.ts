@@ -78,6 +78,16 @@ export interface NewWidget {
 }
 
 /**
+ * Fields of a widget that can be changed after creation.
+ *
+ * @example
+ * ```ts
+ * await store.updateWidget(id, { enabled: false });
+ * ```
+ */
+export type WidgetPatch = Partial<Pick<WidgetRecord, 'name' | 'enabled' | 'allowedOrigins' | 'presentation' | 'behaviour'>>;
+
+/**
  * An Ed25519 signing key for widget tokens; the private half is sealed by
  * the vault.
  *
@@ -111,6 +121,8 @@ export interface Store {
   getWidget(id: string): Promise<WidgetRecord | undefined>;
   findWidgetByName(name: string): Promise<WidgetRecord | undefined>;
   listWidgets(): Promise<WidgetRecord[]>;
+  /** Applies a patch; throws `widget_not_found` when there is no such widget. */
+  updateWidget(id: string, patch: WidgetPatch): Promise<WidgetRecord>;
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   addSigningKey(record: SigningKeyRecord): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,108 @@
+// The Airlock demo: an Airlock server on an embedded SQLite file, serving a
+// page whose widget is embedded with the plain script tag.
+//
+// Upstream: the real OpenAI API when OPENAI_API_KEY is set (or any
+// OpenAI-compatible server at OPENAI_BASE_URL); otherwise a local stand-in
+// from @airlock/testing, and the page says so.
+import { createAirlock } from '@airlock/server';
+import { serve } from '@airlock/server/node';
+import { startUpstream } from '@airlock/testing';
+import { resolve } from 'node:path';
+import { demoPage } from './page.js';
+
+const port = Number(process.env.PORT ?? 8787);
+const host = process.env.HOST ?? '127.0.0.1';
+// pnpm runs scripts inside the package; keep .airlock/ where the command was typed.
+const dataDir = resolve(process.env.INIT_CWD ?? process.cwd(), process.env.AIRLOCK_DATA_DIR ?? '.airlock');
+
+const useStandIn = !process.env.OPENAI_API_KEY;
+/** @type {import('@airlock/server').UpstreamOptions} */
+let upstreamOptions;
+/** @type {import('@airlock/testing').Upstream | undefined} */
+let standIn;
+if (useStandIn) {
+  standIn = await startUpstream({
+    defaultBehaviour: {
+      type: 'answer',
+      text:
+        'This answer comes from the local stand-in upstream, not from OpenAI. ' +
+        'Set OPENAI_API_KEY and restart the demo to talk to a real model. ' +
+        'Either way, the key stays on the server: this page only ever holds a short-lived token.',
+      delayMs: 40,
+    },
+  });
+  upstreamOptions = { apiKey: 'sk-demo-local-stand-in', baseURL: standIn.baseURL };
+} else {
+  upstreamOptions = { apiKey: process.env.OPENAI_API_KEY, baseURL: process.env.OPENAI_BASE_URL };
+}
+const upstreamLabel = useStandIn
+  ? 'the local stand-in upstream (@airlock/testing), not OpenAI'
+  : (process.env.OPENAI_BASE_URL ?? 'the OpenAI API');
+
+const airlock = createAirlock({
+  dev: true,
+  dataDir,
+  databaseUrl: `sqlite:${resolve(dataDir, 'airlock.db')}`,
+  upstream: upstreamOptions,
+});
+await airlock.ready();
+
+const server = await serve(
+  async (request) => {
+    const url = new URL(request.url);
+    if (url.pathname.startsWith(`${airlock.basePath}/`)) return airlock.fetch(request);
+    if (url.pathname === '/' && request.method === 'GET') {
+      const widget = await demoWidget(url.origin);
+      return new Response(demoPage({ widgetId: widget.id, upstreamLabel, standIn: useStandIn }), {
+        headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
+      });
+    }
+    return new Response('Not found', { status: 404 });
+  },
+  { port, host },
+);
+
+const actualPort = new URL(server.url).port;
+// Seed (or refresh) the demo widget for this port's origins.
+await demoWidget(`http://localhost:${actualPort}`);
+
+console.log(`Answers come from ${upstreamLabel}.`);
+console.log(`Airlock demo running at http://localhost:${actualPort}`);
+
+/**
+ * The chat widget named "demo", created on first run, allowed for the demo's
+ * own origins (localhost and 127.0.0.1 on the port in use).
+ * @param {string} origin
+ */
+async function demoWidget(origin) {
+  const port = new URL(origin).port;
+  const origins = [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
+  const existing = await airlock.store.findWidgetByName('demo');
+  if (existing && origins.every((item) => existing.allowedOrigins.includes(item))) return existing;
+  if (existing) {
+    return airlock.store.updateWidget(existing.id, {
+      allowedOrigins: [...new Set([...existing.allowedOrigins, ...origins])],
+    });
+  }
+  return airlock.store.createWidget({
+    name: 'demo',
+    type: 'chat',
+    allowedOrigins: origins,
+    presentation: {
+      title: 'Airlock demo',
+      theme: 'auto',
+      greeting: 'Hi! Ask me anything.',
+      placeholder: 'Type a message…',
+    },
+    behaviour: { model: 'gpt-4o-mini', systemPrompt: 'You are a friendly assistant on the Airlock demo page.' },
+  });
+}
+
+const stop = async () => {
+  await server.close();
+  await airlock.close();
+  await standIn?.close();
+  process.exit(0);
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);

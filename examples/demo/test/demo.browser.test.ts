@@ -1,0 +1,144 @@
+import { startUpstream, type Upstream } from '@airlock/testing';
+import { launchBrowser } from '@airlock/testing/browser';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const mainScript = fileURLToPath(new URL('../src/main.js', import.meta.url));
+
+/** Starts the demo exactly as `pnpm demo` does (built packages), on a free port. */
+async function startDemo(environment: Record<string, string>): Promise<{ url: string; output: () => string; stop(): Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'airlock-demo-'));
+  const child: ChildProcess = spawn(process.execPath, [mainScript], {
+    env: { ...process.env, OPENAI_API_KEY: '', OPENAI_BASE_URL: '', PORT: '0', INIT_CWD: dataDir, ...environment },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`demo did not start:\n${output}`)), 20_000);
+    const check = () => {
+      const match = /Airlock demo running at (http:\/\/localhost:\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => reject(new Error(`demo exited with ${code}:\n${output}`)));
+  });
+  return {
+    url,
+    output: () => output,
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Types into the widget (its shadow root is open, which Playwright pierces) and waits for the finished answer. */
+async function ask(page: Page, message: string, onStreaming?: () => Promise<void>): Promise<string> {
+  const answers = page.locator('[data-airlock="assistant-message"]:not([data-greeting]):not([data-streaming])');
+  const before = await answers.count();
+  const input = page.locator('[data-airlock="input"]');
+  await input.fill(message);
+  await input.press('Enter');
+  await onStreaming?.();
+  const answer = answers.nth(before);
+  await answer.waitFor({ timeout: 15_000 });
+  return (await answer.textContent()) ?? '';
+}
+
+/** The text of the answer while it is still streaming (the widget marks it data-streaming). */
+async function partialAnswer(page: Page): Promise<string> {
+  const handle = await page.waitForFunction(() => {
+    const message = document.querySelector('[data-airlock="widget"]')?.shadowRoot?.querySelector('[data-streaming]');
+    return message && message.textContent ? message.textContent : false;
+  });
+  return (await handle.jsonValue()) as string;
+}
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('the demo, against an OpenAI-compatible upstream with a canary key', () => {
+  const canary = `sk-canary-${randomBytes(16).toString('hex')}`;
+  let upstream: Upstream;
+  let demo: Awaited<ReturnType<typeof startDemo>>;
+
+  beforeAll(async () => {
+    upstream = await startUpstream({ acceptedKeys: [canary] });
+    upstream.setDefault({ type: 'answer', text: 'Streaming works end to end.', delayMs: 30 });
+    demo = await startDemo({ OPENAI_API_KEY: canary, OPENAI_BASE_URL: upstream.baseURL });
+  });
+  afterAll(async () => {
+    await demo?.stop();
+    await upstream?.close();
+  });
+
+  it('answers a typed message with streamed text, and the key reaches no response the page received', async () => {
+    const page = await browser.newPage();
+    const received: string[] = [];
+    const pending: Promise<void>[] = [];
+    page.on('response', (response) => {
+      pending.push(
+        (async () => {
+          received.push(JSON.stringify(await response.allHeaders()));
+          received.push(await response.text().catch(() => ''));
+        })(),
+      );
+    });
+    await page.goto(demo.url);
+    let partial = '';
+    const final = await ask(page, 'Hello, widget!', async () => {
+      partial = await partialAnswer(page);
+    });
+    expect(final).toBe('Streaming works end to end.');
+    // Seen mid-stream: a non-empty beginning of the answer, not all of it.
+    expect(partial.length).toBeGreaterThan(0);
+    expect(partial.length).toBeLessThan(final.length);
+    expect(final.startsWith(partial)).toBe(true);
+    await Promise.all(pending);
+
+    const chat = upstream.requests.find((request) => request.path === '/v1/chat/completions');
+    expect(chat?.headers.authorization).toBe(`Bearer ${canary}`);
+    expect(JSON.stringify(chat?.body)).toContain('Hello, widget!');
+    expect(received.length).toBeGreaterThan(4);
+    for (const item of received) expect(item).not.toContain(canary);
+    expect(demo.output()).not.toContain(canary);
+    await page.close();
+  });
+});
+
+describe('the demo with no key configured', () => {
+  let demo: Awaited<ReturnType<typeof startDemo>>;
+  beforeAll(async () => {
+    demo = await startDemo({});
+  });
+  afterAll(async () => {
+    await demo?.stop();
+  });
+
+  it('says the answers come from the local stand-in, on the page and in its output, and still answers', async () => {
+    expect(demo.output()).toContain('local stand-in');
+    const page = await browser.newPage();
+    await page.goto(demo.url);
+    await expect(page.locator('[data-demo="stand-in-notice"]').textContent()).resolves.toContain('local stand-in');
+    expect(await ask(page, 'Who answers?')).toContain('stand-in upstream, not from OpenAI');
+    await page.close();
+  });
+});

@@ -1,0 +1,171 @@
+import type { TokenRequest, WidgetPublicConfig } from '@airlock/protocol';
+import { WidgetError, errorFromResponse, networkError } from './errors';
+
+/**
+ * A widget token as the widget keeps it. `widget` is present when the token
+ * came from public minting (or a `getToken` callback that passes it through).
+ *
+ * @example
+ * ```ts
+ * const token: WidgetToken = { token: 'eyJ…', expiresAt: Date.now() + 600_000 };
+ * ```
+ */
+export interface WidgetToken {
+  /** The JWT sent as `Authorization: Bearer <token>`. */
+  token: string;
+  /** Expiry in milliseconds since the epoch. */
+  expiresAt: number;
+  /** The widget's public configuration, when the source of the token knows it. */
+  widget?: WidgetPublicConfig;
+}
+
+/**
+ * Options of {@link TokenClient}.
+ *
+ * @example
+ * ```ts
+ * const options: TokenClientOptions = { widgetId: 'wgt_1', apiBase: 'https://example.com/airlock' };
+ * ```
+ */
+export interface TokenClientOptions {
+  /** The widget to mint tokens for. Required. */
+  widgetId: string;
+  /** Base URL of the Airlock server, e.g. `https://example.com/airlock`. Required. */
+  apiBase: string;
+  /**
+   * Supplies tokens for a private widget (your backend mints them for a signed-in
+   * user). Default: `undefined`, i.e. public minting through `POST {apiBase}/token`.
+   */
+  getToken?: () => Promise<WidgetToken>;
+  /** Visitor id sent when minting. Default: a random UUID, kept in memory. */
+  visitorId?: string;
+  /** The `fetch` to use. Default: the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Clock in milliseconds since the epoch. Default: `Date.now`. */
+  now?: () => number;
+  /** How long before `expiresAt` a token is renewed, in milliseconds. Default: `30_000`. */
+  renewalMargin?: number;
+  /** Called after every new token. Default: `undefined`. */
+  onTokenRefreshed?: (token: WidgetToken) => void;
+}
+
+/**
+ * Keeps a valid widget token: mints one on first use, renews it lazily shortly
+ * before it expires, and shares one in-flight request between concurrent callers.
+ *
+ * @example
+ * ```ts
+ * const tokens = new TokenClient({ widgetId: 'wgt_1', apiBase: 'https://example.com/airlock' });
+ * const token = await tokens.getToken(); // the same token until ~30 s before it expires
+ * ```
+ */
+export class TokenClient {
+  readonly #options: TokenClientOptions;
+  readonly #fetch: typeof fetch;
+  readonly #now: () => number;
+  readonly #renewalMargin: number;
+  #visitorId: string | undefined;
+  #current: WidgetToken | undefined;
+  #widget: WidgetPublicConfig | undefined;
+  #pending: Promise<WidgetToken> | undefined;
+
+  constructor(options: TokenClientOptions) {
+    this.#options = options;
+    // Looked up per call and called unbound: a browser's `fetch` throws "Illegal invocation" as a method of another object.
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.#now = options.now ?? Date.now;
+    this.#renewalMargin = options.renewalMargin ?? 30_000;
+    this.#visitorId = options.visitorId;
+  }
+
+  /** The widget's public configuration, once a token that carried it arrived. */
+  get widget(): WidgetPublicConfig | undefined {
+    return this.#widget;
+  }
+
+  /** A token valid for at least the renewal margin, renewing first when needed. */
+  async getToken(): Promise<string> {
+    const current = this.#current;
+    if (current && this.#now() < current.expiresAt - this.#renewalMargin) return current.token;
+    return this.renew(current?.token);
+  }
+
+  /**
+   * Fetches a new token, joining a renewal already in flight. Pass the token that
+   * was refused: if another caller has replaced it meanwhile, that newer token is
+   * returned without a request.
+   */
+  async renew(staleToken?: string): Promise<string> {
+    const current = this.#current;
+    if (staleToken !== undefined && current && current.token !== staleToken) return current.token;
+    this.#pending ??= this.#request().finally(() => {
+      this.#pending = undefined;
+    });
+    return (await this.#pending).token;
+  }
+
+  /**
+   * Runs `run` with a valid token; when it fails with `token_expired` (the
+   * server's clock disagreeing with ours, say), renews once and runs it again.
+   */
+  async withToken<T>(run: (token: string) => Promise<T>): Promise<T> {
+    const token = await this.getToken();
+    try {
+      return await run(token);
+    } catch (error) {
+      if (!WidgetError.isInstance(error) || error.code !== 'token_expired') throw error;
+      return run(await this.renew(token));
+    }
+  }
+
+  async #request(): Promise<WidgetToken> {
+    const token = this.#options.getToken ? await this.#fromCallback(this.#options.getToken) : await this.#mint();
+    if (typeof token?.token !== 'string' || !Number.isFinite(token.expiresAt)) {
+      throw new WidgetError('token_invalid', 'The token source returned no usable token.');
+    }
+    this.#current = token;
+    if (token.widget) this.#widget = token.widget;
+    this.#options.onTokenRefreshed?.(token);
+    return token;
+  }
+
+  async #fromCallback(getToken: () => Promise<WidgetToken>): Promise<WidgetToken> {
+    try {
+      return await getToken();
+    } catch (error) {
+      if (WidgetError.isInstance(error)) throw error;
+      throw new WidgetError('token_missing', 'The getToken callback failed.', { cause: error });
+    }
+  }
+
+  async #mint(): Promise<WidgetToken> {
+    this.#visitorId ??= randomVisitorId();
+    const body: TokenRequest = { widgetId: this.#options.widgetId, visitorId: this.#visitorId };
+    let response: Response;
+    try {
+      response = await this.#fetch(`${this.#options.apiBase}/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    } catch (cause) {
+      throw networkError(cause);
+    }
+    if (!response.ok) throw await errorFromResponse(response);
+    try {
+      return (await response.json()) as WidgetToken;
+    } catch (cause) {
+      throw new WidgetError('internal', 'The token response was not JSON.', { cause, status: response.status });
+    }
+  }
+}
+
+function randomVisitorId(): string {
+  // `randomUUID` exists only in secure contexts; a page served over plain http still has `getRandomValues`.
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

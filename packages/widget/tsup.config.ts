@@ -1,0 +1,27 @@
+import { defineConfig } from 'tsup';
+
+// Two builds from one array (run in parallel by tsup): the npm ESM entry with
+// types, and the self-contained script-tag bundle.
+export default defineConfig([
+  {
+    entry: ['src/index.ts'],
+    format: ['esm'],
+    dts: true,
+    // Spares the IIFE, which the other build may already have written.
+    clean: ['!airlock.global.js'],
+    target: 'es2022',
+    platform: 'browser',
+    outDir: 'dist',
+  },
+  {
+    // tsup names an IIFE `<entry name>.global.js`, so this becomes dist/airlock.global.js.
+    entry: { airlock: 'src/script-tag.ts' },
+    format: ['iife'],
+    minify: true,
+    platform: 'browser',
+    target: 'es2020',
+    // The bundle is loaded by a bare <script>, so nothing can stay external.
+    noExternal: ['@airlock/protocol'],
+    outDir: 'dist',
+  },
+]);
