@@ -1,0 +1,94 @@
+/**
+ * Result of one {@link RateLimiter.hit}.
+ *
+ * @example
+ * ```ts
+ * const { allowed, retryAfterSeconds } = await limiter.hit('mint:ip:203.0.113.9', 30, 60_000);
+ * ```
+ */
+export interface RateLimitResult {
+  allowed: boolean;
+  /** When refused: whole seconds until a request would be allowed again. */
+  retryAfterSeconds: number;
+  /** Requests left in the current window after this one. */
+  remaining: number;
+}
+
+/**
+ * Counts requests per key in a time window. The built-in implementation is
+ * in-process (so limits are per instance); a shared one (Redis) can be
+ * plugged in for several instances.
+ *
+ * @example
+ * ```ts
+ * const limiter: RateLimiter = new MemoryRateLimiter();
+ * ```
+ */
+export interface RateLimiter {
+  /** Counts one request for `key`; refuses it when `limit` were already counted in the window. */
+  hit(key: string, limit: number, windowMs: number): Promise<RateLimitResult>;
+}
+
+interface Window {
+  windowMs: number;
+  startedAt: number;
+  count: number;
+  previousCount: number;
+}
+
+/**
+ * An in-process sliding-window limiter: the previous window's count is
+ * weighted by how much of it still overlaps, which smooths the burst a plain
+ * fixed window allows at each boundary. Memory is bounded by pruning idle keys.
+ *
+ * @example
+ * ```ts
+ * const limiter = new MemoryRateLimiter();
+ * await limiter.hit('widget:wgt_1', 60, 60_000);
+ * ```
+ */
+export class MemoryRateLimiter implements RateLimiter {
+  readonly #windows = new Map<string, Window>();
+  readonly #now: () => number;
+  #lastPrune = 0;
+
+  constructor(options: { now?: () => number } = {}) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  async hit(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
+    const now = this.#now();
+    this.#prune(now);
+    let window = this.#windows.get(key);
+    if (!window) {
+      window = { windowMs, startedAt: now, count: 0, previousCount: 0 };
+      this.#windows.set(key, window);
+    }
+    const elapsedWindows = Math.floor((now - window.startedAt) / windowMs);
+    if (elapsedWindows >= 1) {
+      window.previousCount = elapsedWindows === 1 ? window.count : 0;
+      window.count = 0;
+      window.startedAt += elapsedWindows * windowMs;
+    }
+    const overlap = 1 - (now - window.startedAt) / windowMs;
+    const estimated = window.previousCount * overlap + window.count;
+    if (estimated + 1 > limit) {
+      // Time until the weighted estimate has dropped enough for one more request.
+      const waitMs =
+        window.previousCount > 0 && window.count < limit
+          ? Math.max(0, ((window.previousCount * overlap + window.count + 1 - limit) / window.previousCount) * windowMs)
+          : window.startedAt + windowMs - now;
+      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)), remaining: 0 };
+    }
+    window.count += 1;
+    return { allowed: true, retryAfterSeconds: 0, remaining: Math.max(0, Math.floor(limit - estimated - 1)) };
+  }
+
+  #prune(now: number): void {
+    if (now - this.#lastPrune < 10_000) return;
+    this.#lastPrune = now;
+    for (const [key, window] of this.#windows) {
+      if (now - window.startedAt >= 2 * window.windowMs) this.#windows.delete(key);
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import type { AirlockContext } from '../context.js';
+import { AirlockError } from '../errors.js';
+import type { WidgetRecord } from '../stores/store.js';
+import type { VerifiedToken } from './token-service.js';
+
+// Names under which a token might be put in a URL; refused outright.
+const urlTokenNames = ['token', 'access_token', 'api_key', 'key'];
+
+/**
+ * Verifies the bearer token of a widget request and loads its widget.
+ * Tokens are accepted only from the `Authorization` header: tokens in URLs
+ * end up in logs, history and `Referer` headers.
+ *
+ * @example
+ * ```ts
+ * const { verified, widget } = await authenticateWidgetRequest(context, request);
+ * ```
+ */
+export async function authenticateWidgetRequest(
+  context: AirlockContext,
+  request: Request,
+): Promise<{ verified: VerifiedToken; widget: WidgetRecord }> {
+  const url = new URL(request.url);
+  if (urlTokenNames.some((name) => url.searchParams.has(name))) {
+    throw new AirlockError('token_invalid', 'Send the token in the Authorization header, never in the URL.');
+  }
+  const header = request.headers.get('authorization');
+  if (!header) throw new AirlockError('token_missing', 'This request needs a token.');
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match) throw new AirlockError('token_invalid', 'This token is not valid.');
+  const { tokens } = await context.started();
+  const verified = await tokens.verify(match[1]!);
+  const widget = await context.store.getWidget(verified.widgetId);
+  if (!widget) throw new AirlockError('token_invalid', 'This token is not valid.');
+  if (!widget.enabled) throw new AirlockError('widget_disabled', 'This widget is turned off.');
+  if (verified.epoch < widget.epoch) throw new AirlockError('token_invalid', 'This token has been revoked.');
+  const origin = request.headers.get('origin');
+  if (verified.origin && origin && origin !== verified.origin) {
+    throw new AirlockError('origin_not_allowed', 'This token belongs to another site.');
+  }
+  return { verified, widget };
+}
