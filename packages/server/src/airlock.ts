@@ -46,6 +46,8 @@ export interface AirlockOptions {
   upstream?: UpstreamOptions;
   /** Path prefix Airlock is mounted under. Default: `'/airlock'`. */
   basePath?: string;
+  /** Bearer token for the admin API. Default: `process.env.AIRLOCK_ADMIN_TOKEN`; without one the admin API answers 401. */
+  adminToken?: string;
   /** Token issuer (`iss`). Default: `'airlock'`. */
   issuer?: string;
   /** Limits on chat requests. Default: 64 KB bodies, 100 messages, 16,000 characters a message. */
