@@ -3,7 +3,8 @@
 // and otherwise stops with a message saying what to install. Nothing is ever
 // downloaded outside the system package manager.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** What the tests need: a name, how to find it, and the Debian package that provides it. */
 export const requirements = [
@@ -13,11 +14,29 @@ export const requirements = [
     candidates: ['/usr/bin/chromium', '/usr/bin/chromium-browser'],
     aptPackages: ['chromium'],
   },
+  {
+    // The store conformance tests start a throwaway server from this bin dir.
+    name: 'PostgreSQL (store tests)',
+    env: 'AIRLOCK_POSTGRES_BIN',
+    find: findPostgresBinDir,
+    aptPackages: ['postgresql'],
+  },
 ];
+
+/** The newest /usr/lib/postgresql/<version>/bin that holds initdb. */
+function findPostgresBinDir() {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root)
+    .filter((version) => existsSync(join(root, version, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions.length > 0 ? join(root, versions[0], 'bin') : undefined;
+}
 
 function findExecutable(requirement) {
   const fromEnv = process.env[requirement.env];
   if (fromEnv) return existsSync(fromEnv) ? fromEnv : undefined;
+  if (requirement.find) return requirement.find();
   return requirement.candidates.find((candidate) => existsSync(candidate));
 }
 

@@ -1,11 +1,26 @@
+import { cpSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/adapters/node.ts', 'src/cli/main.ts'],
+  entry: [
+    'src/index.ts',
+    'src/adapters/node.ts',
+    'src/adapters/express.ts',
+    'src/adapters/fastify.ts',
+    'src/adapters/hono.ts',
+    'src/adapters/next.ts',
+    'src/cli/main.ts',
+  ],
   format: ['esm'],
-  dts: { entry: ['src/index.ts', 'src/adapters/node.ts'] },
+  dts: {
+    entry: ['src/index.ts', 'src/adapters/node.ts', 'src/adapters/express.ts', 'src/adapters/fastify.ts', 'src/adapters/hono.ts', 'src/adapters/next.ts'],
+  },
   clean: true,
   target: 'node20',
   platform: 'node',
   splitting: true,
+  // The admin page's static files are served as they are; the server finds them beside its bundle.
+  async onSuccess() {
+    cpSync('src/admin-page/assets', 'dist/admin-page/assets', { recursive: true });
+  },
 });

@@ -21,7 +21,12 @@ export default defineConfig([
     platform: 'browser',
     target: 'es2020',
     // The bundle is loaded by a bare <script>, so nothing can stay external.
-    noExternal: ['@airlock/protocol'],
+    noExternal: ['@airlock/protocol', 'idb-keyval'],
+    // Locales stay readable UTF-8 rather than `\uXXXX` escapes: half the size, and
+    // the server sends the bundle as `charset=utf-8`.
+    esbuildOptions(options) {
+      options.charset = 'utf8';
+    },
     outDir: 'dist',
   },
 ]);

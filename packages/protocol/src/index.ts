@@ -32,6 +32,7 @@ export const ERROR_CODES = [
   'not_found',
   'method_not_allowed',
   'admin_unauthorized',
+  'unauthenticated',
   'forbidden',
   'key_in_use',
   'conflict',
@@ -76,6 +77,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   not_found: 404,
   method_not_allowed: 405,
   admin_unauthorized: 401,
+  unauthenticated: 401,
   forbidden: 403,
   key_in_use: 409,
   conflict: 409,
@@ -142,6 +144,31 @@ export interface WidgetPublicConfig {
   placeholder?: string;
   suggestedPrompts?: string[];
   locale?: string;
+  /** The form fields of a text-completion widget, in order; absent for chat and image widgets. */
+  inputs?: WidgetInput[];
+}
+
+/**
+ * One visitor input declared by a text-completion widget. The server fills the
+ * widget's prompt template with the values; the template never reaches the browser.
+ *
+ * @example
+ * ```ts
+ * const input: WidgetInput = { name: 'product', label: 'Product name', type: 'text', required: true, maxLength: 80 };
+ * ```
+ */
+export interface WidgetInput {
+  /** Key of the value in `POST /v1/completions/fill`'s `inputs` object. */
+  name: string;
+  /** Visible label of the form field. */
+  label: string;
+  type: 'text' | 'textarea' | 'number' | 'select';
+  /** Whether the form refuses to submit without a value. Default: `false`. */
+  required?: boolean;
+  /** Longest accepted value, in characters (text and textarea). Default: no limit beyond the server's. */
+  maxLength?: number;
+  /** The choices of a `select`. */
+  options?: string[];
 }
 
 /**
@@ -190,6 +217,24 @@ export interface TokenClaims {
   origin?: string;
   /** The widget's revocation epoch at minting time. */
   epoch: number;
+  /** Per-token limits set by a backend at minting time; the server enforces them. */
+  limits?: TokenLimits;
+}
+
+/**
+ * Limits a backend may put on one token (claim `limits`). Absent fields mean
+ * no per-token limit (the widget's own limits and budgets still apply).
+ *
+ * @example
+ * ```ts
+ * const limits: TokenLimits = { requests: 20, outputTokens: 10_000 };
+ * ```
+ */
+export interface TokenLimits {
+  /** Most proxy requests this token may make. */
+  requests?: number;
+  /** Most model output tokens this token may use, summed over its requests. */
+  outputTokens?: number;
 }
 
 /** Token audience and issuer strings used by Airlock. */

@@ -1,23 +1,36 @@
-import type { TokenResponse } from '@airlock/protocol';
+import type { TokenLimits, TokenResponse } from '@airlock/protocol';
+import { accountAdminRoutes } from './admin/accounts-routes.js';
+import { authenticateAdminRequest, type AdminSessionOptions } from './admin/session.js';
+import { adminPageRoutes } from './admin-page/routes.js';
+import { keyAdminRoutes } from './admin/keys-routes.js';
+import { tokenAdminRoutes } from './admin/tokens-routes.js';
+import { usageAdminRoutes } from './admin/usage-routes.js';
+import { widgetAdminRoutes } from './admin/widgets-routes.js';
 import { assetRoutes } from './assets/routes.js';
+import { embedRoutes } from './embed/routes.js';
 import type { AirlockContext } from './context.js';
 import { AirlockError, toAirlockError } from './errors.js';
 import { preflight, withCors } from './http/cors.js';
 import { errorResponse } from './http/responses.js';
 import { findRoute, type Route } from './http/router.js';
 import { MemoryRateLimiter, type RateLimiter } from './limits/rate-limiter.js';
+import { KeyResolver } from './keys/key-resolver.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import type { ChatInputLimits } from './proxy/chat-completions.js';
+import type { ProxyOptions } from './proxy/proxy-services.js';
 import { proxyRoutes } from './proxy/routes.js';
 import { resolveUpstream, UpstreamClients, type UpstreamOptions } from './proxy/upstream.js';
-import { SqliteStore } from './stores/sqlite-store.js';
+import { openStore } from './stores/open-store.js';
 import type { Store } from './stores/store.js';
+import type { MintRateLimits, TokenMintedEvent, VerifyHuman } from './tokens/public-minting.js';
 import { loadUsableWidget, mintFor, tokenRoutes } from './tokens/routes.js';
 import { SigningKeys } from './tokens/signing-keys.js';
+import { createTokenHandler, type TokenHandlerOptions } from './tokens/token-handler.js';
 import { TokenService } from './tokens/token-service.js';
 import { createKeyring, type KeyEncryptionProvider } from './vault/key-encryption.js';
 import { loadOrCreateDevMasterKey } from './vault/master-key-file.js';
 import { Vault } from './vault/vault.js';
+import { UsageMeter } from './usage/usage-meter.js';
 
 /**
  * Options of {@link createAirlock}.
@@ -52,6 +65,8 @@ export interface AirlockOptions {
   issuer?: string;
   /** Limits on chat requests. Default: 64 KB bodies, 100 messages, 16,000 characters a message. */
   chatLimits?: Partial<ChatInputLimits>;
+  /** Proxy caps, rate limits, generation costs and allowances. Default: see {@link ProxyOptions}. */
+  proxy?: ProxyOptions;
   /** Path of the widget script-tag bundle. Default: resolved from `@airlock/widget`. */
   widgetScriptPath?: string;
   /** Counts requests for rate limits. Default: in-process ({@link MemoryRateLimiter}), so limits are per instance. */
@@ -60,6 +75,25 @@ export interface AirlockOptions {
   logger?: Logger;
   /** Clock, for tests. Default: `() => new Date()`. */
   now?: () => Date;
+  /** Limits on public minting (`POST /token`) per client address and per widget. Default: 30 a minute per address, 600 a minute per widget. */
+  mintRateLimits?: MintRateLimits;
+  /** A human check (captcha) run before each public mint; `false` answers 403 `forbidden`. Default: none. */
+  verifyHuman?: VerifyHuman;
+  /**
+   * The client address used for per-address limits. Default: the socket
+   * address recorded by Airlock's adapters. Behind a reverse proxy, return
+   * the address your proxy puts in `X-Forwarded-For` (only it, as clients can
+   * send that header too).
+   */
+  clientAddress?: (request: Request) => string | undefined;
+  /** Called for every token minted (a widget view), public or backend. Default: none. */
+  onTokenMinted?: (event: TokenMintedEvent) => void | Promise<void>;
+  /** Public URL of this server (`https://chat.example.com`), used in embed snippets. Default: `process.env.AIRLOCK_PUBLIC_URL`, else the request's own origin. */
+  publicUrl?: string;
+  /** How often each instance re-reads the signing keys, so a rotation reaches all of them. Default: 60 (seconds). */
+  signingKeyRefreshSeconds?: number;
+  /** Sign-in sessions of the admin page at `{basePath}/admin/`. Default: see {@link AdminSessionOptions}. */
+  adminSessions?: AdminSessionOptions;
 }
 
 /**
@@ -79,6 +113,8 @@ export interface MintTokenInput {
   origin?: string;
   /** Lifetime in seconds. Default: 600. */
   ttlSeconds?: number;
+  /** Per-token limits (requests, output tokens), carried as a claim and enforced by the proxy. Default: none. */
+  limits?: TokenLimits;
 }
 
 /**
@@ -96,6 +132,15 @@ export interface Airlock {
   fetch(request: Request): Promise<Response>;
   /** Mints a token in code (backend minting for private widgets). */
   mintToken(input: MintTokenInput): Promise<TokenResponse>;
+  /**
+   * A handler to mount in your own app: `POST` answers a token for the user
+   * your `authenticate(request)` hook returns, or 401 `unauthenticated`.
+   */
+  tokenHandler(options: TokenHandlerOptions): (request: Request) => Promise<Response>;
+  /** Revokes every token of a widget issued so far, on every instance; returns the new epoch. */
+  revokeTokens(widgetId: string): Promise<number>;
+  /** Adds a new signing key; older keys keep verifying until their tokens have expired. */
+  rotateSigningKey(): Promise<{ kid: string; retiring: { kid: string; acceptedUntil: string }[] }>;
   /** Resolves when the store is migrated and the signing keys are loaded; rejects with the start-up error. */
   ready(): Promise<void>;
   readonly store: Store;
@@ -126,7 +171,8 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
   const basePath = (options.basePath ?? '/airlock').replace(/\/+$/, '');
   const vault = new Vault(resolveMasterKeys(options, dataDir, logger));
   const store =
-    options.store ?? openConfiguredStore(options.databaseUrl ?? process.env.AIRLOCK_DATABASE_URL ?? `sqlite:${dataDir}/airlock.db`);
+    options.store ?? openStore(options.databaseUrl ?? process.env.AIRLOCK_DATABASE_URL ?? `sqlite:${dataDir}/airlock.db`);
+  const usage = new UsageMeter({ store, logger, now });
   const upstream = new UpstreamClients(
     resolveUpstream({
       ...options.upstream,
@@ -142,13 +188,19 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     store,
     vault,
     upstream,
+    keys: new KeyResolver({ store, vault, logger, now, environmentKey: () => upstream.settings.apiKey }),
     limiter: options.rateLimiter ?? new MemoryRateLimiter(),
+    usage,
     logger,
     now,
+    onTokenMinted: async (event) => {
+      usage.recordView(event.widgetId);
+      await options.onTokenMinted?.(event);
+    },
     started: () =>
       (started ??= (async () => {
         await store.migrate();
-        const keys = await SigningKeys.load(store, vault, now);
+        const keys = await SigningKeys.load(store, vault, { now, refreshSeconds: options.signingKeyRefreshSeconds });
         return { keys, tokens: new TokenService({ keys, issuer: options.issuer, now }) };
       })().catch((error: unknown) => {
         // Let the next request try again (a database that was briefly away, say).
@@ -158,7 +210,18 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
   };
 
   // One table for every area; each area's routes live in its own folder.
-  const routes: Route[] = [...tokenRoutes(context), ...proxyRoutes(context), ...assetRoutes(context)];
+  const routes: Route[] = [
+    ...tokenRoutes(context),
+    ...proxyRoutes(context),
+    ...assetRoutes(context),
+    ...embedRoutes(context),
+    ...widgetAdminRoutes(context),
+    ...tokenAdminRoutes(context),
+    ...accountAdminRoutes(context),
+    ...keyAdminRoutes(context),
+    ...usageAdminRoutes(context),
+    ...adminPageRoutes(context),
+  ];
 
   return {
     store,
@@ -173,6 +236,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
         const found = findRoute(routes, request.method, path);
         route = found.route;
         if (request.method === 'OPTIONS' && route.browser !== 'none') return preflight(request);
+        if (path.startsWith('/admin/')) await authenticateAdminRequest(context, request);
         const response = await route.handle(request, found.params);
         return route.browser === 'widget' ? withCors(response, origin) : response;
       } catch (error) {
@@ -186,16 +250,34 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
       }
     },
     async mintToken(input) {
-      const widget = await loadUsableWidget(context, input.widgetId);
+      const widget = await loadUsableWidget(store, input.widgetId);
       if (typeof input.userId !== 'string' || input.userId.length === 0 || input.userId.length > 256) {
         throw new AirlockError('input_invalid', '"userId" must be a non-empty string of at most 256 characters.');
       }
-      return mintFor(context, widget, input.userId, input.origin, input.ttlSeconds);
+      return mintFor(context, widget, {
+        subject: input.userId,
+        via: 'backend',
+        origin: input.origin,
+        ttlSeconds: input.ttlSeconds,
+        limits: input.limits,
+      });
+    },
+    tokenHandler(handlerOptions) {
+      return createTokenHandler(context, handlerOptions);
+    },
+    async revokeTokens(widgetId) {
+      await context.started();
+      return store.bumpWidgetEpoch(widgetId);
+    },
+    async rotateSigningKey() {
+      const { keys } = await context.started();
+      return keys.rotate();
     },
     async ready() {
       await context.started();
     },
     async close() {
+      await usage.flush();
       await store.close();
     },
   };
@@ -213,9 +295,4 @@ function resolveMasterKeys(options: AirlockOptions, dataDir: string, logger: Log
   const { keyring, created, path } = loadOrCreateDevMasterKey(dataDir);
   if (created) logger.warn('created a development master key; do not use it in production', { path });
   return createKeyring(keyring);
-}
-
-function openConfiguredStore(databaseUrl: string): Store {
-  if (databaseUrl.startsWith('sqlite:')) return new SqliteStore({ path: databaseUrl.slice('sqlite:'.length) });
-  throw new AirlockError('internal', `Unsupported database URL scheme "${databaseUrl.split(':')[0]}:"; use sqlite:<path>.`);
 }

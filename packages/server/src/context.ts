@@ -1,11 +1,14 @@
 import type { AirlockOptions } from './airlock.js';
+import type { KeyResolver } from './keys/key-resolver.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
 import type { Logger } from './logging/logger.js';
 import type { UpstreamClients } from './proxy/upstream.js';
 import type { Store } from './stores/store.js';
+import type { TokenMintedEvent } from './tokens/public-minting.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
 import type { TokenService } from './tokens/token-service.js';
 import type { Vault } from './vault/vault.js';
+import type { UsageMeter } from './usage/usage-meter.js';
 
 /**
  * What every area of the server (tokens, proxy, admin, …) shares. Built once
@@ -17,9 +20,15 @@ export interface AirlockContext {
   readonly store: Store;
   readonly vault: Vault;
   readonly upstream: UpstreamClients;
+  /** Picks and opens the OpenAI key for a widget's call (own or shared); `keys.reportUpstreamFailure` marks refused keys. */
+  readonly keys: KeyResolver;
   readonly limiter: RateLimiter;
+  /** Per-widget daily usage (views, requests, tokens, generations, errors); `usage.recordView(widgetId)` counts a view. */
+  readonly usage: UsageMeter;
   readonly logger: Logger;
   readonly now: () => Date;
+  /** Reports a minted token (a widget view): calls `AirlockOptions.onTokenMinted`; usage metering hooks in here. */
+  onTokenMinted(event: TokenMintedEvent): Promise<void>;
   /** Resolves once the store is migrated and the signing keys are loaded. */
   started(): Promise<{ tokens: TokenService; keys: SigningKeys }>;
 }

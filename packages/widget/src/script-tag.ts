@@ -1,7 +1,8 @@
 /**
  * The script-tag entry, built as `dist/airlock.global.js` and served as
  * `…/airlock/widget.js`. The only module with side effects: it defines
- * `window.Airlock` and mounts the widget its `<script>` element names.
+ * `window.Airlock`, runs the calls queued before it loaded, and mounts the
+ * widget its `<script>` element names.
  *
  * ```html
  * <script src="https://example.com/airlock/widget.js" data-widget-id="wgt_123" async></script>
@@ -9,16 +10,24 @@
  *
  * @packageDocumentation
  */
-import { createWidget } from './index';
+import { createWidget, type Widget, type WidgetOptions } from './index';
 
-/** What the script tag puts on `window`. */
+type Command = 'create' | 'open' | 'close' | 'toggle' | 'send' | 'reset' | 'destroy' | 'on';
+
+/** What the script tag puts on `window`: a command function, as the queue stub promised. */
 interface AirlockGlobal {
+  (command: Command, ...args: unknown[]): unknown;
   createWidget: typeof createWidget;
+  /** The widgets mounted by script tags and `Airlock('create', …)`. */
+  widgets: Widget[];
+  /** Calls made through the stub before the bundle loaded. */
+  q?: ArrayLike<unknown>[];
 }
 
 declare global {
   interface Window {
-    Airlock?: Partial<AirlockGlobal>;
+    /** The Airlock global; before the bundle loads, possibly the queue stub (a function with `q`). */
+    Airlock?: AirlockGlobal;
   }
 }
 
@@ -26,17 +35,32 @@ declare global {
 // the same page (the tag pasted twice, or a CMS injecting it again) sees it too.
 const mountedAttribute = 'data-airlock-mounted';
 
-function mount(script: HTMLScriptElement): void {
-  const widgetId = script.dataset.widgetId;
-  if (!widgetId || script.hasAttribute(mountedAttribute)) return;
+/** Reads every option a `data-*` attribute can carry. */
+function optionsFrom(script: HTMLScriptElement): WidgetOptions {
+  const data = script.dataset;
+  // The bundle is served from `{apiBase}/widget.js`, so the API lives beside it.
+  const options: WidgetOptions = { widgetId: data.widgetId ?? '', apiBase: data.apiBase ?? new URL('.', script.src).href };
+  if (data.target) {
+    const target = document.querySelector(data.target);
+    if (!target) throw new Error(`Airlock: no element matches data-target="${data.target}".`);
+    options.target = target;
+  }
+  if (data.mode) options.mode = data.mode as WidgetOptions['mode'];
+  if (data.open !== undefined) options.open = data.open !== 'false';
+  if (data.theme) options.theme = data.theme as WidgetOptions['theme'];
+  if (data.locale) options.locale = data.locale;
+  if (data.storage) options.storage = data.storage as WidgetOptions['storage'];
+  if (data.storageKey) options.storageKey = data.storageKey;
+  if (data.tokenUrl) options.tokenUrl = new URL(data.tokenUrl, script.src).href;
+  if (data.strings) options.strings = JSON.parse(data.strings) as WidgetOptions['strings'];
+  return options;
+}
+
+function mount(script: HTMLScriptElement, widgets: Widget[]): void {
+  if (!script.dataset.widgetId || script.hasAttribute(mountedAttribute)) return;
   script.setAttribute(mountedAttribute, '');
   try {
-    // The bundle is served from `{apiBase}/widget.js`, so the API lives beside it.
-    const apiBase = script.dataset.apiBase ?? new URL('.', script.src).href;
-    // `data-target` names an element to render inline in; default: a floating panel.
-    const target = script.dataset.target ? document.querySelector<HTMLElement>(script.dataset.target) : undefined;
-    if (script.dataset.target && !target) throw new Error(`Airlock: no element matches data-target="${script.dataset.target}".`);
-    createWidget({ widgetId, apiBase, ...(target && { target }) });
+    widgets.push(createWidget(optionsFrom(script)));
   } catch (error) {
     // One broken tag (no `src`, say) must not keep the page's other widgets from mounting.
     console.error(error);
@@ -44,14 +68,42 @@ function mount(script: HTMLScriptElement): void {
 }
 
 // `currentScript` is only set while this script is first evaluated, so read it now.
-const current = document.currentScript;
-const scripts =
-  current instanceof HTMLScriptElement
-    ? [current]
-    : Array.from(document.querySelectorAll<HTMLScriptElement>('script[data-widget-id]'));
+const current = document.currentScript instanceof HTMLScriptElement ? document.currentScript : undefined;
+const scripts = current ? [current] : Array.from(document.querySelectorAll<HTMLScriptElement>('script[data-widget-id]'));
 
-window.Airlock = Object.assign(window.Airlock ?? {}, { createWidget });
+const existing = window.Airlock;
+const airlock: AirlockGlobal =
+  existing && typeof existing.createWidget === 'function'
+    ? (existing as AirlockGlobal)
+    : Object.assign(
+        (command: Command, ...args: unknown[]): unknown => {
+          if (command === 'create') {
+            const options = args[0] as Partial<WidgetOptions>;
+            const apiBase = options.apiBase ?? (current?.src ? new URL('.', current.src).href : '');
+            const widget = createWidget({ ...options, apiBase } as WidgetOptions);
+            airlock.widgets.push(widget);
+            return widget;
+          }
+          // Other commands are the handle's methods, applied to every widget of the global.
+          const results = airlock.widgets.map((widget) => (widget[command] as (...values: unknown[]) => unknown)(...args));
+          if (command === 'destroy') airlock.widgets.length = 0;
+          return results;
+        },
+        { createWidget, widgets: [] as Widget[] },
+      );
+const queued = existing?.q;
+window.Airlock = airlock;
 
+const start = (): void => {
+  scripts.forEach((script) => mount(script, airlock.widgets));
+  for (const call of Array.from(queued ?? [])) {
+    try {
+      airlock(...(Array.from(call) as [Command, ...unknown[]]));
+    } catch (error) {
+      console.error(error);
+    }
+  }
+};
 // A synchronous tag in <head> runs before <body> exists.
-if (document.body) scripts.forEach(mount);
-else document.addEventListener('DOMContentLoaded', () => scripts.forEach(mount), { once: true });
+if (document.body) start();
+else document.addEventListener('DOMContentLoaded', start, { once: true });

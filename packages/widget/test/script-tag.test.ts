@@ -48,6 +48,7 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 
 const servers: TestServer[] = [];
 afterEach(async () => {
+  for (const widget of window.Airlock?.widgets ?? []) widget.destroy();
   document.body.replaceChildren();
   delete window.Airlock;
   await Promise.all(servers.splice(0).map((server) => server.close()));
@@ -64,8 +65,10 @@ describe('script tag entry', () => {
 
     expect(typeof window.Airlock?.createWidget).toBe('function');
     expect(script.hasAttribute('data-airlock-mounted')).toBe(true);
-    expect(document.querySelectorAll('[data-airlock="widget"]')).toHaveLength(1);
     await until(() => airlock.tokenRequests.length > 0, 'the token request');
+    await until(() => document.querySelectorAll('[data-airlock="widget"]').length > 0, 'the widget');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(document.querySelectorAll('[data-airlock="widget"]')).toHaveLength(1);
     expect(airlock.tokenRequests).toEqual([
       { path: '/airlock/token', body: { widgetId: 'wgt_tag', visitorId: expect.any(String) } },
     ]);
@@ -88,5 +91,51 @@ describe('script tag entry', () => {
     expect(typeof window.Airlock?.createWidget).toBe('function');
     await until(() => document.querySelector('[data-airlock="widget"]')?.shadowRoot?.querySelector('[part~="header"]')?.textContent === 'From the tag', 'the configured title');
     expect(airlock.tokenRequests[0]?.path).toBe('/airlock/token');
+  });
+
+  it('reads any option from data-* attributes', async () => {
+    const airlock = await startAirlock();
+    const target = document.createElement('div');
+    target.id = 'help';
+    document.body.append(target);
+    addScriptTag({
+      src: `${airlock.url}/airlock/widget.js`,
+      'data-widget-id': 'wgt_tag',
+      'data-target': '#help',
+      'data-locale': 'es',
+      'data-theme': 'dark',
+      'data-storage': 'memory',
+      'data-strings': JSON.stringify({ send: 'Preguntar' }),
+    });
+    vi.resetModules();
+    await import('../src/script-tag');
+    await until(() => !!target.querySelector('[data-airlock="widget"]')?.shadowRoot?.querySelector('[data-airlock="send"]'), 'the inline widget');
+    const host = target.querySelector('[data-airlock="widget"]')!;
+    expect(host.getAttribute('data-mode')).toBe('inline');
+    expect(host.getAttribute('data-theme')).toBe('dark');
+    expect(host.getAttribute('lang')).toBe('es');
+    expect(host.shadowRoot!.querySelector('[data-airlock="send"]')?.textContent).toBe('Preguntar');
+    expect(host.shadowRoot!.querySelector('[data-airlock="stop"]')?.textContent).toBe('Detener');
+  });
+
+  it('runs the calls queued through the stub once loaded, and keeps accepting calls', async () => {
+    const airlock = await startAirlock();
+    // The documented stub, as a page would paste it before the script tag.
+    const stub = function (...args: unknown[]) {
+      ((stub as unknown as { q: unknown[] }).q ??= []).push(args);
+    };
+    window.Airlock = stub as unknown as Window['Airlock'];
+    window.Airlock!('create' as never, { widgetId: 'wgt_queued', apiBase: `${airlock.url}/airlock`, storage: 'memory' });
+    window.Airlock!('open' as never);
+    addScriptTag({ src: `${airlock.url}/airlock/widget.js` });
+    vi.resetModules();
+    await import('../src/script-tag');
+    expect(window.Airlock?.widgets).toHaveLength(1);
+    await window.Airlock!.widgets![0]!.whenReady();
+    const root = document.querySelector('[data-airlock="widget"]')!.shadowRoot!;
+    expect(root.querySelector<HTMLElement>('[part~="panel"]')?.hidden).toBe(false);
+    window.Airlock!('close' as never);
+    expect(root.querySelector<HTMLElement>('[part~="panel"]')?.hidden).toBe(true);
+    expect(airlock.tokenRequests[0]?.body).toEqual({ widgetId: 'wgt_queued', visitorId: expect.any(String) });
   });
 });

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { recordClientAddress } from './client-address.js';
 
 /**
  * A Web-standard request handler, such as `airlock.fetch`.
@@ -13,16 +14,33 @@ import { Readable } from 'node:stream';
 export type FetchHandler = (request: Request) => Promise<Response>;
 
 /**
+ * Options of {@link toWebRequest}, for adapters whose framework has already
+ * touched the Node request.
+ *
+ * @example
+ * ```ts
+ * const options: WebRequestOptions = { path: request.originalUrl, body: Buffer.from('{}') };
+ * ```
+ */
+export interface WebRequestOptions {
+  /** Path and query to use instead of `incoming.url` (frameworks strip mount prefixes from it). Default: `incoming.url`. */
+  path?: string;
+  /** The body, when a framework has already read the stream. Default: the stream of `incoming`. */
+  body?: Uint8Array;
+}
+
+/**
  * Builds a Web `Request` from a Node request. Its `signal` aborts when the
  * client disconnects before the response has been fully sent, which is how
- * the proxy learns to abort the upstream call.
+ * the proxy learns to abort the upstream call. The socket's address is
+ * recorded for per-address rate limits.
  *
  * @example
  * ```ts
  * const request = toWebRequest(incoming, outgoing);
  * ```
  */
-export function toWebRequest(incoming: IncomingMessage, outgoing: ServerResponse): Request {
+export function toWebRequest(incoming: IncomingMessage, outgoing: ServerResponse, options: WebRequestOptions = {}): Request {
   const controller = new AbortController();
   outgoing.once('close', () => {
     if (!outgoing.writableFinished) controller.abort();
@@ -34,14 +52,22 @@ export function toWebRequest(incoming: IncomingMessage, outgoing: ServerResponse
     else headers.set(name, value);
   }
   const encrypted = (incoming.socket as { encrypted?: boolean }).encrypted === true;
-  const url = `${encrypted ? 'https' : 'http'}://${incoming.headers.host ?? 'localhost'}${incoming.url ?? '/'}`;
+  const url = `${encrypted ? 'https' : 'http'}://${incoming.headers.host ?? 'localhost'}${options.path ?? incoming.url ?? '/'}`;
   const hasBody = incoming.method !== 'GET' && incoming.method !== 'HEAD';
-  return new Request(url, {
+  if (options.body) {
+    // The body was rebuilt from a parsed copy: its length may differ from the original.
+    headers.delete('content-encoding');
+    headers.delete('transfer-encoding');
+    headers.set('content-length', String(options.body.byteLength));
+  }
+  const request = new Request(url, {
     method: incoming.method,
     headers,
     signal: controller.signal,
-    ...(hasBody && { body: Readable.toWeb(incoming) as ReadableStream<Uint8Array>, duplex: 'half' }),
+    ...(hasBody && { body: options.body ?? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>), duplex: 'half' }),
   } as RequestInit);
+  recordClientAddress(request, incoming.socket.remoteAddress);
+  return request;
 }
 
 /**

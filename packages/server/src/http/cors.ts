@@ -31,7 +31,7 @@ export function preflight(request: Request): Response {
   const origin = request.headers.get('origin');
   const response = new Response(null, { status: 204 });
   response.headers.set('access-control-allow-methods', 'POST, GET, OPTIONS');
-  response.headers.set('access-control-allow-headers', 'authorization, content-type, idempotency-key');
+  response.headers.set('access-control-allow-headers', 'authorization, content-type, idempotency-key, x-airlock-widget-id');
   response.headers.set('access-control-max-age', '600');
   return withCors(response, origin && /^https?:\/\/[^/\s]+$/i.test(origin) ? origin : null);
 }

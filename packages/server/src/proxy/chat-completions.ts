@@ -1,46 +1,57 @@
-import type { ChatCompletionCreateParams, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type OpenAI from 'openai';
+import type { ChatCompletionCreateParamsBase, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { AirlockError } from '../errors.js';
 import { json, readJsonObject } from '../http/responses.js';
 import type { WidgetRecord } from '../stores/store.js';
-import { passThroughSse } from './sse-pass-through.js';
-import type { UpstreamClients } from './upstream.js';
+import { applyMemory, countTurnTokens, type ChatTurn, type SummaryService } from './memory.js';
+import { checkPromptFilter } from './prompt-filter.js';
+import {
+  reserveGenerations,
+  resolveKey,
+  type ChatInputLimits,
+  type ProxyCall,
+  type ProxyServices,
+  type ResolvedKey,
+} from './proxy-services.js';
+import { passThroughSse, type ReportedUsage } from './sse-pass-through.js';
 import { upstreamError } from './upstream-errors.js';
 
-/** Limits on what a client may send in one chat request. */
-export interface ChatInputLimits {
-  /** Largest body in bytes. Default: 64 KB. */
-  maxBodyBytes: number;
-  /** Most messages in one request. Default: 100. */
-  maxMessages: number;
-  /** Longest single message, in characters. Default: 16,000. */
-  maxMessageChars: number;
-}
+export { defaultChatInputLimits, type ChatInputLimits } from './proxy-services.js';
 
-export const defaultChatInputLimits: ChatInputLimits = { maxBodyBytes: 64 * 1024, maxMessages: 100, maxMessageChars: 16_000 };
-
-interface ChatTurn {
-  role: 'user' | 'assistant';
-  content: string;
+/**
+ * The model a request may use: the widget's own when the client names none,
+ * else one of the widget's model and `allowedModels`.
+ *
+ * @example
+ * ```ts
+ * chooseModel(widget, body.model); // 'gpt-4o-mini'
+ * ```
+ */
+export function chooseModel(widget: WidgetRecord, requested: unknown): string {
+  const { model, allowedModels } = widget.behaviour;
+  if (requested === undefined || requested === null || requested === model) return model;
+  if (typeof requested === 'string' && allowedModels?.includes(requested)) return requested;
+  throw new AirlockError('input_invalid', 'This widget does not allow that model.');
 }
 
 /**
  * Checks a client's chat request. Only `user` and `assistant` messages with
  * text content are accepted: the system prompt is the server's to set.
+ * Sampling fields the client sends (temperature, max_tokens, tools, …) are
+ * ignored: the widget's behaviour decides them.
  *
  * @example
  * ```ts
- * const { messages, stream } = parseChatRequest(body, widget, defaultChatInputLimits);
+ * const { messages, stream, model } = parseChatRequest(body, widget, defaultChatInputLimits);
  * ```
  */
 export function parseChatRequest(
   body: Record<string, unknown>,
   widget: WidgetRecord,
   limits: ChatInputLimits,
-): { messages: ChatTurn[]; stream: boolean } {
-  const { messages, model, stream } = body;
-  if (model !== undefined && model !== widget.behaviour.model) {
-    throw new AirlockError('input_invalid', 'This widget does not allow that model.');
-  }
+): { messages: ChatTurn[]; stream: boolean; model: string } {
+  const { messages, stream } = body;
+  const model = chooseModel(widget, body.model);
   if (stream !== undefined && typeof stream !== 'boolean') throw new AirlockError('input_invalid', '"stream" must be true or false.');
   if (!Array.isArray(messages) || messages.length === 0) {
     throw new AirlockError('input_invalid', '"messages" must be a non-empty array.');
@@ -59,74 +70,201 @@ export function parseChatRequest(
     }
     return { role, content };
   });
-  return { messages: turns, stream: stream === true };
+  if (turns.at(-1)!.role !== 'user') throw new AirlockError('input_invalid', 'The last message must be the visitor\u2019s.');
+  return { messages: turns, stream: stream === true, model };
 }
 
-/** What the chat handler needs from the rest of the server. */
-export interface ChatContext {
-  upstream: UpstreamClients;
-  limits: ChatInputLimits;
-  /** The key for this widget, decrypted for this call only. */
-  apiKeyFor(widget: WidgetRecord): Promise<string>;
+/**
+ * Output tokens an answer may use: the widget's cap, the server's maximum
+ * and what the token's own allowance has left, whichever is least.
+ *
+ * @example
+ * ```ts
+ * const cap = outputCap(services, call); // 1024
+ * ```
+ */
+export function outputCap(services: ProxyServices, call: ProxyCall): number {
+  const widgetCap = call.widget.behaviour.maxOutputTokens ?? services.maxOutputTokens;
+  const tokenLeft = services.limits.outputTokensLeft(call.caller) ?? Number.POSITIVE_INFINITY;
+  return Math.max(1, Math.min(widgetCap, services.maxOutputTokens, tokenLeft));
+}
+
+function summaryService(services: ProxyServices, call: ProxyCall, client: OpenAI, model: string): SummaryService {
+  return {
+    get: async (key) => (await services.store.getConversationSummary(key))?.summary,
+    put: (key, summary) => services.store.putConversationSummary({ key, widgetId: call.widget.id, summary }),
+    async summarise(previous, turns, maxTokens) {
+      const transcript = turns.map((turn) => `${turn.role === 'user' ? 'Visitor' : 'Assistant'}: ${turn.content}`).join('\n\n');
+      try {
+        const completion = await client.chat.completions.create({
+          model,
+          max_completion_tokens: maxTokens,
+          messages: [
+            {
+              role: 'system',
+              content:
+                'You keep a running summary of a conversation between a visitor and an assistant. ' +
+                'Fold the new messages into the summary. Keep names, facts, preferences and open questions; drop small talk. ' +
+                'Answer with the summary only.',
+            },
+            { role: 'user', content: `${previous ? `Summary so far:\n${previous}\n\n` : ''}New messages:\n${transcript}` },
+          ],
+        });
+        const usage = completion.usage;
+        services.usage.record(call.widget.id, { inputTokens: usage?.prompt_tokens ?? 0, outputTokens: usage?.completion_tokens ?? 0 });
+        return completion.choices[0]?.message.content?.trim() ?? previous ?? '';
+      } catch (error) {
+        throw upstreamError(error);
+      }
+    },
+  };
 }
 
 /**
  * `POST /v1/chat/completions` for a verified widget: the server sets the
- * model, system prompt and caps, then streams the upstream's SSE through.
+ * model, system prompt, memory and caps, then streams the upstream's SSE
+ * through (or answers OpenAI's JSON when `stream` is not set).
  *
  * @example
  * ```ts
- * return handleChatCompletions(request, widget, context);
+ * return handleChatCompletions(request, call, services);
  * ```
  */
-export async function handleChatCompletions(request: Request, widget: WidgetRecord, context: ChatContext): Promise<Response> {
+export async function handleChatCompletions(request: Request, call: ProxyCall, services: ProxyServices): Promise<Response> {
+  const { widget } = call;
   if (widget.type !== 'chat') throw new AirlockError('input_invalid', 'This widget is not a chat widget.');
-  const body = await readJsonObject(request, context.limits.maxBodyBytes);
-  const { messages, stream } = parseChatRequest(body, widget, context.limits);
+  const body = await readJsonObject(request, services.input.maxBodyBytes);
+  const { messages, stream, model } = parseChatRequest(body, widget, services.input);
   const { behaviour } = widget;
-  const upstreamMessages: ChatCompletionMessageParam[] = behaviour.systemPrompt
-    ? [{ role: 'system', content: behaviour.systemPrompt }, ...messages]
-    : messages;
-  const params: ChatCompletionCreateParams = {
-    model: behaviour.model,
-    messages: upstreamMessages,
-    ...(behaviour.temperature !== undefined && { temperature: behaviour.temperature }),
-    ...(behaviour.maxOutputTokens !== undefined && { max_completion_tokens: behaviour.maxOutputTokens }),
-  };
-  const client = context.upstream.forKey(await context.apiKeyFor(widget));
+  checkPromptFilter(behaviour.promptFilter, messages.map((message) => message.content));
+  const maxOutputTokens = outputCap(services, call);
+  const key = await resolveKey(services, widget);
+  const client = services.upstream.forKey(key.apiKey);
+  return runChat(request, services, call, key, {
+    model,
+    stream,
+    maxOutputTokens,
+    // Memory runs after the slot and reservation are taken: a summary is an upstream call too.
+    messages: async () => {
+      const memory = await applyMemory(messages, behaviour.memory, {
+        model,
+        systemPrompt: behaviour.systemPrompt,
+        maxOutputTokens,
+        widgetId: widget.id,
+        summaries: summaryService(services, call, client, model),
+      });
+      const upstreamMessages: ChatCompletionMessageParam[] = [];
+      if (behaviour.systemPrompt) upstreamMessages.push({ role: 'system', content: behaviour.systemPrompt });
+      if (memory.summary) upstreamMessages.push({ role: 'system', content: `Summary of the earlier conversation:\n${memory.summary}` });
+      upstreamMessages.push(...memory.turns);
+      return upstreamMessages;
+    },
+  });
+}
 
+/**
+ * One chat call to make upstream; `messages` runs once the stream slot and generations are held.
+ *
+ * @example
+ * ```ts
+ * const chat: ChatCall = { model: 'gpt-4o-mini', stream: true, maxOutputTokens: 512, messages: async () => [{ role: 'user', content: 'Hi' }] };
+ * ```
+ */
+export interface ChatCall {
+  model: string;
+  stream: boolean;
+  maxOutputTokens: number;
+  messages: () => Promise<ChatCompletionMessageParam[]>;
+}
+
+const streamHeaders = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-accel-buffering': 'no',
+};
+
+/**
+ * Makes one chat call upstream under the request limits: a stream slot for
+ * the visitor, generations reserved (shared key) and settled from what came
+ * back, usage metered. Shared by chat and text-completion widgets.
+ *
+ * @example
+ * ```ts
+ * return runChat(request, services, call, key, { model, stream: true, maxOutputTokens: 512, messages: async () => messages });
+ * ```
+ */
+export async function runChat(request: Request, services: ProxyServices, call: ProxyCall, key: ResolvedKey, chat: ChatCall): Promise<Response> {
+  const { widget } = call;
+  const releaseSlot = services.limits.openStream(call.caller);
+  let reservation;
+  try {
+    reservation = await reserveGenerations(services, call, key, chat.model, 1);
+  } catch (error) {
+    releaseSlot();
+    throw error;
+  }
   // Aborted when the client disconnects (the adapter aborts request.signal)
   // or when the stream's watchdog fires.
   const abort = new AbortController();
   const onClientGone = () => abort.abort();
   request.signal.addEventListener('abort', onClientGone, { once: true });
-  const release = () => request.signal.removeEventListener('abort', onClientGone);
+  let messages: ChatCompletionMessageParam[] = [];
+
+  let finished = false;
+  const finish = (usage: ReportedUsage | undefined, produced: boolean, estimatedOutput = 0, streamError?: AirlockError) => {
+    if (finished) return;
+    finished = true;
+    releaseSlot();
+    request.signal.removeEventListener('abort', onClientGone);
+    reservation.settle(produced ? 1 : 0);
+    if (streamError) services.usage.recordError(widget.id, streamError.code);
+    const outputTokens = usage?.completion_tokens ?? estimatedOutput;
+    services.limits.spendOutputTokens(call.caller, outputTokens);
+    if (usage?.prompt_tokens !== undefined) {
+      services.usage.record(widget.id, { inputTokens: usage.prompt_tokens, outputTokens });
+    } else if (produced || estimatedOutput > 0) {
+      // Cut short before the usage chunk: count the prompt ourselves.
+      const turns = messages.map((message) => ({ role: 'user' as const, content: String(message.content ?? '') }));
+      void countTurnTokens(turns).then(
+        (inputTokens) => services.usage.record(widget.id, { inputTokens, outputTokens }),
+        () => services.usage.record(widget.id, { outputTokens }),
+      );
+    }
+  };
 
   try {
-    if (!stream) {
+    messages = await chat.messages();
+    const params: ChatCompletionCreateParamsBase = {
+      model: chat.model,
+      messages,
+      max_completion_tokens: chat.maxOutputTokens,
+      ...(widget.behaviour.temperature !== undefined && { temperature: widget.behaviour.temperature }),
+    };
+    const client = services.upstream.forKey(key.apiKey);
+    if (!chat.stream) {
       const completion = await client.chat.completions.create({ ...params, stream: false }, { signal: abort.signal });
-      release();
+      finish(completion.usage, true);
       return json(completion);
     }
     const upstreamResponse = await client.chat.completions
       .create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal: abort.signal })
       .asResponse();
+    const settings = services.upstream.settings;
     const body = passThroughSse(upstreamResponse.body!, {
       abortUpstream: () => abort.abort(),
-      firstChunkTimeoutMs: context.upstream.settings.firstChunkTimeoutMs,
-      idleTimeoutMs: context.upstream.settings.idleTimeoutMs,
-      onEnd: release,
-    });
-    return new Response(body, {
-      status: 200,
-      headers: {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-store',
-        'x-accel-buffering': 'no',
+      firstChunkTimeoutMs: settings.firstChunkTimeoutMs,
+      idleTimeoutMs: settings.idleTimeoutMs,
+      heartbeatIntervalMs: settings.heartbeatIntervalMs,
+      onEnd(meter, error) {
+        // The role chunk carries `"content":""`; the rest are about a token each.
+        const estimated = Math.max(0, meter.contentChunks - 1);
+        const produced = (meter.usage?.completion_tokens ?? estimated) > 0;
+        finish(meter.usage, produced, estimated, error === 'cancelled' ? undefined : error);
       },
     });
+    return new Response(body, { status: 200, headers: streamHeaders });
   } catch (error) {
-    release();
+    finish(undefined, false);
     throw upstreamError(error);
   }
 }

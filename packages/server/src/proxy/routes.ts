@@ -1,29 +1,75 @@
 import type { AirlockContext } from '../context.js';
-import type { Route } from '../http/router.js';
-import { authenticateWidgetRequest } from '../tokens/authenticate.js';
-import { defaultChatInputLimits, handleChatCompletions, type ChatContext } from './chat-completions.js';
 import { AirlockError } from '../errors.js';
+import type { Route } from '../http/router.js';
+import { defaultGenerationCosts } from '../limits/generations.js';
+import { RequestLimits } from '../limits/request-limits.js';
+import type { WidgetRecord } from '../stores/store.js';
+import { authenticateWidgetRequest } from '../tokens/authenticate.js';
+import { handleChatCompletions } from './chat-completions.js';
+import { handleCompletionFill } from './completion-fill.js';
+import { handleImageGenerations } from './image-generations.js';
+import { defaultChatInputLimits, type ProxyCall, type ProxyServices, type ResolvedKey } from './proxy-services.js';
 
-/** The OpenAI-compatible proxy under `/v1`. */
+type ProxyHandler = (request: Request, call: ProxyCall, services: ProxyServices) => Promise<Response>;
+
+/**
+ * The OpenAI-compatible proxy under `/v1`: chat completions, text-completion
+ * fill and image generations. Every request is authenticated, counted
+ * against the rate limits and metered; errors are counted by code.
+ *
+ * @example
+ * ```ts
+ * const routes = [...proxyRoutes(context)];
+ * ```
+ */
 export function proxyRoutes(context: AirlockContext): Route[] {
-  const chat: ChatContext = {
+  const options = context.options.proxy ?? {};
+  const services: ProxyServices = {
     upstream: context.upstream,
-    limits: { ...defaultChatInputLimits, ...context.options.chatLimits },
-    async apiKeyFor() {
-      const key = context.upstream.settings.apiKey;
-      if (!key) throw new AirlockError('upstream_key_invalid', 'No OpenAI key is configured for this widget.');
-      return key;
+    limits: new RequestLimits(context.limiter, options.limits),
+    usage: context.usage,
+    store: context.store,
+    logger: context.logger,
+    input: { ...defaultChatInputLimits, ...context.options.chatLimits },
+    maxOutputTokens: options.maxOutputTokens ?? 4096,
+    generationCosts: { ...defaultGenerationCosts, ...options.generationCosts },
+    defaultAllowance: options.defaultGenerationAllowance ?? null,
+    now: context.now,
+    async apiKeyFor(widget: WidgetRecord): Promise<ResolvedKey> {
+      // Own or shared key, opened for this call only (keys/key-resolver.ts).
+      return context.keys.apiKeyFor(widget);
     },
   };
-  return [
-    {
-      method: 'POST',
-      path: '/v1/chat/completions',
-      browser: 'widget',
-      async handle(request) {
-        const { widget } = await authenticateWidgetRequest(context, request);
-        return handleChatCompletions(request, widget, chat);
-      },
+
+  const route = (path: string, handler: ProxyHandler): Route => ({
+    method: 'POST',
+    path,
+    browser: 'widget',
+    async handle(request) {
+      const { verified, widget } = await authenticateWidgetRequest(context, request);
+      const caller = {
+        widgetId: widget.id,
+        subject: verified.subject,
+        tokenId: verified.tokenId,
+        expiresAt: verified.expiresAt,
+        limits: verified.limits,
+      };
+      try {
+        await services.limits.admit(caller);
+        services.usage.record(widget.id, { requests: 1 });
+        return await handler(request, { widget, caller }, services);
+      } catch (error) {
+        services.usage.recordError(widget.id, AirlockError.isInstance(error) ? error.code : 'internal');
+        // Keep (issue 3): a 401 marks the stored key this request used `invalid`; no retry with another key.
+        await context.keys.reportUpstreamFailure(widget, error);
+        throw error;
+      }
     },
+  });
+
+  return [
+    route('/v1/chat/completions', handleChatCompletions),
+    route('/v1/completions/fill', handleCompletionFill),
+    route('/v1/images/generations', handleImageGenerations),
   ];
 }

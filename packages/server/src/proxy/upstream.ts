@@ -19,13 +19,30 @@ export interface UpstreamOptions {
   firstChunkTimeoutMs?: number;
   /** Longest silence allowed between two streamed chunks, in ms. Default: `60_000`. */
   idleTimeoutMs?: number;
+  /** During a silence this long, a `: keep-alive` SSE comment is sent so proxies keep the stream open, in ms. Default: `15_000`. */
+  heartbeatIntervalMs?: number;
   /** `fetch` used for upstream calls, for tests. Default: the global `fetch`. */
   fetch?: typeof fetch;
 }
 
-/** {@link UpstreamOptions} with defaults applied. */
+/**
+ * {@link UpstreamOptions} with defaults applied.
+ *
+ * @example
+ * ```ts
+ * const settings: ResolvedUpstream = resolveUpstream({ apiKey });
+ * ```
+ */
 export type ResolvedUpstream = Required<Omit<UpstreamOptions, 'apiKey' | 'fetch'>> & Pick<UpstreamOptions, 'apiKey' | 'fetch'>;
 
+/**
+ * Applies the defaults of {@link UpstreamOptions}.
+ *
+ * @example
+ * ```ts
+ * const settings = resolveUpstream({ idleTimeoutMs: 20_000 });
+ * ```
+ */
 export function resolveUpstream(options: UpstreamOptions = {}): ResolvedUpstream {
   return {
     apiKey: options.apiKey,
@@ -33,31 +50,29 @@ export function resolveUpstream(options: UpstreamOptions = {}): ResolvedUpstream
     headersTimeoutMs: options.headersTimeoutMs ?? 30_000,
     firstChunkTimeoutMs: options.firstChunkTimeoutMs ?? 30_000,
     idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? 15_000,
     fetch: options.fetch,
   };
 }
 
 /**
- * One `openai` client per key: the SDK keeps connection settings per client,
- * and a key is only ever held by the client built for it. Retries are off
- * because a retried stream could double-charge or replay partial output.
+ * Builds the `openai` client for one call. A client is made per call rather
+ * than cached per key, so a decrypted key lives only as long as the call that
+ * needs it (a revoked or rotated key is not kept in a long-lived map).
+ * Retries are off because a retried stream could double-charge or replay
+ * partial output. Connections are pooled by the shared `fetch` dispatcher,
+ * not by the client, so nothing is lost by not caching.
  */
 export class UpstreamClients {
-  readonly #clients = new Map<string, OpenAI>();
   constructor(readonly settings: ResolvedUpstream) {}
 
   forKey(apiKey: string): OpenAI {
-    let client = this.#clients.get(apiKey);
-    if (!client) {
-      client = new OpenAI({
-        apiKey,
-        baseURL: this.settings.baseURL,
-        maxRetries: 0,
-        timeout: this.settings.headersTimeoutMs,
-        ...(this.settings.fetch && { fetch: this.settings.fetch }),
-      });
-      this.#clients.set(apiKey, client);
-    }
-    return client;
+    return new OpenAI({
+      apiKey,
+      baseURL: this.settings.baseURL,
+      maxRetries: 0,
+      timeout: this.settings.headersTimeoutMs,
+      ...(this.settings.fetch && { fetch: this.settings.fetch }),
+    });
   }
 }

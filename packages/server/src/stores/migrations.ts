@@ -37,4 +37,104 @@ export const sqliteMigrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'accounts and OpenAI keys',
+    sql: `
+      CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      INSERT INTO accounts (id, name, created_at) VALUES ('default', 'Default account', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+      CREATE TABLE openai_keys (
+        id TEXT PRIMARY KEY,
+        owner_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'invalid', 'revoked')),
+        sealed TEXT,
+        saved_at TEXT NOT NULL,
+        last_used_at TEXT,
+        last_error_code TEXT,
+        revoked_at TEXT,
+        CHECK ((status = 'revoked') = (sealed IS NULL))
+      );
+      CREATE UNIQUE INDEX openai_keys_one_current ON openai_keys (owner_id) WHERE status <> 'revoked';
+      CREATE INDEX openai_keys_owner ON openai_keys (owner_id, saved_at);
+    `,
+  },
+  {
+    version: 4,
+    name: 'usage metering and generation allowances',
+    sql: `
+      CREATE TABLE usage_daily (
+        widget_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        views INTEGER NOT NULL DEFAULT 0,
+        requests INTEGER NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        generations INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (widget_id, day)
+      );
+      CREATE TABLE usage_errors (
+        widget_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        code TEXT NOT NULL,
+        count INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (widget_id, day, code)
+      );
+      CREATE TABLE generation_allowances (
+        account_id TEXT PRIMARY KEY,
+        allowance INTEGER,
+        used INTEGER NOT NULL DEFAULT 0 CHECK (used >= 0),
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 5,
+    name: 'widget key source',
+    sql: `ALTER TABLE widgets ADD COLUMN key_source TEXT CHECK (key_source IN ('own', 'shared'));`,
+  },
+  {
+    version: 7,
+    name: 'conversation summaries',
+    sql: `
+      CREATE TABLE conversation_summaries (
+        key TEXT PRIMARY KEY,
+        widget_id TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX conversation_summaries_created ON conversation_summaries (created_at);
+    `,
+  },
+  {
+    version: 8,
+    name: 'admin page access tokens and sessions',
+    sql: `
+      CREATE TABLE admin_access_tokens (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        label TEXT,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT,
+        revoked_at TEXT
+      );
+      CREATE INDEX admin_access_tokens_account ON admin_access_tokens (account_id);
+      CREATE TABLE admin_sessions (
+        id_hash TEXT PRIMARY KEY,
+        principal TEXT NOT NULL CHECK (principal IN ('operator', 'account')),
+        account_id TEXT,
+        access_token_id TEXT,
+        credential_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+      );
+      CREATE INDEX admin_sessions_expires ON admin_sessions (expires_at);
+    `,
+  },
 ];

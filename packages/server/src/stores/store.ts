@@ -1,4 +1,4 @@
-import type { WidgetTheme, WidgetType } from '@airlock/protocol';
+import type { WidgetInput, WidgetTheme, WidgetType } from '@airlock/protocol';
 import type { SealedSecret } from '../vault/vault.js';
 
 /**
@@ -19,18 +19,71 @@ export interface WidgetPresentation {
 }
 
 /**
- * How the server talks to the model for a widget. Never sent to a browser.
+ * How a chat widget remembers the conversation (the client sends the whole
+ * history; the server decides how much of it reaches the model).
+ * - `standard`: everything, oldest turns dropped only when over the model's context budget;
+ * - `recent-context`: the last `messages` messages;
+ * - `limited-recall`: the first user message plus the last `messages` messages;
+ * - `tokenized-summary`: turns beyond `budgetTokens` folded into a running summary made by the model.
  *
  * @example
  * ```ts
- * const behaviour: WidgetBehaviour = { model: 'gpt-4o-mini', systemPrompt: 'Be brief.' };
+ * const memory: MemoryStrategy = { strategy: 'recent-context', messages: 10 };
+ * ```
+ */
+export type MemoryStrategy =
+  | { strategy: 'standard' }
+  | { strategy: 'recent-context'; /** Messages kept. Default: 10. */ messages?: number }
+  | { strategy: 'limited-recall'; /** Recent messages kept besides the first user message. Default: 6. */ messages?: number }
+  | {
+      strategy: 'tokenized-summary';
+      /** Tokens of recent conversation sent as they are; older turns are summarised. Default: 2,000. */
+      budgetTokens?: number;
+      /** Largest summary, in tokens. Default: 300. */
+      summaryMaxTokens?: number;
+    };
+
+/**
+ * How the server talks to the model for a widget. Never sent to a browser.
+ * Every field is optional except the model; see docs/configuring-widgets.md.
+ *
+ * @example
+ * ```ts
+ * const behaviour: WidgetBehaviour = { model: 'gpt-4o-mini', systemPrompt: 'Be brief.', memory: { strategy: 'recent-context', messages: 8 } };
  * ```
  */
 export interface WidgetBehaviour {
+  /** Model used when the client names none (and the only one allowed without `allowedModels`). */
   model: string;
+  /** Further models a client may ask for by name; any other is refused with `input_invalid`. Default: none. */
+  allowedModels?: string[];
+  /** Sent as the first (system) message. Default: none. */
   systemPrompt?: string;
+  /** Sampling temperature, 0 to 2. Default: the model's. */
   temperature?: number;
+  /** Cap on output tokens per answer; the server's own maximum caps it again. Default: the server maximum. */
   maxOutputTokens?: number;
+  /** Blocked words and phrases: a match answers `prompt_blocked` without calling the model. Default: none. */
+  promptFilter?: { blocked: string[] };
+  /** Chat widgets: how much of the conversation reaches the model. Default: `{ strategy: 'standard' }`. */
+  memory?: MemoryStrategy;
+  /** Text-completion widgets: the prompt, with `{{name}}` placeholders plus `{{date}}`, `{{time}}` and `{{datetime}}`. */
+  promptTemplate?: string;
+  /** Text-completion widgets: the inputs the template uses (also shown to the browser as form fields). Default: none. */
+  inputs?: WidgetInput[];
+  /** IANA time zone for `{{date}}` and `{{time}}`. Default: `'UTC'`. */
+  timeZone?: string;
+  /** Image widgets: model, allowed sizes and how many images per request. */
+  image?: {
+    /** Default: the widget's `model`. */
+    model?: string;
+    /** Sizes a client may ask for; the first is the default. Default: `['1024x1024']`. */
+    sizes?: string[];
+    /** Most images per request. Default: 1. */
+    maxImages?: number;
+    /** Passed through when set (`standard`, `hd`, `low`, …). Default: the model's. */
+    quality?: string;
+  };
 }
 
 /**
@@ -53,6 +106,8 @@ export interface WidgetRecord {
   behaviour: WidgetBehaviour;
   /** Revocation epoch: tokens minted under a lower epoch are refused. */
   epoch: number;
+  /** Which OpenAI key serves this widget. Default (`undefined`): the account's own key when it has one, else the shared key. */
+  keySource?: KeySource;
   createdAt: string;
   updatedAt: string;
 }
@@ -75,6 +130,8 @@ export interface NewWidget {
   allowedOrigins: string[];
   presentation: WidgetPresentation;
   behaviour: WidgetBehaviour;
+  /** Default: `undefined` (own key when the account has one, else shared). */
+  keySource?: KeySource;
 }
 
 /**
@@ -85,7 +142,7 @@ export interface NewWidget {
  * await store.updateWidget(id, { enabled: false });
  * ```
  */
-export type WidgetPatch = Partial<Pick<WidgetRecord, 'name' | 'enabled' | 'allowedOrigins' | 'presentation' | 'behaviour'>>;
+export type WidgetPatch = Partial<Pick<WidgetRecord, 'name' | 'enabled' | 'allowedOrigins' | 'presentation' | 'behaviour' | 'keySource'>>;
 
 /**
  * An Ed25519 signing key for widget tokens; the private half is sealed by
@@ -104,6 +161,206 @@ export interface SigningKeyRecord {
 }
 
 /**
+ * Counts to add to one widget's usage for one UTC day.
+ *
+ * @example
+ * ```ts
+ * await store.addUsage([{ widgetId: 'wgt_1', day: '2026-11-27', requests: 1, inputTokens: 12, outputTokens: 40, errors: {} }]);
+ * ```
+ */
+export interface UsageIncrement {
+  widgetId: string;
+  /** `YYYY-MM-DD`, UTC. */
+  day: string;
+  views?: number;
+  requests?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  generations?: number;
+  /** Error code → count. */
+  errors?: Record<string, number>;
+}
+
+/**
+ * One widget's usage on one UTC day.
+ *
+ * @example
+ * ```ts
+ * const days: UsageDay[] = await store.listUsage('wgt_1', '2026-11-01', '2026-11-30');
+ * ```
+ */
+export interface UsageDay {
+  day: string;
+  views: number;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  generations: number;
+  errors: Record<string, number>;
+}
+
+/**
+ * An account's generation allowance (shared-key use). `allowance: null` means unlimited.
+ *
+ * @example
+ * ```ts
+ * const balance = await store.getGenerationBalance('acct_1'); // { accountId, allowance: 500, used: 12 }
+ * ```
+ */
+export interface GenerationBalance {
+  accountId: string;
+  allowance: number | null;
+  used: number;
+}
+
+/**
+ * A cached running summary of a conversation's older turns (memory strategy `tokenized-summary`).
+ *
+ * @example
+ * ```ts
+ * await store.putConversationSummary({ key, widgetId: 'wgt_1', summary: 'The visitor asked about…' });
+ * ```
+ */
+export interface ConversationSummary {
+  /** Hash of the widget id and the summarised messages. */
+  key: string;
+  widgetId: string;
+  summary: string;
+}
+
+/**
+ * Which OpenAI key serves a widget: its account's own key, or the operator's shared key.
+ *
+ * @example
+ * ```ts
+ * await store.updateWidget(id, { keySource: 'shared' });
+ * ```
+ */
+export type KeySource = 'own' | 'shared';
+
+/**
+ * An account: owns widgets and, optionally, its own OpenAI key.
+ *
+ * @example
+ * ```ts
+ * const account = await store.createAccount({ id: 'acme', name: 'Acme Ltd' });
+ * ```
+ */
+export interface AccountRecord {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+/**
+ * Owner id of the operator's shared key among the stored OpenAI keys. Never
+ * an account id: account ids are letters, digits, `_` and `-` only.
+ *
+ * @example
+ * ```ts
+ * const shared = await store.getOpenAiKey(SHARED_KEY_OWNER);
+ * ```
+ */
+export const SHARED_KEY_OWNER = '@shared';
+
+/**
+ * Status of a stored OpenAI key: `invalid` once the upstream refused it (401),
+ * `revoked` once replaced or revoked (its ciphertext is then destroyed).
+ *
+ * @example
+ * ```ts
+ * const status: OpenAiKeyStatus = 'active';
+ * ```
+ */
+export type OpenAiKeyStatus = 'active' | 'invalid' | 'revoked';
+
+/**
+ * A stored OpenAI key. The key itself exists only inside `sealed`.
+ *
+ * @example
+ * ```ts
+ * const key = await store.getOpenAiKey('acme'); // { fingerprint: 'sk-…abcd', status: 'active', … }
+ * ```
+ */
+export interface OpenAiKeyRecord {
+  id: string;
+  /** The account id, or {@link SHARED_KEY_OWNER}. */
+  ownerId: string;
+  /** `sk-…abcd`: enough to recognise a key, never enough to use it. */
+  fingerprint: string;
+  status: OpenAiKeyStatus;
+  /** The sealed key; absent once revoked (the ciphertext is destroyed, not flagged). */
+  sealed?: SealedSecret;
+  savedAt: string;
+  lastUsedAt?: string;
+  /** Airlock error code of the last upstream failure with this key. */
+  lastErrorCode?: string;
+  revokedAt?: string;
+}
+
+/**
+ * A sealed secret as found by master-key rotation: what it is, its binding
+ * owner and its current sealed value.
+ *
+ * @example
+ * ```ts
+ * for (const record of await store.listSealedRecords()) console.log(record.kind, record.sealed.kekVersion);
+ * ```
+ */
+export interface SealedRecord {
+  kind: 'openai-key' | 'signing-key';
+  id: string;
+  /** Account id (or {@link SHARED_KEY_OWNER}) of an OpenAI key; `'system'` for signing keys. */
+  ownerId: string;
+  sealed: SealedSecret;
+}
+
+/**
+ * A per-account access token of the admin page: lets an account owner sign
+ * in and see only their account. Only the SHA-256 hash of the token is kept.
+ *
+ * @example
+ * ```ts
+ * const token = await store.findAdminAccessToken(sha256Hex(presented)); // { id, accountId, … }
+ * ```
+ */
+export interface AdminAccessTokenRecord {
+  id: string;
+  accountId: string;
+  /** Hex SHA-256 of the token. */
+  tokenHash: string;
+  label?: string;
+  createdAt: string;
+  lastUsedAt?: string;
+  revokedAt?: string;
+}
+
+/**
+ * A signed-in session of the admin page, kept server-side. The cookie holds
+ * a random secret; the store holds only its hash.
+ *
+ * @example
+ * ```ts
+ * const session = await store.getAdminSession(sha256Hex(cookieSecret));
+ * ```
+ */
+export interface AdminSessionRecord {
+  /** Hex SHA-256 of the cookie secret. */
+  idHash: string;
+  principal: 'operator' | 'account';
+  /** The account an `account` session may see. */
+  accountId?: string;
+  /** The access token an `account` session signed in with; revoking it ends the session. */
+  accessTokenId?: string;
+  /** Hash of the credential signed in with, so that changing the admin token ends operator sessions. */
+  credentialHash: string;
+  createdAt: string;
+  lastSeenAt: string;
+  /** Absolute end, whatever the activity. */
+  expiresAt: string;
+}
+
+/**
  * Persistence behind Airlock. Every method is async so SQLite and
  * PostgreSQL implementations share one interface and one conformance suite.
  *
@@ -114,7 +371,7 @@ export interface SigningKeyRecord {
  * ```
  */
 export interface Store {
-  readonly kind: 'sqlite';
+  readonly kind: 'sqlite' | 'postgres';
   /** Applies pending migrations; safe when several processes start at once. */
   migrate(): Promise<void>;
   createWidget(input: NewWidget): Promise<WidgetRecord>;
@@ -123,7 +380,82 @@ export interface Store {
   listWidgets(): Promise<WidgetRecord[]>;
   /** Applies a patch; throws `widget_not_found` when there is no such widget. */
   updateWidget(id: string, patch: WidgetPatch): Promise<WidgetRecord>;
+  /** Deletes a widget; resolves `false` when there was none. Its tokens then fail (`token_invalid`). */
+  deleteWidget(id: string): Promise<boolean>;
+  /**
+   * Raises a widget's revocation epoch by one in a single atomic statement and
+   * returns the new epoch; tokens minted under a lower epoch are refused.
+   * Throws `widget_not_found` when there is no such widget.
+   */
+  bumpWidgetEpoch(id: string): Promise<number>;
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   addSigningKey(record: SigningKeyRecord): Promise<void>;
+  /** Removes a signing key (one retired long enough ago that no token it signed can still be valid). */
+  deleteSigningKey(kid: string): Promise<void>;
+  /** Adds usage counts (one upsert per widget and day). */
+  addUsage(increments: UsageIncrement[]): Promise<void>;
+  /** A widget's usage from `fromDay` to `toDay` (inclusive, `YYYY-MM-DD`), oldest first; days without usage are absent. */
+  listUsage(widgetId: string, fromDay: string, toDay: string): Promise<UsageDay[]>;
+  /**
+   * Atomically takes `amount` generations from an account's allowance: one
+   * conditional update, so concurrent callers can never overspend. An
+   * account without a row starts with `defaultAllowance` (`null`: unlimited).
+   * Resolves to the new balance, or `undefined` when too few are left.
+   */
+  reserveGenerations(accountId: string, amount: number, defaultAllowance: number | null): Promise<GenerationBalance | undefined>;
+  /** Gives back generations reserved but not spent (never below zero used). */
+  refundGenerations(accountId: string, amount: number): Promise<void>;
+  getGenerationBalance(accountId: string): Promise<GenerationBalance | undefined>;
+  /** Sets an account's allowance (`null`: unlimited); `resetUsed` starts a new period at zero. */
+  setGenerationAllowance(accountId: string, allowance: number | null, options?: { resetUsed?: boolean }): Promise<GenerationBalance>;
+  getConversationSummary(key: string): Promise<ConversationSummary | undefined>;
+  putConversationSummary(summary: ConversationSummary): Promise<void>;
+  /** Creates an account; throws `conflict` when the id is taken. */
+  createAccount(input: { id: string; name: string }): Promise<AccountRecord>;
+  getAccount(id: string): Promise<AccountRecord | undefined>;
+  listAccounts(): Promise<AccountRecord[]>;
+  /** The widgets of one account, oldest first. */
+  listAccountWidgets(accountId: string): Promise<WidgetRecord[]>;
+  /**
+   * Saves an owner's OpenAI key as its one active key, in one transaction:
+   * the previous key (if any) is revoked and its ciphertext destroyed.
+   * Concurrent saves for one owner leave exactly one active key.
+   */
+  putOpenAiKey(input: { id: string; ownerId: string; fingerprint: string; sealed: SealedSecret }): Promise<OpenAiKeyRecord>;
+  /** The owner's current key (active or invalid), else its most recently revoked one. */
+  getOpenAiKey(ownerId: string): Promise<OpenAiKeyRecord | undefined>;
+  /**
+   * Revokes the owner's current key and destroys its ciphertext. With
+   * `pinWidgets`, widgets of that account without a `keySource` are set to
+   * `'own'` in the same transaction, so they fail instead of moving to the
+   * shared key. Resolves to the revoked record, or `undefined` when there was none.
+   */
+  revokeOpenAiKey(ownerId: string, options?: { pinWidgets?: boolean }): Promise<OpenAiKeyRecord | undefined>;
+  /** Notes that a key was used now. */
+  recordOpenAiKeyUse(id: string): Promise<void>;
+  /** Notes an upstream failure with a key; `invalidate` turns an active key `invalid`. */
+  recordOpenAiKeyError(id: string, code: string, options?: { invalidate?: boolean }): Promise<void>;
+  /** Every sealed secret held (OpenAI keys not revoked, signing keys), for master-key rotation. */
+  listSealedRecords(): Promise<SealedRecord[]>;
+  /**
+   * Compare-and-set: replaces a record's sealed value only if it still equals
+   * `record.sealed`. Resolves `false` when it changed (or is gone) meanwhile.
+   */
+  replaceSealed(record: SealedRecord, next: SealedSecret): Promise<boolean>;
+  /** Saves an admin-page access token (hash only). */
+  createAdminAccessToken(record: AdminAccessTokenRecord): Promise<void>;
+  /** The access token with this hash, unless revoked; notes its use. */
+  findAdminAccessToken(tokenHash: string): Promise<AdminAccessTokenRecord | undefined>;
+  /** An account's access tokens (revoked ones included), oldest first. */
+  listAdminAccessTokens(accountId: string): Promise<AdminAccessTokenRecord[]>;
+  /** Revokes an account's access token and ends its sessions; resolves `false` when there was no such live token. */
+  revokeAdminAccessToken(accountId: string, id: string): Promise<boolean>;
+  createAdminSession(record: AdminSessionRecord): Promise<void>;
+  getAdminSession(idHash: string): Promise<AdminSessionRecord | undefined>;
+  /** Notes activity on a session (its idle expiry counts from `lastSeenAt`). */
+  touchAdminSession(idHash: string, lastSeenAt: string): Promise<void>;
+  deleteAdminSession(idHash: string): Promise<void>;
+  /** Deletes sessions whose absolute expiry or idle expiry (last seen before `idleBefore`) has passed; resolves how many. */
+  deleteExpiredAdminSessions(now: string, idleBefore: string): Promise<number>;
   close(): Promise<void>;
 }

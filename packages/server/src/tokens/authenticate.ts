@@ -7,9 +7,19 @@ import type { VerifiedToken } from './token-service.js';
 const urlTokenNames = ['token', 'access_token', 'api_key', 'key'];
 
 /**
+ * Header in which a client may say which widget it means; a token for
+ * another widget is then refused (`token_invalid`).
+ */
+export const widgetIdHeader = 'x-airlock-widget-id';
+
+/**
  * Verifies the bearer token of a widget request and loads its widget.
  * Tokens are accepted only from the `Authorization` header: tokens in URLs
- * end up in logs, history and `Referer` headers.
+ * end up in logs, history and `Referer` headers. The widget comes from the
+ * token; when the route names a widget (`options.widgetId`) or the client
+ * names one in `X-Airlock-Widget-Id`, the token must be for that widget.
+ * The revocation epoch is read from the store on every request (no cache),
+ * so `revoke-tokens` takes effect at once on every instance.
  *
  * @example
  * ```ts
@@ -19,6 +29,7 @@ const urlTokenNames = ['token', 'access_token', 'api_key', 'key'];
 export async function authenticateWidgetRequest(
   context: AirlockContext,
   request: Request,
+  options: { widgetId?: string } = {},
 ): Promise<{ verified: VerifiedToken; widget: WidgetRecord }> {
   const url = new URL(request.url);
   if (urlTokenNames.some((name) => url.searchParams.has(name))) {
@@ -30,6 +41,8 @@ export async function authenticateWidgetRequest(
   if (!match) throw new AirlockError('token_invalid', 'This token is not valid.');
   const { tokens } = await context.started();
   const verified = await tokens.verify(match[1]!);
+  const named = options.widgetId ?? request.headers.get(widgetIdHeader);
+  if (named && named !== verified.widgetId) throw new AirlockError('token_invalid', 'This token is for another widget.');
   const widget = await context.store.getWidget(verified.widgetId);
   if (!widget) throw new AirlockError('token_invalid', 'This token is not valid.');
   if (!widget.enabled) throw new AirlockError('widget_disabled', 'This widget is turned off.');

@@ -1,4 +1,4 @@
-import { TOKEN_AUDIENCE } from '@airlock/protocol';
+import { TOKEN_AUDIENCE, type TokenLimits } from '@airlock/protocol';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { AirlockError } from '../errors.js';
@@ -25,7 +25,56 @@ export interface VerifiedToken {
   origin?: string;
   epoch: number;
   tokenId: string;
+  /** Issue time, milliseconds since the epoch. */
+  issuedAt: number;
   expiresAt: number;
+  /** Per-token limits a backend set when minting; the proxy enforces them. */
+  limits?: TokenLimits;
+}
+
+/**
+ * What to put in a new token.
+ *
+ * @example
+ * ```ts
+ * const input: MintInput = { widgetId: 'wgt_1', subject: 'user_42', epoch: 0, limits: { requests: 20 } };
+ * ```
+ */
+export interface MintInput {
+  widgetId: string;
+  subject: string;
+  epoch: number;
+  /** Binds the token to this browser origin. Default: unbound. */
+  origin?: string;
+  /** Lifetime in seconds, 1 to {@link maxTokenTtlSeconds}. Default: {@link defaultTokenTtlSeconds}. */
+  ttlSeconds?: number;
+  /** Per-token limits, carried as the `limits` claim. Default: none. */
+  limits?: TokenLimits;
+}
+
+/**
+ * Checks per-token limits given by a caller: each a whole number from 1 to 10^9.
+ *
+ * @example
+ * ```ts
+ * parseTokenLimits({ requests: 20 }); // { requests: 20 }
+ * ```
+ */
+export function parseTokenLimits(value: unknown): TokenLimits | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new AirlockError('input_invalid', '"limits" must be an object.');
+  const limits: TokenLimits = {};
+  for (const [name, amount] of Object.entries(value as Record<string, unknown>)) {
+    if (name !== 'requests' && name !== 'outputTokens') {
+      throw new AirlockError('input_invalid', '"limits" may hold only "requests" and "outputTokens".');
+    }
+    if (amount === undefined) continue;
+    if (typeof amount !== 'number' || !Number.isInteger(amount) || amount < 1 || amount > 1e9) {
+      throw new AirlockError('input_invalid', `"limits.${name}" must be a whole number from 1 to 1000000000.`);
+    }
+    limits[name] = amount;
+  }
+  return Object.keys(limits).length > 0 ? limits : undefined;
 }
 
 /** Options of {@link TokenService}. */
@@ -59,13 +108,7 @@ export class TokenService {
     this.#now = options.now ?? (() => new Date());
   }
 
-  async mint(input: {
-    widgetId: string;
-    subject: string;
-    epoch: number;
-    origin?: string;
-    ttlSeconds?: number;
-  }): Promise<{ token: string; expiresAt: number }> {
+  async mint(input: MintInput): Promise<{ token: string; expiresAt: number }> {
     const ttl = input.ttlSeconds ?? defaultTokenTtlSeconds;
     if (!Number.isInteger(ttl) || ttl <= 0 || ttl > maxTokenTtlSeconds) {
       throw new AirlockError('input_invalid', `ttlSeconds must be a whole number from 1 to ${maxTokenTtlSeconds}.`);
@@ -73,15 +116,18 @@ export class TokenService {
     const issuedAt = Math.floor(this.#now().getTime() / 1000);
     const payload: JWTPayload = { wid: input.widgetId, epoch: input.epoch };
     if (input.origin) payload.origin = input.origin;
+    const limits = parseTokenLimits(input.limits);
+    if (limits) payload.limits = limits;
+    const signing = await this.#keys.signingKey();
     const token = await new SignJWT(payload)
-      .setProtectedHeader({ alg: 'EdDSA', kid: this.#keys.current.kid, typ: 'JWT' })
+      .setProtectedHeader({ alg: 'EdDSA', kid: signing.kid, typ: 'JWT' })
       .setIssuer(this.issuer)
       .setAudience(TOKEN_AUDIENCE)
       .setSubject(input.subject)
       .setJti(randomUUID())
       .setIssuedAt(issuedAt)
       .setExpirationTime(issuedAt + ttl)
-      .sign(this.#keys.current.privateKey);
+      .sign(signing.privateKey);
     return { token, expiresAt: (issuedAt + ttl) * 1000 };
   }
 
@@ -89,7 +135,7 @@ export class TokenService {
   async verify(token: string): Promise<VerifiedToken> {
     try {
       const { payload } = await jwtVerify(token, async (header) => {
-        const key = this.#keys.verificationKey(header.kid);
+        const key = await this.#keys.verificationKey(header.kid);
         if (!key) throw new Error('unknown kid');
         return key;
       }, {
@@ -102,6 +148,8 @@ export class TokenService {
       });
       if (typeof payload.wid !== 'string' || typeof payload.epoch !== 'number') throw new Error('missing widget claims');
       if (payload.origin !== undefined && typeof payload.origin !== 'string') throw new Error('bad origin claim');
+      // A token carrying limits the server cannot read must not run unlimited.
+      const limits = payload.limits === undefined ? undefined : parseTokenLimits(payload.limits);
       // iat in the future beyond the skew means a forged or mis-clocked token.
       if (payload.iat! > this.#now().getTime() / 1000 + clockToleranceSeconds) throw new Error('iat in the future');
       return {
@@ -110,7 +158,9 @@ export class TokenService {
         origin: payload.origin as string | undefined,
         epoch: payload.epoch,
         tokenId: payload.jti!,
+        issuedAt: payload.iat! * 1000,
         expiresAt: payload.exp! * 1000,
+        ...(limits && { limits }),
       };
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) {

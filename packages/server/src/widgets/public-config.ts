@@ -1,4 +1,4 @@
-import type { WidgetPublicConfig } from '@airlock/protocol';
+import type { WidgetInput, WidgetPublicConfig } from '@airlock/protocol';
 import type { WidgetRecord } from '../stores/store.js';
 
 /**
@@ -21,5 +21,19 @@ export function publicConfig(widget: WidgetRecord): WidgetPublicConfig {
     ...(placeholder !== undefined && { placeholder }),
     ...(suggestedPrompts !== undefined && { suggestedPrompts }),
     ...(locale !== undefined && { locale }),
+    ...(widget.type === 'completion' && widget.behaviour.inputs && { inputs: widget.behaviour.inputs.map(publicInput) }),
+  };
+}
+
+/** A completion input's form field; copied field by field, like the rest. */
+function publicInput(input: WidgetInput): WidgetInput {
+  const { name, label, type, required, maxLength, options } = input;
+  return {
+    name,
+    label,
+    type,
+    ...(required !== undefined && { required }),
+    ...(maxLength !== undefined && { maxLength }),
+    ...(options !== undefined && { options }),
   };
 }

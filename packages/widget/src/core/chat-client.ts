@@ -34,21 +34,41 @@ export interface ChatClientOptions {
 }
 
 /**
- * Options of one {@link ChatClient.stream} call.
+ * Options of one {@link ChatClient} request.
  *
  * @example
  * ```ts
- * const options: ChatStreamOptions = { signal: AbortSignal.timeout(60_000) };
+ * const options: ChatStreamOptions = { signal: AbortSignal.timeout(60_000), idempotencyKey: randomId() };
  * ```
  */
 export interface ChatStreamOptions {
   /** Aborts the request and the stream. Default: `undefined` (never aborted). */
   signal?: AbortSignal;
+  /**
+   * Sent as the `Idempotency-Key` header. Use one key per visitor turn and the
+   * same key when retrying that turn, so the server can tell a retry from a new
+   * message. Default: `undefined` (no header).
+   */
+  idempotencyKey?: string;
 }
 
 /**
- * Streams chat completions from an Airlock server, headless: the UI is one
- * consumer of it, and you can build your own on it.
+ * The answer of `POST /v1/images/generations`, in OpenAI's shape.
+ *
+ * @example
+ * ```ts
+ * const first = result.data[0]?.url ?? `data:image/png;base64,${result.data[0]?.b64_json}`;
+ * ```
+ */
+export interface ImageResult {
+  created?: number;
+  data: { url?: string; b64_json?: string; revised_prompt?: string }[];
+}
+
+/**
+ * Talks to an Airlock server's proxy, headless: streams chat replies and
+ * completion results, and generates images. The UI is one consumer of it, and
+ * you can build your own on it.
  *
  * @example
  * ```ts
@@ -72,24 +92,34 @@ export class ChatClient {
    * Throws a {@link WidgetError} on failure; aborting `signal` rejects with the
    * signal's reason (an `AbortError`).
    */
-  async *stream(messages: readonly ChatMessage[], options: ChatStreamOptions = {}): AsyncGenerator<string, void, undefined> {
-    const body = JSON.stringify({ messages, stream: true });
-    const response = await this.#options.tokens.withToken(async (token) => {
-      let response: Response;
-      try {
-        response = await this.#fetch(`${this.#options.apiBase}/v1/chat/completions`, {
-          method: 'POST',
-          headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-          body,
-          signal: options.signal,
-        });
-      } catch (cause) {
-        if (options.signal?.aborted) throw cause;
-        throw networkError(cause);
-      }
-      if (!response.ok) throw await errorFromResponse(response);
-      return response;
-    });
+  stream(messages: readonly ChatMessage[], options: ChatStreamOptions = {}): AsyncGenerator<string, void, undefined> {
+    return this.#stream('/v1/chat/completions', { messages, stream: true }, options);
+  }
+
+  /**
+   * Sends a text-completion widget's named inputs (the server fills its prompt
+   * template) and yields the result as it streams in.
+   */
+  complete(inputs: Record<string, string | number>, options: ChatStreamOptions = {}): AsyncGenerator<string, void, undefined> {
+    return this.#stream('/v1/completions/fill', { inputs, stream: true }, options);
+  }
+
+  /** Generates an image for an image widget. */
+  async generateImage(prompt: string, options: ChatStreamOptions & { size?: string } = {}): Promise<ImageResult> {
+    const response = await this.#post('/v1/images/generations', { prompt, ...(options.size && { size: options.size }) }, options);
+    let result: ImageResult;
+    try {
+      result = (await response.json()) as ImageResult;
+    } catch (cause) {
+      if (options.signal?.aborted) throw cause;
+      throw new WidgetError('internal', 'The image response was not JSON.', { cause });
+    }
+    if (!Array.isArray(result?.data)) throw new WidgetError('internal', 'The image response had no images.');
+    return result;
+  }
+
+  async *#stream(path: string, body: object, options: ChatStreamOptions): AsyncGenerator<string, void, undefined> {
+    const response = await this.#post(path, body, options);
     if (!response.body) throw networkError(new Error('The response has no body.'));
     try {
       yield* readChatStream(response.body);
@@ -98,5 +128,22 @@ export class ChatClient {
       if (options.signal?.aborted || WidgetError.isInstance(error)) throw error;
       throw networkError(error);
     }
+  }
+
+  #post(path: string, body: object, options: ChatStreamOptions): Promise<Response> {
+    const text = JSON.stringify(body);
+    return this.#options.tokens.withToken(async (token) => {
+      const headers: Record<string, string> = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+      if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
+      let response: Response;
+      try {
+        response = await this.#fetch(`${this.#options.apiBase}${path}`, { method: 'POST', headers, body: text, signal: options.signal });
+      } catch (cause) {
+        if (options.signal?.aborted) throw cause;
+        throw networkError(cause);
+      }
+      if (!response.ok) throw await errorFromResponse(response);
+      return response;
+    });
   }
 }

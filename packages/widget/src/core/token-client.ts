@@ -1,5 +1,6 @@
 import type { TokenRequest, WidgetPublicConfig } from '@airlock/protocol';
 import { WidgetError, errorFromResponse, networkError } from './errors';
+import { randomId } from './ids';
 
 /**
  * A widget token as the widget keeps it. `widget` is present when the token
@@ -37,6 +38,8 @@ export interface TokenClientOptions {
    * user). Default: `undefined`, i.e. public minting through `POST {apiBase}/token`.
    */
   getToken?: () => Promise<WidgetToken>;
+  /** Where public tokens are minted. Default: `${apiBase}/token`. */
+  tokenUrl?: string;
   /** Visitor id sent when minting. Default: a random UUID, kept in memory. */
   visitorId?: string;
   /** The `fetch` to use. Default: the global `fetch`. */
@@ -91,6 +94,27 @@ export class TokenClient {
   }
 
   /**
+   * Renews now when a token was issued before and is within the renewal margin
+   * of expiring (or past it). Called when the tab wakes or the network returns:
+   * timers may not have run while the tab slept, and the next message should not
+   * wait for a renewal. Never rejects; a failure resurfaces on the next request.
+   */
+  async renewIfStale(): Promise<void> {
+    const current = this.#current;
+    if (!current || this.#now() < current.expiresAt - this.#renewalMargin) return;
+    await this.renew(current.token).catch(() => {});
+  }
+
+  /** The visitor id used for public minting, once known. Set it (from storage, say) before the first mint. */
+  get visitorId(): string | undefined {
+    return this.#visitorId;
+  }
+
+  set visitorId(value: string | undefined) {
+    this.#visitorId = value;
+  }
+
+  /**
    * Fetches a new token, joining a renewal already in flight. Pass the token that
    * was refused: if another caller has replaced it meanwhile, that newer token is
    * returned without a request.
@@ -139,11 +163,11 @@ export class TokenClient {
   }
 
   async #mint(): Promise<WidgetToken> {
-    this.#visitorId ??= randomVisitorId();
+    this.#visitorId ??= randomId();
     const body: TokenRequest = { widgetId: this.#options.widgetId, visitorId: this.#visitorId };
     let response: Response;
     try {
-      response = await this.#fetch(`${this.#options.apiBase}/token`, {
+      response = await this.#fetch(this.#options.tokenUrl ?? `${this.#options.apiBase}/token`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify(body),
@@ -158,14 +182,4 @@ export class TokenClient {
       throw new WidgetError('internal', 'The token response was not JSON.', { cause, status: response.status });
     }
   }
-}
-
-function randomVisitorId(): string {
-  // `randomUUID` exists only in secure contexts; a page served over plain http still has `getRandomValues`.
-  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -3,41 +3,74 @@
 // without knowing which theme is active.
 const light =
   '--_background:var(--airlock-background,#ffffff);--_surface:var(--airlock-surface,#f1f3f5);' +
-  '--_text:var(--airlock-text,#1b1f24);--_muted:var(--airlock-muted,#5c6570);--_border:var(--airlock-border,#d0d5db);' +
+  '--_text:var(--airlock-text,#1b1f24);--_muted:var(--airlock-muted,#5c6570);--_border:var(--airlock-border,#8a939d);' +
   '--_accent:var(--airlock-accent,#2557d6);--_on-accent:var(--airlock-on-accent,#ffffff);' +
   '--_error:var(--airlock-error,#a4161a);--_error-surface:var(--airlock-error-surface,#fdecec);';
 const dark =
   '--_background:var(--airlock-background,#17191c);--_surface:var(--airlock-surface,#25282d);' +
-  '--_text:var(--airlock-text,#e8eaed);--_muted:var(--airlock-muted,#a0a7b0);--_border:var(--airlock-border,#3a3f46);' +
+  '--_text:var(--airlock-text,#e8eaed);--_muted:var(--airlock-muted,#a0a7b0);--_border:var(--airlock-border,#6b737d);' +
   '--_accent:var(--airlock-accent,#7aa2ff);--_on-accent:var(--airlock-on-accent,#0b1020);' +
   '--_error:var(--airlock-error,#ffb4b0);--_error-surface:var(--airlock-error-surface,#3b1a1a);';
 
-/** The widget's whole stylesheet. Sizes are in px: `rem` would follow the host page's root font size. */
+/**
+ * The widget's whole stylesheet. Sizes are in px: `rem` would follow the host
+ * page's root font size. `--_viewport` is the visual viewport's height, kept up
+ * to date by the widget (it shrinks when a mobile keyboard opens).
+ */
 export const widgetCss = `
-:host{all:initial;display:block;box-sizing:border-box;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--_text);${light}}
+:host{all:initial;display:block;box-sizing:border-box;font:14px/1.45 var(--airlock-font,system-ui,-apple-system,"Segoe UI",Roboto,sans-serif);color:var(--_text);${light}}
 :host([data-theme="dark"]){${dark}}
 @media (prefers-color-scheme:dark){:host([data-theme="auto"]){${dark}}}
-:host([data-placement="floating"]){position:fixed;right:16px;bottom:16px;z-index:2147483000;width:360px;height:520px;max-width:calc(100vw - 32px);max-height:calc(100vh - 32px)}
-:host([data-placement="inline"]){width:100%;height:100%;min-height:320px}
+:host([data-mode="launcher"]){position:fixed;inset-inline-end:var(--airlock-offset,20px);bottom:var(--airlock-offset,20px);z-index:var(--airlock-z-index,2147483000)}
+:host([data-mode="inline"]){width:100%;height:100%;min-height:320px}
+:host([data-mode="page"]){position:fixed;inset:0;height:var(--_viewport,100dvh)}
 *,*::before,*::after{box-sizing:border-box}
 [hidden]{display:none!important}
 :focus-visible{outline:2px solid var(--_accent);outline-offset:2px}
-[part~="panel"]{display:flex;flex-direction:column;height:100%;overflow:hidden;background:var(--_background);border:1px solid var(--_border);border-radius:12px}
-:host([data-placement="floating"]) [part~="panel"]{box-shadow:0 8px 32px rgba(0,0,0,.18)}
-[part~="header"]{margin:0;padding:12px 16px;font-size:16px;font-weight:600;border-bottom:1px solid var(--_border)}
-[part~="transcript"]{flex:1;overflow-y:auto;display:flex;flex-direction:column;gap:8px;padding:12px}
+[part~="panel"]{display:flex;flex-direction:column;height:100%;overflow:hidden;background:var(--_background);color:var(--_text);border:1px solid var(--_border);border-radius:var(--airlock-radius,12px)}
+:host([data-mode="launcher"]) [part~="panel"]{position:absolute;inset-inline-end:0;bottom:72px;width:var(--airlock-width,380px);max-width:calc(100vw - 40px);height:min(var(--airlock-height,560px),calc(var(--_viewport,100dvh) - 112px));box-shadow:0 8px 32px rgba(0,0,0,.2);animation:airlock-in .16s ease-out}
+:host([data-mode="page"]) [part~="panel"]{border:0;border-radius:0}
+@keyframes airlock-in{from{opacity:0;transform:translateY(8px)}}
+[part~="launcher"]{width:56px;height:56px;padding:0;border-radius:50%;display:grid;place-items:center;box-shadow:0 4px 16px rgba(0,0,0,.25)}
+svg{fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:round;stroke-linejoin:round}
+[part~="header"]{display:flex;align-items:center;gap:4px;padding:8px 8px 8px 16px;border-bottom:1px solid var(--_border)}
+h2{flex:1;margin:0;font-size:16px;font-weight:600}
+[part~="body"]{flex:1;display:flex;flex-direction:column;min-height:0}
+[part~="transcript"],[part~="result"]{flex:1;overflow-y:auto;display:flex;flex-direction:column;gap:8px;padding:12px}
 [part~="message"]{max-width:85%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}
 [part~="message-user"]{align-self:flex-end;background:var(--_accent);color:var(--_on-accent)}
 [part~="message-assistant"]{align-self:flex-start;background:var(--_surface)}
+[part~="message"]>:first-child,[part~="result"]>:first-child{margin-top:0}
+[part~="message"]>:last-child{margin-bottom:0}
+p,ul,ol,pre,blockquote{margin:0 0 8px}
+ul,ol{padding-inline-start:20px;white-space:normal}
+li{white-space:pre-wrap}
+blockquote{padding-inline-start:10px;border-inline-start:3px solid var(--_border)}
+code{font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--_background);border-radius:4px;padding:1px 4px}
+pre{overflow-x:auto;padding:8px;background:var(--_background);border:1px solid var(--_border);border-radius:8px}
+pre code{padding:0;white-space:pre}
+a{color:inherit;text-decoration:underline}
 [data-streaming]::after{content:"\\2026";color:var(--_muted)}
-[part~="alert"]{margin:0 12px;color:var(--_error);background:var(--_error-surface);border-radius:8px}
+[part~="actions"]{display:flex;gap:4px;margin-top:4px}
+[part~="actions"] button,[part~="suggestion"],[part~="retry"]{height:32px;padding:0 10px;font-size:13px;font-weight:500;color:var(--_text);background:var(--_background);border:1px solid var(--_border)}
+[part~="suggestions"]{display:flex;flex-wrap:wrap;gap:6px;padding:0 12px 8px}
+[part~="suggestion"]{height:auto;min-height:32px;padding:6px 10px;text-align:start;border-radius:16px}
+[part~="alert"]{display:flex;align-items:center;gap:8px;margin:0 12px;color:var(--_error);background:var(--_error-surface);border-radius:8px}
 [part~="alert"]:not(:empty){margin-bottom:8px;padding:8px 12px}
-[part~="composer"]{display:flex;align-items:flex-end;gap:8px;margin:0;padding:12px;border-top:1px solid var(--_border)}
-[part~="input"]{flex:1;min-height:40px;max-height:120px;resize:none;padding:9px 10px;font:inherit;color:inherit;background:var(--_background);border:1px solid var(--_border);border-radius:8px}
+[part~="composer"],[part~="form"]{display:flex;align-items:flex-end;gap:8px;margin:0;padding:12px;border-top:1px solid var(--_border)}
+[part~="form"]{flex-direction:column;align-items:stretch;border:0}
+[part~="field"]{display:flex;flex-direction:column;gap:4px}
+label{font-weight:500}
+textarea,input,select{flex:1;min-height:40px;padding:8px 10px;font:16px/1.4 inherit;font-size:16px;color:inherit;background:var(--_background);border:1px solid var(--_border);border-radius:8px}
+[part~="input"]{max-height:120px;resize:none}
 button{height:40px;padding:0 14px;font:inherit;font-weight:600;color:var(--_on-accent);background:var(--_accent);border:0;border-radius:8px;cursor:pointer}
 button:disabled{opacity:.5;cursor:default}
+[part~="icon-button"]{width:36px;height:36px;padding:0;display:grid;place-items:center;color:var(--_text);background:transparent}
 [part~="stop"]{color:var(--_text);background:var(--_surface);border:1px solid var(--_border)}
+[part~="image"]{display:block;max-width:100%;height:auto;border-radius:8px}
+progress{width:100%;accent-color:var(--_accent)}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+@media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important;scroll-behavior:auto!important}}
 `;
 
 /**
@@ -45,8 +78,9 @@ button:disabled{opacity:.5;cursor:default}
  * root rather than injected as `<style>`, so a `style-src 'self'` CSP allows it.
  * Made per widget because a sheet can only be adopted by the document that made it.
  */
-export function createStyleSheet(): CSSStyleSheet {
-  const sheet = new CSSStyleSheet();
+export function createStyleSheet(document: Document): CSSStyleSheet {
+  const view = document.defaultView as (Window & typeof globalThis) | null;
+  const sheet = new (view?.CSSStyleSheet ?? CSSStyleSheet)();
   sheet.replaceSync(widgetCss);
   return sheet;
 }

@@ -1,0 +1,23 @@
+import type { FetchHandler } from './node.js';
+
+/**
+ * What an adapter mounts: a running Airlock (answers only below its
+ * `basePath` and leaves other paths to the framework), or any Web-standard
+ * handler such as `airlock.tokenHandler(…)` (answers everything it is given).
+ *
+ * @example
+ * ```ts
+ * const target: Mountable = airlock; // or airlock.tokenHandler({ authenticate })
+ * ```
+ */
+export type Mountable = FetchHandler | { fetch: FetchHandler; basePath: string };
+
+/** The handler of a mountable, and whether it answers a given path. */
+export function resolveMountable(target: Mountable): { handler: FetchHandler; handles(path: string): boolean } {
+  if (typeof target === 'function') return { handler: target, handles: () => true };
+  const { basePath } = target;
+  return {
+    handler: (request) => target.fetch(request),
+    handles: (path) => path.startsWith(`${basePath}/`),
+  };
+}

@@ -1,0 +1,80 @@
+import { parseArgs } from 'node:util';
+import { sumUsage } from '../../admin/usage-routes.js';
+import { openStoreFromEnvironment, UsageError } from '../shared.js';
+
+const dayPattern = /^\d{4}-\d{2}-\d{2}$/;
+
+function day(value: string | undefined, fallback: string, flag: string): string {
+  if (value === undefined) return fallback;
+  if (!dayPattern.test(value)) throw new UsageError(`${flag} must be a date such as 2026-11-27.`);
+  return value;
+}
+
+/**
+ * `airlock usage --widget ID [--from DAY] [--to DAY] [--json]`: a widget's
+ * usage per UTC day (default the last 30 days).
+ * `airlock usage --account ID [--allowance N|unlimited] [--reset]`: shows or
+ * sets an account's generation allowance.
+ *
+ * @example
+ * ```ts
+ * await runUsage(['--widget', 'wgt_1', '--from', '2026-11-01']);
+ * ```
+ */
+export async function runUsage(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      widget: { type: 'string' },
+      account: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      allowance: { type: 'string' },
+      reset: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (!values.widget === !values.account) throw new UsageError('give either --widget ID or --account ID.');
+  const store = openStoreFromEnvironment();
+  try {
+    await store.migrate();
+    if (values.account) {
+      let balance = await store.getGenerationBalance(values.account);
+      if (values.allowance !== undefined || values.reset) {
+        const raw = values.allowance;
+        const allowance = raw === undefined ? (balance?.allowance ?? null) : raw === 'unlimited' ? null : Number(raw);
+        if (allowance !== null && (!Number.isInteger(allowance) || allowance < 0)) {
+          throw new UsageError('--allowance must be a whole number of generations, or "unlimited".');
+        }
+        balance = await store.setGenerationAllowance(values.account, allowance, { resetUsed: values.reset });
+      }
+      const shown = balance ?? { accountId: values.account, allowance: null, used: 0 };
+      if (values.json) console.log(JSON.stringify(shown));
+      else console.log(`${shown.accountId}\tallowance ${shown.allowance ?? 'unlimited'}\tused ${shown.used}`);
+      return 0;
+    }
+    const widgetId = values.widget!;
+    if (!(await store.getWidget(widgetId))) throw new UsageError(`there is no widget "${widgetId}".`);
+    const today = new Date().toISOString().slice(0, 10);
+    const from = day(values.from, new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10), '--from');
+    const to = day(values.to, today, '--to');
+    const days = await store.listUsage(widgetId, from, to);
+    const total = sumUsage(days);
+    if (values.json) {
+      console.log(JSON.stringify({ widgetId, from, to, days, total }));
+      return 0;
+    }
+    const errors = (counts: Record<string, number>) =>
+      Object.entries(counts)
+        .map(([code, count]) => `${code}=${count}`)
+        .join(' ') || '-';
+    console.log(['day', 'views', 'requests', 'input tokens', 'output tokens', 'generations', 'errors'].join('\t'));
+    for (const entry of days) {
+      console.log([entry.day, entry.views, entry.requests, entry.inputTokens, entry.outputTokens, entry.generations, errors(entry.errors)].join('\t'));
+    }
+    console.log(['total', total.views, total.requests, total.inputTokens, total.outputTokens, total.generations, errors(total.errors)].join('\t'));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

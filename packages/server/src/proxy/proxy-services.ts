@@ -1,0 +1,176 @@
+import type { Logger } from '../logging/logger.js';
+import { generationCost, type GenerationCosts } from '../limits/generations.js';
+import { AirlockError } from '../errors.js';
+import type { LimitedCaller, ProxyLimitsOptions, RequestLimits } from '../limits/request-limits.js';
+import type { Store, WidgetRecord } from '../stores/store.js';
+import type { UsageMeter } from '../usage/usage-meter.js';
+import type { UpstreamClients } from './upstream.js';
+
+/**
+ * Limits on what a client may send in one proxy request.
+ *
+ * @example
+ * ```ts
+ * const limits: ChatInputLimits = { ...defaultChatInputLimits, maxMessages: 40 };
+ * ```
+ */
+export interface ChatInputLimits {
+  /** Largest body in bytes. Default: 64 KB. */
+  maxBodyBytes: number;
+  /** Most messages in one request. Default: 100. */
+  maxMessages: number;
+  /** Longest single message (or image prompt, or completion input), in characters. Default: 16,000. */
+  maxMessageChars: number;
+}
+
+/**
+ * Defaults of {@link ChatInputLimits}.
+ *
+ * @example
+ * ```ts
+ * const limits = { ...defaultChatInputLimits, ...options.chatLimits };
+ * ```
+ */
+export const defaultChatInputLimits: ChatInputLimits = { maxBodyBytes: 64 * 1024, maxMessages: 100, maxMessageChars: 16_000 };
+
+/**
+ * The key a request is served with, and whose it is. Requests on the
+ * operator's `shared` key consume the account's generations; `own` keys do not.
+ *
+ * @example
+ * ```ts
+ * const key: ResolvedKey = { apiKey: decrypted, source: 'own' };
+ * ```
+ */
+export interface ResolvedKey {
+  apiKey: string;
+  source: 'own' | 'shared';
+}
+
+/**
+ * What the proxy handlers need from the rest of the server.
+ *
+ * @example
+ * ```ts
+ * return handleChatCompletions(request, call, services);
+ * ```
+ */
+export interface ProxyServices {
+  upstream: UpstreamClients;
+  limits: RequestLimits;
+  usage: UsageMeter;
+  store: Store;
+  logger: Logger;
+  input: ChatInputLimits;
+  /** Server-wide cap on output tokens per answer. */
+  maxOutputTokens: number;
+  generationCosts: GenerationCosts;
+  /** Allowance of an account without one set (`null`: unlimited). */
+  defaultAllowance: number | null;
+  now: () => Date;
+  /** The key for this widget, decrypted for this call only (a bare string counts as the shared key). */
+  apiKeyFor(widget: WidgetRecord): Promise<string | ResolvedKey>;
+}
+
+/**
+ * A verified request: its widget and who is calling.
+ *
+ * @example
+ * ```ts
+ * const call: ProxyCall = { widget, caller: { widgetId: widget.id, subject: verified.subject, tokenId: verified.tokenId, expiresAt: verified.expiresAt } };
+ * ```
+ */
+export interface ProxyCall {
+  widget: WidgetRecord;
+  caller: LimitedCaller;
+}
+
+/**
+ * The key for a widget, normalised to {@link ResolvedKey}.
+ *
+ * @example
+ * ```ts
+ * const { apiKey, source } = await resolveKey(services, widget);
+ * ```
+ */
+export async function resolveKey(services: ProxyServices, widget: WidgetRecord): Promise<ResolvedKey> {
+  const key = await services.apiKeyFor(widget);
+  return typeof key === 'string' ? { apiKey: key, source: 'shared' } : key;
+}
+
+/**
+ * Generations held for one request until it is settled.
+ *
+ * @example
+ * ```ts
+ * const reservation = await reserveGenerations(services, call, key, 'gpt-4o', 1);
+ * reservation.settle(1);
+ * ```
+ */
+export interface Reservation {
+  /** Generations one unit (response or image) costs. */
+  readonly unitCost: number;
+  /** Keeps `units × unitCost` and gives the rest back; meters what was kept. Only the first call counts. */
+  settle(units: number): void;
+}
+
+/**
+ * Takes a request's generations from the account's allowance before the
+ * upstream call (shared key only; own keys reserve nothing). Throws
+ * `quota_exhausted` when the allowance cannot cover it.
+ *
+ * @example
+ * ```ts
+ * const reservation = await reserveGenerations(services, call, key, model, 1);
+ * ```
+ */
+export async function reserveGenerations(
+  services: ProxyServices,
+  call: ProxyCall,
+  key: ResolvedKey,
+  model: string,
+  units: number,
+): Promise<Reservation> {
+  const unitCost = generationCost(model, services.generationCosts);
+  const amount = unitCost * units;
+  const accountId = call.widget.accountId;
+  const metered = key.source === 'shared' && amount > 0;
+  if (metered) {
+    const balance = await services.store.reserveGenerations(accountId, amount, services.defaultAllowance);
+    if (!balance) throw new AirlockError('quota_exhausted', 'This assistant has used up its allowance for now.');
+  }
+  let settled = false;
+  return {
+    unitCost,
+    settle(keptUnits) {
+      if (settled || !metered) return;
+      settled = true;
+      const kept = Math.min(amount, Math.max(0, keptUnits) * unitCost);
+      if (kept < amount) {
+        services.store.refundGenerations(accountId, amount - kept).catch((error: unknown) => {
+          services.logger.error('generation refund failed', { accountId, error });
+        });
+      }
+      if (kept > 0) services.usage.record(call.widget.id, { generations: kept });
+    },
+  };
+}
+
+/**
+ * Proxy settings of `createAirlock` (`AirlockOptions.proxy`).
+ *
+ * @example
+ * ```ts
+ * const proxy: ProxyOptions = { maxOutputTokens: 2048, defaultGenerationAllowance: 1_000, limits: { visitorRequestsPerMinute: 10 } };
+ * ```
+ */
+export interface ProxyOptions {
+  /** Server-wide cap on output tokens per answer; a widget's `maxOutputTokens` cannot exceed it. Default: `4096`. */
+  maxOutputTokens?: number;
+  /** Rate and concurrency limits. Default: see {@link ProxyLimitsOptions}. */
+  limits?: ProxyLimitsOptions;
+  /** Generations per response (or image) by model, merged over the defaults. Default: `defaultGenerationCosts`. */
+  generationCosts?: Record<string, number>;
+  /** Generation allowance of an account that has none set; `null` is unlimited. Default: `null`. */
+  defaultGenerationAllowance?: number | null;
+}

@@ -1,0 +1,142 @@
+import type { Migration } from './migrations.js';
+
+/**
+ * PostgreSQL migrations, applied in order by `PostgresStore.migrate()`. Each
+ * version matches the SQLite migration of the same number (same tables, same
+ * meaning), written in PostgreSQL's types: `timestamptz`, `jsonb`, `boolean`.
+ * Sealed secrets stay `text` so compare-and-set compares exact bytes.
+ *
+ * @example
+ * ```ts
+ * const store = new PostgresStore({ connectionString, migrations: postgresMigrations });
+ * ```
+ */
+export const postgresMigrations: Migration[] = [
+  {
+    version: 1,
+    name: 'widgets and signing keys',
+    sql: `
+      CREATE TABLE widgets (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL CHECK (type IN ('chat', 'completion', 'image')),
+        enabled BOOLEAN NOT NULL DEFAULT TRUE,
+        allowed_origins JSONB NOT NULL,
+        presentation JSONB NOT NULL,
+        behaviour JSONB NOT NULL,
+        epoch INTEGER NOT NULL DEFAULT 0,
+        created_at TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL
+      );
+      CREATE INDEX widgets_account ON widgets (account_id);
+      CREATE INDEX widgets_name ON widgets (name);
+      CREATE TABLE signing_keys (
+        kid TEXT PRIMARY KEY,
+        public_jwk JSONB NOT NULL,
+        sealed_private_key TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+      );
+    `,
+  },
+  {
+    version: 2,
+    name: 'accounts and OpenAI keys',
+    sql: `
+      CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+      );
+      INSERT INTO accounts (id, name, created_at) VALUES ('default', 'Default account', now());
+      CREATE TABLE openai_keys (
+        id TEXT PRIMARY KEY,
+        owner_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'invalid', 'revoked')),
+        sealed TEXT,
+        saved_at TIMESTAMPTZ NOT NULL,
+        last_used_at TIMESTAMPTZ,
+        last_error_code TEXT,
+        revoked_at TIMESTAMPTZ,
+        CHECK ((status = 'revoked') = (sealed IS NULL))
+      );
+      CREATE UNIQUE INDEX openai_keys_one_current ON openai_keys (owner_id) WHERE status <> 'revoked';
+      CREATE INDEX openai_keys_owner ON openai_keys (owner_id, saved_at);
+    `,
+  },
+  {
+    version: 4,
+    name: 'usage metering and generation allowances',
+    sql: `
+      CREATE TABLE usage_daily (
+        widget_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        views BIGINT NOT NULL DEFAULT 0,
+        requests BIGINT NOT NULL DEFAULT 0,
+        input_tokens BIGINT NOT NULL DEFAULT 0,
+        output_tokens BIGINT NOT NULL DEFAULT 0,
+        generations BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (widget_id, day)
+      );
+      CREATE TABLE usage_errors (
+        widget_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        code TEXT NOT NULL,
+        count BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (widget_id, day, code)
+      );
+      CREATE TABLE generation_allowances (
+        account_id TEXT PRIMARY KEY,
+        allowance BIGINT,
+        used BIGINT NOT NULL DEFAULT 0 CHECK (used >= 0),
+        updated_at TIMESTAMPTZ NOT NULL
+      );
+    `,
+  },
+  {
+    version: 5,
+    name: 'widget key source',
+    sql: `ALTER TABLE widgets ADD COLUMN key_source TEXT CHECK (key_source IN ('own', 'shared'));`,
+  },
+  {
+    version: 7,
+    name: 'conversation summaries',
+    sql: `
+      CREATE TABLE conversation_summaries (
+        key TEXT PRIMARY KEY,
+        widget_id TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+      );
+      CREATE INDEX conversation_summaries_created ON conversation_summaries (created_at);
+    `,
+  },
+  {
+    version: 8,
+    name: 'admin page access tokens and sessions',
+    sql: `
+      CREATE TABLE admin_access_tokens (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        label TEXT,
+        created_at TIMESTAMPTZ NOT NULL,
+        last_used_at TIMESTAMPTZ,
+        revoked_at TIMESTAMPTZ
+      );
+      CREATE INDEX admin_access_tokens_account ON admin_access_tokens (account_id);
+      CREATE TABLE admin_sessions (
+        id_hash TEXT PRIMARY KEY,
+        principal TEXT NOT NULL CHECK (principal IN ('operator', 'account')),
+        account_id TEXT,
+        access_token_id TEXT,
+        credential_hash TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        last_seen_at TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL
+      );
+      CREATE INDEX admin_sessions_expires ON admin_sessions (expires_at);
+    `,
+  },
+];

@@ -1,0 +1,182 @@
+import type { TokenLimits, TokenResponse } from '@airlock/protocol';
+import { recordedClientAddress } from '../adapters/client-address.js';
+import type { AirlockContext } from '../context.js';
+import { AirlockError, toAirlockError } from '../errors.js';
+import { withCors } from '../http/cors.js';
+import { errorResponse, json, readJsonObject } from '../http/responses.js';
+import { newId } from '../ids.js';
+import type { Store, WidgetRecord } from '../stores/store.js';
+import { isOriginAllowed } from '../widgets/origins.js';
+import { publicConfig } from '../widgets/public-config.js';
+
+/**
+ * A rate limit: at most `limit` requests per `windowSeconds`.
+ *
+ * @example
+ * ```ts
+ * const perAddress: RateLimit = { limit: 30, windowSeconds: 60 };
+ * ```
+ */
+export interface RateLimit {
+  limit: number;
+  windowSeconds: number;
+}
+
+/**
+ * Limits on public minting (`POST /airlock/token`). Each refusal is a 429
+ * `rate_limited` with `Retry-After`.
+ *
+ * @example
+ * ```ts
+ * createAirlock({ mintRateLimits: { perAddress: { limit: 10, windowSeconds: 60 } } });
+ * ```
+ */
+export interface MintRateLimits {
+  /** Per client address (see `clientAddress`). Default: 30 a minute. */
+  perAddress?: RateLimit;
+  /** Per widget, over all visitors. Default: 600 a minute. */
+  perWidget?: RateLimit;
+}
+
+/** Default public minting limits. */
+export const defaultMintRateLimits: Required<MintRateLimits> = {
+  perAddress: { limit: 30, windowSeconds: 60 },
+  perWidget: { limit: 600, windowSeconds: 60 },
+};
+
+/**
+ * Told about every token minted, public or backend: a view of the widget.
+ *
+ * @example
+ * ```ts
+ * const event: TokenMintedEvent = { widgetId: 'wgt_1', subject: 'vis_1', via: 'public', origin: 'https://example.com' };
+ * ```
+ */
+export interface TokenMintedEvent {
+  widgetId: string;
+  subject: string;
+  /** `public`: `POST /airlock/token`; `backend`: `mintToken`, the token handler, the admin API or the CLI. */
+  via: 'public' | 'backend';
+  origin?: string;
+}
+
+/**
+ * A human check for public minting, such as a Turnstile or hCaptcha
+ * verification. Return `false` to refuse (403 `forbidden`). `body` is the
+ * parsed request body, so the widget may send the challenge answer in it.
+ *
+ * @example
+ * ```ts
+ * const verifyHuman: VerifyHuman = async (_request, { body }) => checkTurnstile(String(body.human ?? ''));
+ * ```
+ */
+export type VerifyHuman = (request: Request, details: { widgetId: string; body: Record<string, unknown> }) => boolean | Promise<boolean>;
+
+/**
+ * Loads a widget that may be given tokens: it exists and is enabled.
+ *
+ * @example
+ * ```ts
+ * const widget = await loadUsableWidget(context.store, body.widgetId);
+ * ```
+ */
+export async function loadUsableWidget(store: Store, widgetId: unknown): Promise<WidgetRecord> {
+  if (typeof widgetId !== 'string' || widgetId.length === 0 || widgetId.length > 100) {
+    throw new AirlockError('input_invalid', '"widgetId" must be a widget id.');
+  }
+  const widget = await store.getWidget(widgetId);
+  if (!widget) throw new AirlockError('widget_not_found', 'There is no such widget.');
+  if (!widget.enabled) throw new AirlockError('widget_disabled', 'This widget is turned off.');
+  return widget;
+}
+
+/**
+ * Mints a token for a widget, wraps it with the widget's public config and
+ * reports the view.
+ *
+ * @example
+ * ```ts
+ * const answer = await mintFor(context, widget, { subject: 'visitor_1', origin: 'https://example.com', via: 'public' });
+ * ```
+ */
+export async function mintFor(
+  context: AirlockContext,
+  widget: WidgetRecord,
+  input: { subject: string; via: TokenMintedEvent['via']; origin?: string; ttlSeconds?: number; limits?: TokenLimits },
+): Promise<TokenResponse> {
+  if (input.origin !== undefined && !/^https?:\/\/[^/\s]+$/i.test(input.origin)) {
+    throw new AirlockError('input_invalid', '"origin" must be an origin such as https://example.com.');
+  }
+  const { tokens } = await context.started();
+  const { token, expiresAt } = await tokens.mint({
+    widgetId: widget.id,
+    subject: input.subject,
+    epoch: widget.epoch,
+    origin: input.origin,
+    ttlSeconds: input.ttlSeconds,
+    limits: input.limits,
+  });
+  await reportMinted(context, { widgetId: widget.id, subject: input.subject, via: input.via, ...(input.origin && { origin: input.origin }) });
+  return { token, expiresAt, widget: publicConfig(widget) };
+}
+
+async function reportMinted(context: AirlockContext, event: TokenMintedEvent): Promise<void> {
+  try {
+    await context.onTokenMinted(event);
+  } catch (error) {
+    // Counting a view must never cost the visitor their token.
+    context.logger.warn('onTokenMinted failed', { widgetId: event.widgetId, error });
+  }
+}
+
+async function enforce(context: AirlockContext, key: string, limit: RateLimit): Promise<void> {
+  const result = await context.limiter.hit(key, limit.limit, limit.windowSeconds * 1000);
+  if (!result.allowed) {
+    throw new AirlockError('rate_limited', 'Too many requests; try again shortly.', {
+      headers: { 'retry-after': String(result.retryAfterSeconds) },
+    });
+  }
+}
+
+/**
+ * `POST /airlock/token`: public minting. Checks, in order: the per-address
+ * limit (before any database read), the widget (exists, enabled), the
+ * `Origin` against its allow-list, the per-widget limit, then the optional
+ * human check. Errors after the origin check are readable by that origin
+ * (so the widget sees `Retry-After`); earlier ones are not.
+ *
+ * @example
+ * ```ts
+ * const response = await handlePublicMint(context, request);
+ * ```
+ */
+export async function handlePublicMint(context: AirlockContext, request: Request): Promise<Response> {
+  const options = context.options;
+  const origin = request.headers.get('origin');
+  const address = options.clientAddress?.(request) ?? recordedClientAddress(request);
+  // Without a known address (a runtime that does not expose one and no
+  // clientAddress option) only the per-widget limit applies; one shared
+  // bucket would let a single abuser lock every visitor out.
+  if (address) await enforce(context, `mint:address:${address}`, options.mintRateLimits?.perAddress ?? defaultMintRateLimits.perAddress);
+  const body = await readJsonObject(request, 4 * 1024);
+  const widget = await loadUsableWidget(context.store, body.widgetId);
+  if (!isOriginAllowed(origin, widget.allowedOrigins)) {
+    throw new AirlockError('origin_not_allowed', 'This site is not allowed to use this widget.');
+  }
+  try {
+    await enforce(context, `mint:widget:${widget.id}`, options.mintRateLimits?.perWidget ?? defaultMintRateLimits.perWidget);
+    const visitorId = body.visitorId;
+    if (visitorId !== undefined && (typeof visitorId !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(visitorId))) {
+      throw new AirlockError('input_invalid', '"visitorId" must be 1 to 128 letters, digits, "_" or "-".');
+    }
+    if (options.verifyHuman && !(await options.verifyHuman(request, { widgetId: widget.id, body }))) {
+      throw new AirlockError('forbidden', 'Please confirm you are human, then try again.');
+    }
+    const answer = await mintFor(context, widget, { subject: visitorId ?? newId('vis'), origin: origin!, via: 'public' });
+    return withCors(json(answer), origin);
+  } catch (error) {
+    const airlockError = toAirlockError(error);
+    if (airlockError.code === 'internal') context.logger.error('public minting failed', { widgetId: widget.id, error: airlockError.cause });
+    return withCors(errorResponse(airlockError), origin);
+  }
+}

@@ -1,0 +1,204 @@
+import type { WidgetTheme, WidgetType } from '@airlock/protocol';
+import { AirlockError } from '../errors.js';
+import type { KeySource, NewWidget, WidgetBehaviour, WidgetPatch, WidgetPresentation, WidgetRecord } from '../stores/store.js';
+import { isValidOriginPattern } from './origins.js';
+
+const widgetTypes: readonly WidgetType[] = ['chat', 'completion', 'image'];
+const themes: readonly WidgetTheme[] = ['light', 'dark', 'auto'];
+/** Largest `behaviour` object, as JSON. */
+const maxBehaviourBytes = 64 * 1024;
+const maxOrigins = 100;
+
+function invalid(message: string): AirlockError {
+  return new AirlockError('input_invalid', message);
+}
+
+function text(value: unknown, field: string, max: number, options: { allowEmpty?: boolean } = {}): string {
+  if (typeof value !== 'string') throw invalid(`"${field}" must be a string.`);
+  const trimmed = value.trim();
+  if ((!options.allowEmpty && trimmed.length === 0) || trimmed.length > max) {
+    throw invalid(`"${field}" must be ${options.allowEmpty ? 'at most' : '1 to'} ${max} characters.`);
+  }
+  return trimmed;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Checks a list of allowed origins: each an exact origin
+ * (`https://example.com`, `http://localhost:3000`) or a subdomain wildcard
+ * (`https://*.example.com`). Duplicates are dropped.
+ *
+ * @example
+ * ```ts
+ * parseAllowedOrigins(['https://example.com', 'https://*.example.com']);
+ * ```
+ */
+export function parseAllowedOrigins(value: unknown): string[] {
+  if (!Array.isArray(value)) throw invalid('"allowedOrigins" must be a list of origins.');
+  if (value.length > maxOrigins) throw invalid(`"allowedOrigins" may hold at most ${maxOrigins} origins.`);
+  const origins: string[] = [];
+  for (const entry of value) {
+    if (typeof entry !== 'string' || !isValidOriginPattern(entry.trim())) {
+      throw invalid('Each allowed origin must look like https://example.com or https://*.example.com (no path, no trailing slash).');
+    }
+    const normalised = entry.trim().toLowerCase();
+    if (!origins.includes(normalised)) origins.push(normalised);
+  }
+  return origins;
+}
+
+/**
+ * Checks presentation fields (what visitors see). With `base`, the input is
+ * a partial update merged over it; a field set to `null` is removed.
+ *
+ * @example
+ * ```ts
+ * parsePresentation({ title: 'Ask us', theme: 'dark', suggestedPrompts: ['Opening hours?'] });
+ * ```
+ */
+export function parsePresentation(value: unknown, base?: WidgetPresentation): WidgetPresentation {
+  if (!isPlainObject(value)) throw invalid('"presentation" must be an object.');
+  const next: Record<string, unknown> = { ...base };
+  for (const [field, raw] of Object.entries(value)) {
+    if (raw === undefined) continue;
+    if (raw === null) {
+      if (field === 'title' || field === 'theme') throw invalid(`"presentation.${field}" cannot be removed.`);
+      delete next[field];
+      continue;
+    }
+    switch (field) {
+      case 'title':
+        next.title = text(raw, 'presentation.title', 100);
+        break;
+      case 'theme':
+        if (!themes.includes(raw as WidgetTheme)) throw invalid('"presentation.theme" must be light, dark or auto.');
+        next.theme = raw;
+        break;
+      case 'greeting':
+        next.greeting = text(raw, 'presentation.greeting', 1000, { allowEmpty: true });
+        break;
+      case 'placeholder':
+        next.placeholder = text(raw, 'presentation.placeholder', 200, { allowEmpty: true });
+        break;
+      case 'locale':
+        if (typeof raw !== 'string' || !/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$/.test(raw)) {
+          throw invalid('"presentation.locale" must be a language tag such as en or pt-BR.');
+        }
+        next.locale = raw;
+        break;
+      case 'suggestedPrompts':
+        if (!Array.isArray(raw) || raw.length > 8) throw invalid('"presentation.suggestedPrompts" must be a list of at most 8 prompts.');
+        next.suggestedPrompts = raw.map((prompt, index) => text(prompt, `presentation.suggestedPrompts[${index}]`, 200));
+        break;
+      default:
+        throw invalid(`"presentation.${field}" is not a presentation field.`);
+    }
+  }
+  if (typeof next.title !== 'string') throw invalid('"presentation.title" is required.');
+  next.theme ??= 'auto';
+  return next as unknown as WidgetPresentation;
+}
+
+/**
+ * Basic checks of the server-side `behaviour` (model, prompts, memory, …):
+ * a JSON object of at most 64 KB with a non-empty `model`. The proxy checks
+ * the fields it uses in detail. With `base`, the input is merged over it; a
+ * field set to `null` is removed.
+ *
+ * @example
+ * ```ts
+ * parseBehaviour({ model: 'gpt-4o-mini', systemPrompt: 'Be brief.' });
+ * ```
+ */
+export function parseBehaviour(value: unknown, base?: WidgetBehaviour): WidgetBehaviour {
+  if (!isPlainObject(value)) throw invalid('"behaviour" must be an object.');
+  const next: Record<string, unknown> = { ...base };
+  for (const [field, raw] of Object.entries(value)) {
+    if (raw === undefined) continue;
+    if (raw === null) delete next[field];
+    else next[field] = raw;
+  }
+  if (typeof next.model !== 'string' || next.model.trim().length === 0 || next.model.length > 100) {
+    throw invalid('"behaviour.model" must name a model, such as gpt-4o-mini.');
+  }
+  if (Buffer.byteLength(JSON.stringify(next), 'utf8') > maxBehaviourBytes) {
+    throw invalid(`"behaviour" must be at most ${maxBehaviourBytes} bytes as JSON.`);
+  }
+  return next as unknown as WidgetBehaviour;
+}
+
+const createFields = new Set(['accountId', 'name', 'type', 'enabled', 'allowedOrigins', 'presentation', 'behaviour', 'keySource']);
+
+/** `keySource`: `'own'`, `'shared'`, or `null` for the default (own key when the account has one). */
+function parseKeySource(value: unknown): KeySource | undefined {
+  if (value === null) return undefined;
+  if (value === 'own' || value === 'shared') return value;
+  throw invalid('"keySource" must be "own", "shared" or null.');
+}
+
+/**
+ * Checks the body of `POST /admin/widgets`. Defaults: type `chat`, enabled,
+ * title = name, theme `auto`, model `gpt-4o-mini`.
+ *
+ * @example
+ * ```ts
+ * const input = parseNewWidget({ name: 'support', allowedOrigins: ['https://example.com'] });
+ * await store.createWidget(input);
+ * ```
+ */
+export function parseNewWidget(body: Record<string, unknown>): NewWidget {
+  for (const field of Object.keys(body)) if (!createFields.has(field)) throw invalid(`"${field}" is not a widget field.`);
+  const name = text(body.name, 'name', 100);
+  const type = body.type ?? 'chat';
+  if (!widgetTypes.includes(type as WidgetType)) throw invalid('"type" must be chat, completion or image.');
+  if (body.enabled !== undefined && typeof body.enabled !== 'boolean') throw invalid('"enabled" must be true or false.');
+  if (body.presentation !== undefined && !isPlainObject(body.presentation)) throw invalid('"presentation" must be an object.');
+  if (body.behaviour !== undefined && !isPlainObject(body.behaviour)) throw invalid('"behaviour" must be an object.');
+  if (body.accountId !== undefined && (typeof body.accountId !== 'string' || !/^[A-Za-z0-9_-]{1,100}$/.test(body.accountId))) {
+    throw invalid('"accountId" must be an account id.');
+  }
+  return {
+    ...(body.accountId !== undefined && { accountId: body.accountId as string }),
+    ...(body.keySource !== undefined && body.keySource !== null && { keySource: parseKeySource(body.keySource) }),
+    name,
+    type: type as WidgetType,
+    enabled: (body.enabled as boolean | undefined) ?? true,
+    allowedOrigins: parseAllowedOrigins(body.allowedOrigins ?? []),
+    presentation: parsePresentation({ title: name, ...(body.presentation as object | undefined) }),
+    behaviour: parseBehaviour({ model: 'gpt-4o-mini', ...(body.behaviour as object | undefined) }),
+  };
+}
+
+const patchFields = new Set(['name', 'enabled', 'allowedOrigins', 'presentation', 'behaviour', 'keySource']);
+
+/**
+ * Checks the body of `PATCH /admin/widgets/:id` against the current widget.
+ * `presentation` and `behaviour` are merged field by field (`null` removes a
+ * field); `allowedOrigins` is replaced as a whole. The type cannot change.
+ *
+ * @example
+ * ```ts
+ * const patch = parseWidgetPatch({ enabled: false }, widget);
+ * await store.updateWidget(widget.id, patch);
+ * ```
+ */
+export function parseWidgetPatch(body: Record<string, unknown>, current: WidgetRecord): WidgetPatch {
+  const patch: WidgetPatch = {};
+  for (const field of Object.keys(body)) {
+    if (field === 'type') throw invalid('A widget\'s type cannot change; create a new widget.');
+    if (!patchFields.has(field)) throw invalid(`"${field}" is not a widget field that can be changed.`);
+  }
+  if (body.name !== undefined) patch.name = text(body.name, 'name', 100);
+  if (body.enabled !== undefined) {
+    if (typeof body.enabled !== 'boolean') throw invalid('"enabled" must be true or false.');
+    patch.enabled = body.enabled;
+  }
+  if (body.allowedOrigins !== undefined) patch.allowedOrigins = parseAllowedOrigins(body.allowedOrigins);
+  if (body.keySource !== undefined) patch.keySource = parseKeySource(body.keySource);
+  if (body.presentation !== undefined) patch.presentation = parsePresentation(body.presentation, current.presentation);
+  if (body.behaviour !== undefined) patch.behaviour = parseBehaviour(body.behaviour, current.behaviour);
+  return patch;
+}

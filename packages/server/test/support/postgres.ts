@@ -1,0 +1,136 @@
+// A throwaway PostgreSQL server for tests: initdb into a temp dir, started on
+// a free loopback port with its unix socket in that dir, stopped and deleted
+// afterwards. Needs the `postgresql` Debian package (scripts/provision.mjs
+// installs it for the test command). Runs the server as the `postgres` user
+// when the tests run as root, since PostgreSQL refuses to run as root.
+import { execFile, execFileSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+
+const run = promisify(execFile);
+
+export interface PostgresServer {
+  /** Directory holding initdb, pg_ctl, pg_dump, … */
+  binDir: string;
+  port: number;
+  /** A connection URL for `database` (default `postgres`). */
+  url(database?: string): string;
+  /** Creates a fresh, empty database and returns its URL. */
+  createDatabase(): Promise<string>;
+  /** `pg_dump` of a database (plain SQL), as bytes. */
+  dump(database: string): Promise<Buffer>;
+  stop(): Promise<void>;
+}
+
+/** The newest `/usr/lib/postgresql/<version>/bin` that has initdb, or `AIRLOCK_POSTGRES_BIN`. */
+export function findPostgresBinDir(): string | undefined {
+  const fromEnvironment = process.env.AIRLOCK_POSTGRES_BIN;
+  if (fromEnvironment) return existsSync(join(fromEnvironment, 'initdb')) ? fromEnvironment : undefined;
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root)
+    .filter((version) => existsSync(join(root, version, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] === undefined ? undefined : join(root, versions[0], 'bin');
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+function postgresUser(): { uid: number; gid: number } | undefined {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
+  const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid, gid };
+}
+
+/**
+ * Starts a PostgreSQL server for one test file.
+ *
+ * @example
+ * ```ts
+ * let postgres: PostgresServer;
+ * beforeAll(async () => { postgres = await startPostgres(); });
+ * afterAll(() => postgres.stop());
+ * ```
+ */
+export async function startPostgres(): Promise<PostgresServer> {
+  const binDir = findPostgresBinDir();
+  if (!binDir) {
+    throw new Error('PostgreSQL is not installed: install the Debian package "postgresql" (the test command does it), or set AIRLOCK_POSTGRES_BIN.');
+  }
+  const user = postgresUser();
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-pg-'));
+  if (user) chownSync(dir, user.uid, user.gid);
+  const dataDir = join(dir, 'data');
+  const as = user ? { uid: user.uid, gid: user.gid } : {};
+  const port = await freePort();
+  try {
+    await run(join(binDir, 'initdb'), ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], {
+      ...as,
+      cwd: dir,
+    });
+    const serverOptions = [
+      `-p ${port}`,
+      '-c listen_addresses=127.0.0.1',
+      `-c unix_socket_directories=${dir}`,
+      '-c fsync=off',
+      '-c synchronous_commit=off',
+      '-c full_page_writes=off',
+      '-c max_connections=100',
+    ].join(' ');
+    await run(join(binDir, 'pg_ctl'), ['-D', dataDir, '-l', join(dir, 'server.log'), '-w', '-t', '30', '-o', serverOptions, 'start'], {
+      ...as,
+      cwd: dir,
+    });
+  } catch (error) {
+    const log = existsSync(join(dir, 'server.log')) ? readFileSync(join(dir, 'server.log'), 'utf8') : '';
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${log}`);
+  }
+
+  const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
+  let databases = 0;
+  return {
+    binDir,
+    port,
+    url,
+    async createDatabase() {
+      const name = `airlock_test_${++databases}`;
+      const client = new pg.Client({ connectionString: url() });
+      await client.connect();
+      try {
+        await client.query(`CREATE DATABASE ${name}`);
+      } finally {
+        await client.end();
+      }
+      return url(name);
+    },
+    async dump(database) {
+      const { stdout } = await run(join(binDir, 'pg_dump'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', database], {
+        encoding: 'buffer',
+        maxBuffer: 256 * 1024 * 1024,
+      });
+      return stdout;
+    },
+    async stop() {
+      try {
+        await run(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { ...as, cwd: dir });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import { element } from './dom';
+import { createFormView, type FormView, type FormViewOptions } from './completion-view';
+
+/** An image widget: prompt, progress, the image, download. */
+export interface ImageView extends FormView {
+  showImage(source: string, prompt: string): void;
+}
+
+/** Builds an image widget's view. */
+export function createImageView(options: FormViewOptions): ImageView {
+  const view = createFormView(options, [{ name: 'prompt', label: options.strings.prompt, type: 'textarea', required: true, maxLength: 4000 }]);
+  const make = <K extends keyof HTMLElementTagNameMap>(tag: K, attributes?: Record<string, string>, text?: string) =>
+    element(options.shell.document, tag, attributes, text);
+  return {
+    ...view,
+    showImage(source, prompt) {
+      // The prompt describes the picture, so it is the alternative text.
+      const image = make('img', { part: 'image', 'data-airlock': 'image', alt: prompt });
+      image.src = source;
+      const download = make('a', { part: 'download', 'data-airlock': 'download', download: 'image.png' }, options.strings.download);
+      download.href = source;
+      view.result.replaceChildren(image, download);
+      view.result.hidden = false;
+    },
+  };
+}
