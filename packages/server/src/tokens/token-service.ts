@@ -9,6 +9,8 @@ export const defaultTokenTtlSeconds = 600;
 /** Largest lifetime a caller may ask for: 24 hours. */
 export const maxTokenTtlSeconds = 86_400;
 const clockToleranceSeconds = 60;
+/** Verified tokens remembered per instance (about 1 KB each). */
+const verifiedCacheSize = 10_000;
 
 /**
  * What a verified token says.
@@ -99,6 +101,7 @@ export interface TokenServiceOptions {
  */
 export class TokenService {
   readonly #keys: SigningKeys;
+  readonly #verified = new Map<string, { result: VerifiedToken; kid: string }>();
   readonly issuer: string;
   readonly #now: () => Date;
 
@@ -133,8 +136,29 @@ export class TokenService {
 
   /** Verifies a token; throws `token_expired` or `token_invalid` (details only in `cause`). */
   async verify(token: string): Promise<VerifiedToken> {
+    // A widget sends the same token with every request for minutes; the
+    // signature check is the costliest step of a proxied request, so a
+    // verified token is remembered until it expires. A hit still checks the
+    // expiry and that its signing key is still accepted (a retired key stops
+    // its tokens at once).
+    const cached = this.#verified.get(token);
+    if (cached) {
+      const stillValid = this.#now().getTime() < cached.result.expiresAt + clockToleranceSeconds * 1000;
+      if (stillValid && (await this.#keys.verificationKey(cached.kid))) return cached.result;
+      this.#verified.delete(token);
+    }
+    const verified = await this.#verifySignature(token);
+    // Oldest first out: Map keeps insertion order.
+    if (this.#verified.size >= verifiedCacheSize) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(token, verified);
+    return verified.result;
+  }
+
+  async #verifySignature(token: string): Promise<{ result: VerifiedToken; kid: string }> {
+    let kid = '';
     try {
       const { payload } = await jwtVerify(token, async (header) => {
+        kid = header.kid ?? '';
         const key = await this.#keys.verificationKey(header.kid);
         if (!key) throw new Error('unknown kid');
         return key;
@@ -152,7 +176,7 @@ export class TokenService {
       const limits = payload.limits === undefined ? undefined : parseTokenLimits(payload.limits);
       // iat in the future beyond the skew means a forged or mis-clocked token.
       if (payload.iat! > this.#now().getTime() / 1000 + clockToleranceSeconds) throw new Error('iat in the future');
-      return {
+      const result: VerifiedToken = {
         widgetId: payload.wid,
         subject: payload.sub!,
         origin: payload.origin as string | undefined,
@@ -162,6 +186,7 @@ export class TokenService {
         expiresAt: payload.exp! * 1000,
         ...(limits && { limits }),
       };
+      return { result, kid };
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) {
         throw new AirlockError('token_expired', 'This session has expired; get a new token.', { cause: error });
