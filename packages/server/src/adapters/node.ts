@@ -99,10 +99,23 @@ export async function writeWebResponse(response: Response, outgoing: ServerRespo
     reader.cancel().catch(() => {});
   };
   outgoing.once('close', onClose);
+  // Chunks that are ready in the same turn leave in one write (one syscall)
+  // instead of one each; the socket is uncorked before any new I/O, so a
+  // lone chunk is not delayed.
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    outgoing.uncork();
+  };
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      if (!corked) {
+        corked = true;
+        outgoing.cork();
+        process.nextTick(uncork);
+      }
       if (!outgoing.write(value)) {
         await new Promise<void>((resolve) => {
           const settle = () => {

@@ -126,8 +126,7 @@ export class SqliteStore implements Store {
       updatedAt: now,
       ...(input.keySource && { keySource: input.keySource }),
     };
-    this.#db
-      .prepare(
+    this.#statement(
         `INSERT INTO widgets (id, account_id, name, type, enabled, allowed_origins, presentation, behaviour, epoch, created_at, updated_at, key_source)
          VALUES (@id, @accountId, @name, @type, @enabled, @allowedOrigins, @presentation, @behaviour, @epoch, @createdAt, @updatedAt, @keySource)`,
       )
@@ -143,29 +142,28 @@ export class SqliteStore implements Store {
   }
 
   async getWidget(id: string): Promise<WidgetRecord | undefined> {
-    const row = this.#db.prepare('SELECT * FROM widgets WHERE id = ?').get(id) as WidgetRow | undefined;
+    const row = this.#statement('SELECT * FROM widgets WHERE id = ?').get(id) as WidgetRow | undefined;
     return row && widgetFromRow(row);
   }
 
   async findWidgetByName(name: string): Promise<WidgetRecord | undefined> {
-    const row = this.#db.prepare('SELECT * FROM widgets WHERE name = ? ORDER BY created_at LIMIT 1').get(name) as
+    const row = this.#statement('SELECT * FROM widgets WHERE name = ? ORDER BY created_at LIMIT 1').get(name) as
       | WidgetRow
       | undefined;
     return row && widgetFromRow(row);
   }
 
   async listWidgets(): Promise<WidgetRecord[]> {
-    return (this.#db.prepare('SELECT * FROM widgets ORDER BY created_at, id').all() as WidgetRow[]).map(widgetFromRow);
+    return (this.#statement('SELECT * FROM widgets ORDER BY created_at, id').all() as WidgetRow[]).map(widgetFromRow);
   }
 
   async updateWidget(id: string, patch: WidgetPatch): Promise<WidgetRecord> {
     // Read and write in one synchronous step, so no other update interleaves.
-    const row = this.#db.prepare('SELECT * FROM widgets WHERE id = ?').get(id) as WidgetRow | undefined;
+    const row = this.#statement('SELECT * FROM widgets WHERE id = ?').get(id) as WidgetRow | undefined;
     const current = row && widgetFromRow(row);
     if (!current) throw new AirlockError('widget_not_found', 'There is no such widget.');
     const next: WidgetRecord = { ...current, ...patch, updatedAt: this.#now().toISOString() };
-    this.#db
-      .prepare(
+    this.#statement(
         `UPDATE widgets SET name = ?, enabled = ?, allowed_origins = ?, presentation = ?, behaviour = ?, updated_at = ?, key_source = ?
          WHERE id = ?`,
       )
@@ -183,19 +181,18 @@ export class SqliteStore implements Store {
   }
 
   async deleteWidget(id: string): Promise<boolean> {
-    return this.#db.prepare('DELETE FROM widgets WHERE id = ?').run(id).changes > 0;
+    return this.#statement('DELETE FROM widgets WHERE id = ?').run(id).changes > 0;
   }
 
   async bumpWidgetEpoch(id: string): Promise<number> {
-    const row = this.#db
-      .prepare('UPDATE widgets SET epoch = epoch + 1, updated_at = ? WHERE id = ? RETURNING epoch')
+    const row = this.#statement('UPDATE widgets SET epoch = epoch + 1, updated_at = ? WHERE id = ? RETURNING epoch')
       .get(this.#now().toISOString(), id) as { epoch: number } | undefined;
     if (!row) throw new AirlockError('widget_not_found', 'There is no such widget.');
     return row.epoch;
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {
-    const rows = this.#db.prepare('SELECT * FROM signing_keys ORDER BY created_at, kid').all() as SigningKeyRow[];
+    const rows = this.#statement('SELECT * FROM signing_keys ORDER BY created_at, kid').all() as SigningKeyRow[];
     return rows.map((row) => ({
       kid: row.kid,
       publicJwk: JSON.parse(row.public_jwk) as Record<string, unknown>,
@@ -205,15 +202,15 @@ export class SqliteStore implements Store {
   }
 
   async addSigningKey(record: SigningKeyRecord): Promise<void> {
-    this.#db
-      .prepare('INSERT INTO signing_keys (kid, public_jwk, sealed_private_key, created_at) VALUES (?, ?, ?, ?)')
+    this.#statement('INSERT INTO signing_keys (kid, public_jwk, sealed_private_key, created_at) VALUES (?, ?, ?, ?)')
       .run(record.kid, JSON.stringify(record.publicJwk), JSON.stringify(record.sealedPrivateKey), record.createdAt);
   }
 
   async deleteSigningKey(kid: string): Promise<void> {
-    this.#db.prepare('DELETE FROM signing_keys WHERE kid = ?').run(kid);
+    this.#statement('DELETE FROM signing_keys WHERE kid = ?').run(kid);
   }
 
+  /** Each SQL text is prepared once: preparing costs more than most of these queries. */
   #statement(sql: string): Database.Statement {
     let statement = this.#statements.get(sql);
     if (!statement) {
