@@ -28,7 +28,8 @@ export class AirlockError extends Error {
   ) {
     super(message, { cause: options.cause });
     this.code = code;
-    this.status = options.status ?? ERROR_STATUS[code];
+    // `?? 500`: a code from a newer protocol build than this server knows must not answer 200.
+    this.status = options.status ?? ERROR_STATUS[code] ?? 500;
     this.headers = options.headers ?? {};
   }
 
