@@ -5,7 +5,7 @@ import type { Route } from '../http/router.js';
 import { newId } from '../ids.js';
 import { loadUsableWidget, mintFor } from '../tokens/public-minting.js';
 import { parseTokenLimits } from '../tokens/token-service.js';
-import { requireAdmin } from './auth.js';
+import { assertAccountAccess, requireAdmin } from './auth.js';
 
 /**
  * The admin API for tokens (operator bearer token):
@@ -26,9 +26,10 @@ export function tokenAdminRoutes(context: AirlockContext): Route[] {
       path: '/admin/tokens',
       browser: 'none',
       async handle(request) {
-        requireAdmin(context, request);
+        const principal = requireAdmin(context, request, { accountOwners: true });
         const body = await readJsonObject(request, 4 * 1024);
         const widget = await loadUsableWidget(context.store, body.widgetId);
+        assertAccountAccess(principal, widget.accountId);
         const userId = body.userId ?? newId('usr');
         if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256) {
           throw new AirlockError('input_invalid', '"userId" must be a non-empty string of at most 256 characters.');

@@ -3,7 +3,7 @@ import { AirlockError } from '../errors.js';
 import { json, readJsonObject } from '../http/responses.js';
 import type { Route } from '../http/router.js';
 import type { UsageDay } from '../stores/store.js';
-import { requireAdmin } from './auth.js';
+import { assertAccountAccess, requireAdmin } from './auth.js';
 
 const dayPattern = /^\d{4}-\d{2}-\d{2}$/;
 const maxRangeDays = 366;
@@ -61,10 +61,11 @@ export function usageAdminRoutes(context: AirlockContext): Route[] {
       path: /^\/admin\/widgets\/(?<id>[A-Za-z0-9_-]{1,100})\/usage$/,
       browser: 'none',
       async handle(request, params) {
-        requireAdmin(context, request);
+        const principal = requireAdmin(context, request, { accountOwners: true });
         await context.started();
         const widget = await context.store.getWidget(params.id!);
         if (!widget) throw new AirlockError('widget_not_found', 'There is no such widget.');
+        assertAccountAccess(principal, widget.accountId);
         const url = new URL(request.url);
         const today = context.now().toISOString().slice(0, 10);
         const monthAgo = new Date(context.now().getTime() - 29 * 86_400_000).toISOString().slice(0, 10);
@@ -82,7 +83,7 @@ export function usageAdminRoutes(context: AirlockContext): Route[] {
       path: accountPath,
       browser: 'none',
       async handle(request, params) {
-        requireAdmin(context, request);
+        assertAccountAccess(requireAdmin(context, request, { accountOwners: true }), params.id!);
         await context.started();
         const balance = await context.store.getGenerationBalance(params.id!);
         const fallback = context.options.proxy?.defaultGenerationAllowance ?? null;

@@ -5,7 +5,7 @@ import type { Route } from '../http/router.js';
 import type { WidgetRecord } from '../stores/store.js';
 import { embedSnippets } from '../widgets/embed-snippets.js';
 import { parseNewWidget, parseWidgetPatch } from '../widgets/widget-input.js';
-import { requireAdmin } from './auth.js';
+import { assertAccountAccess, canAccessAccount, requireAdmin } from './auth.js';
 
 // Above the 64 KB behaviour limit, so an oversized behaviour gets its own clear message.
 const maxWidgetBodyBytes = 256 * 1024;
@@ -34,9 +34,10 @@ export function widgetAdminRoutes(context: AirlockContext): Route[] {
       path: '/admin/widgets',
       browser: 'none',
       async handle(request) {
-        requireAdmin(context, request);
+        const principal = requireAdmin(context, request, { accountOwners: true });
         await context.started();
-        return json({ widgets: await context.store.listWidgets() });
+        const widgets = await context.store.listWidgets();
+        return json({ widgets: widgets.filter((widget) => canAccessAccount(principal, widget.accountId)) });
       },
     },
     {
@@ -44,9 +45,11 @@ export function widgetAdminRoutes(context: AirlockContext): Route[] {
       path: '/admin/widgets',
       browser: 'none',
       async handle(request) {
-        requireAdmin(context, request);
+        const principal = requireAdmin(context, request, { accountOwners: true });
         await context.started();
         const input = parseNewWidget(await readJsonObject(request, maxWidgetBodyBytes));
+        // An account owner's widgets always belong to their account.
+        if (principal.kind === 'account') input.accountId = principal.accountId;
         if (input.accountId !== undefined && !(await context.store.getAccount(input.accountId))) {
           throw new AirlockError('not_found', 'There is no such account.');
         }
@@ -59,9 +62,11 @@ export function widgetAdminRoutes(context: AirlockContext): Route[] {
       path: widgetPath(),
       browser: 'none',
       async handle(request, params) {
-        requireAdmin(context, request);
+        const principal = requireAdmin(context, request, { accountOwners: true });
         await context.started();
-        return json(await loadWidget(context, params.id));
+        const widget = await loadWidget(context, params.id);
+        assertAccountAccess(principal, widget.accountId);
+        return json(widget);
       },
     },
     {
@@ -69,10 +74,11 @@ export function widgetAdminRoutes(context: AirlockContext): Route[] {
       path: widgetPath(),
       browser: 'none',
       async handle(request, params) {
-        requireAdmin(context, request);
+        const principal = requireAdmin(context, request, { accountOwners: true });
         await context.started();
         const body = await readJsonObject(request, maxWidgetBodyBytes);
         const widget = await loadWidget(context, params.id);
+        assertAccountAccess(principal, widget.accountId);
         return json(await context.store.updateWidget(widget.id, parseWidgetPatch(body, widget)));
       },
     },
@@ -81,8 +87,9 @@ export function widgetAdminRoutes(context: AirlockContext): Route[] {
       path: widgetPath(),
       browser: 'none',
       async handle(request, params) {
-        requireAdmin(context, request);
+        const principal = requireAdmin(context, request, { accountOwners: true });
         await context.started();
+        assertAccountAccess(principal, (await loadWidget(context, params.id)).accountId);
         if (!(await context.store.deleteWidget(params.id!))) throw new AirlockError('widget_not_found', 'There is no such widget.');
         return new Response(null, { status: 204 });
       },
@@ -92,8 +99,9 @@ export function widgetAdminRoutes(context: AirlockContext): Route[] {
       path: widgetPath('/revoke-tokens'),
       browser: 'none',
       async handle(request, params) {
-        requireAdmin(context, request);
+        const principal = requireAdmin(context, request, { accountOwners: true });
         await context.started();
+        assertAccountAccess(principal, (await loadWidget(context, params.id)).accountId);
         const epoch = await context.store.bumpWidgetEpoch(params.id!);
         context.logger.info('widget tokens revoked', { widgetId: params.id, epoch });
         return json({ id: params.id, epoch });
@@ -104,9 +112,10 @@ export function widgetAdminRoutes(context: AirlockContext): Route[] {
       path: widgetPath('/embed'),
       browser: 'none',
       async handle(request, params) {
-        requireAdmin(context, request);
+        const principal = requireAdmin(context, request, { accountOwners: true });
         await context.started();
         const widget = await loadWidget(context, params.id);
+        assertAccountAccess(principal, widget.accountId);
         const url = new URL(request.url);
         const serverUrl = url.searchParams.get('server') ?? context.options.publicUrl ?? process.env.AIRLOCK_PUBLIC_URL ?? url.origin;
         return json({

@@ -107,6 +107,8 @@ describe('the admin page in a real browser', () => {
   it('signs in with the admin token; the sign-in page passes axe', async () => {
     await page.goto(`${server.url}/airlock/admin/`);
     await page.getByLabel('Admin token or account access token').waitFor();
+    expect(await page.getByRole('button', { name: 'Sign out' }).isHidden()).toBe(true);
+    expect(await page.getByRole('navigation').isHidden()).toBe(true);
     expect(await accessibilityViolations(page)).toEqual([]);
     await shoot(page, 'sign-in');
     await page.getByLabel('Admin token or account access token').fill('wrong-token');
@@ -313,6 +315,10 @@ describe('the admin page in a real browser', () => {
       }
       expect((await server.airlock.store.getWidget(rivalWidget.id))?.enabled).toBe(true);
       expect(((await (await server.admin('GET', '/accounts/rival/key')).json()) as { status: string }).status).toBe('active');
+      // A widget an account owner creates is theirs, whatever account the body names.
+      const made = await asOwner('/widgets', { method: 'POST', body: JSON.stringify({ name: 'owned', accountId: 'rival', allowedOrigins: [] }) });
+      expect(made.status).toBe(201);
+      expect((JSON.parse(made.text) as WidgetRecord).accountId).toBe('acme');
       // Their own account works.
       expect((await asOwner(`/widgets/${acmeWidget.id}`)).status).toBe(200);
       expect((await asOwner('/accounts/acme/generations')).status).toBe(200);

@@ -687,7 +687,7 @@ async function widgetPage(id) {
     widget = await api('GET', `/widgets/${encodeURIComponent(id)}`);
     embed = await api('GET', `/widgets/${encodeURIComponent(id)}/embed`).catch(() => undefined);
   } catch (error) {
-    section.append(errorBox(error));
+    section.append(h('h1', { id: 'widget-title' }, 'Widget'), errorBox(error));
     return;
   }
   const path = `/widgets/${encodeURIComponent(widget.id)}`;
