@@ -1,8 +1,8 @@
-// Smoke test: the example's own route modules, called the way Next.js calls
-// them (the method's export with a Web Request), behind a real node:http
-// server on port 0, with the stand-in upstream. It does not run `next dev`:
-// compiling the app takes 40-60 s on a small machine (measured: ready 5.6 s,
-// first route compile 14 s, page 33 s), too slow for the test command.
+// Quick check without the framework: the example's own route modules, from
+// source, called the way Next.js calls them (the method's export with a Web
+// Request), behind a real node:http server on port 0, with the stand-in
+// upstream. nextjs-server.test.ts runs them under `next start`; this one needs
+// no build of the server package, so it catches source changes at once.
 import { readSse } from '@airlock/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
