@@ -195,12 +195,20 @@ const streamHeaders = {
  */
 export async function runChat(request: Request, services: ProxyServices, call: ProxyCall, key: ResolvedKey, chat: ChatCall): Promise<Response> {
   const { widget } = call;
-  const releaseSlot = services.limits.openStream(call.caller);
+  const settleTurn = services.idempotency.begin(`${widget.id}:${call.caller.subject}`, request.headers.get('idempotency-key'));
+  let releaseSlot: () => void;
+  try {
+    releaseSlot = services.limits.openStream(call.caller);
+  } catch (error) {
+    settleTurn(false);
+    throw error;
+  }
   let reservation;
   try {
     reservation = await reserveGenerations(services, call, key, chat.model, 1);
   } catch (error) {
     releaseSlot();
+    settleTurn(false);
     throw error;
   }
   // Aborted when the client disconnects (the adapter aborts request.signal)
@@ -211,10 +219,14 @@ export async function runChat(request: Request, services: ProxyServices, call: P
   let messages: ChatCompletionMessageParam[] = [];
 
   let finished = false;
+  let cancelled = false;
   const finish = (usage: ReportedUsage | undefined, produced: boolean, estimatedOutput = 0, streamError?: AirlockError) => {
     if (finished) return;
     finished = true;
     releaseSlot();
+    // A turn answered in full keeps its key; one that failed or whose client
+    // went away (it did not get the answer) may be retried.
+    settleTurn(produced && !streamError && !cancelled);
     request.signal.removeEventListener('abort', onClientGone);
     reservation.settle(produced ? 1 : 0);
     if (streamError) services.usage.recordError(widget.id, streamError.code);
@@ -259,6 +271,7 @@ export async function runChat(request: Request, services: ProxyServices, call: P
         // The role chunk carries `"content":""`; the rest are about a token each.
         const estimated = Math.max(0, meter.contentChunks - 1);
         const produced = (meter.usage?.completion_tokens ?? estimated) > 0;
+        cancelled = error === 'cancelled';
         finish(meter.usage, produced, estimated, error === 'cancelled' ? undefined : error);
       },
     });

@@ -4,6 +4,7 @@ import { AirlockError } from '../errors.js';
 import type { LimitedCaller, ProxyLimitsOptions, RequestLimits } from '../limits/request-limits.js';
 import type { Store, WidgetRecord } from '../stores/store.js';
 import type { UsageMeter } from '../usage/usage-meter.js';
+import type { IdempotencyGuard } from './idempotency.js';
 import type { UpstreamClients } from './upstream.js';
 
 /**
@@ -68,6 +69,8 @@ export interface ProxyServices {
   /** Allowance of an account without one set (`null`: unlimited). */
   defaultAllowance: number | null;
   now: () => Date;
+  /** Refuses a second request for a visitor turn that is running or was answered (`Idempotency-Key`). */
+  idempotency: IdempotencyGuard;
   /** The key for this widget, decrypted for this call only (a bare string counts as the shared key). */
   apiKeyFor(widget: WidgetRecord): Promise<string | ResolvedKey>;
 }

@@ -7,6 +7,7 @@ import type { WidgetRecord } from '../stores/store.js';
 import { authenticateWidgetRequest } from '../tokens/authenticate.js';
 import { handleChatCompletions } from './chat-completions.js';
 import { handleCompletionFill } from './completion-fill.js';
+import { IdempotencyGuard } from './idempotency.js';
 import { handleImageGenerations } from './image-generations.js';
 import { defaultChatInputLimits, type ProxyCall, type ProxyServices, type ResolvedKey } from './proxy-services.js';
 
@@ -35,6 +36,7 @@ export function proxyRoutes(context: AirlockContext): Route[] {
     generationCosts: { ...defaultGenerationCosts, ...options.generationCosts },
     defaultAllowance: options.defaultGenerationAllowance ?? null,
     now: context.now,
+    idempotency: new IdempotencyGuard({ now: () => context.now().getTime() }),
     async apiKeyFor(widget: WidgetRecord): Promise<ResolvedKey> {
       // Own or shared key, opened for this call only (keys/key-resolver.ts).
       return context.keys.apiKeyFor(widget);
