@@ -1,6 +1,6 @@
 // Smoke test: the example starts on port 0 with the stand-in upstream, and a
 // visitor's page and a signed-in user both get tokens and streamed answers.
-import { readSse } from '@airlock/testing';
+import { readStreamedText } from '@airlock/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,11 +19,8 @@ afterAll(async () => {
 
 async function streamedText(response: Response): Promise<string> {
   expect(response.status).toBe(200);
-  let text = '';
-  for await (const data of readSse(response)) {
-    if (data === '[DONE]') break;
-    text += (JSON.parse(data) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta?.content ?? '';
-  }
+  const { text, error } = await readStreamedText(response);
+  expect(error).toBeUndefined();
   return text;
 }
 

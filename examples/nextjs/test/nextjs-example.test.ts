@@ -3,7 +3,7 @@
 // Request), behind a real node:http server on port 0, with the stand-in
 // upstream. nextjs-server.test.ts runs them under `next start`; this one needs
 // no build of the server package, so it catches source changes at once.
-import { readSse } from '@airlock/testing';
+import { readStreamedText } from '@airlock/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,11 +43,8 @@ beforeAll(async () => {
 
 async function streamedText(response: Response): Promise<string> {
   expect(response.status).toBe(200);
-  let text = '';
-  for await (const data of readSse(response)) {
-    if (data === '[DONE]') break;
-    text += (JSON.parse(data) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta?.content ?? '';
-  }
+  const { text, error } = await readStreamedText(response);
+  expect(error).toBeUndefined();
   return text;
 }
 

@@ -5,7 +5,7 @@
 // `@airlock/server` as published (serverExternalPackages), that is from its
 // `dist/`: build it first (see the README).
 // Measured on two shared cores: build 29-64 s, start 0.9-1.4 s, whole file 33-70 s.
-import { readSse, startUpstream, type Upstream } from '@airlock/testing';
+import { readStreamedText, startUpstream, type Upstream } from '@airlock/testing';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -123,11 +123,8 @@ afterAll(async () => {
 
 async function streamedText(response: Response): Promise<string> {
   expect(response.status).toBe(200);
-  let text = '';
-  for await (const data of readSse(response)) {
-    if (data === '[DONE]') break;
-    text += (JSON.parse(data) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta?.content ?? '';
-  }
+  const { text, error } = await readStreamedText(response);
+  expect(error).toBeUndefined();
   return text;
 }
 

@@ -23,7 +23,8 @@ import { resolveUpstream, UpstreamClients, type UpstreamOptions } from './proxy/
 import { openStore } from './stores/open-store.js';
 import type { Store } from './stores/store.js';
 import type { MintRateLimits, TokenMintedEvent, VerifyHuman } from './tokens/public-minting.js';
-import { loadUsableWidget, mintFor, tokenRoutes } from './tokens/routes.js';
+import { loadUsableWidget, mintFor } from './tokens/public-minting.js';
+import { tokenRoutes } from './tokens/routes.js';
 import { SigningKeys } from './tokens/signing-keys.js';
 import { createTokenHandler, type TokenHandlerOptions } from './tokens/token-handler.js';
 import { TokenService } from './tokens/token-service.js';

@@ -1,7 +1,7 @@
 // Each framework adapter with the real framework: a token is minted, a chat
 // answer streams through it, and a client disconnect reaches the upstream.
 import { serve as serveHono } from '@hono/node-server';
-import { readSse } from '@airlock/testing';
+import { readStreamedText } from '@airlock/testing';
 import express from 'express';
 import express4 from 'express4';
 import Fastify from 'fastify';
@@ -65,12 +65,7 @@ async function exercise(mounted: Mounted, options: { tokenPath?: string; ownRout
   const response = await chatRequest(mounted.url, token, { messages: [{ role: 'user', content: 'Hello' }], stream: true });
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toContain('text/event-stream');
-  let text = '';
-  for await (const data of readSse(response)) {
-    if (data === '[DONE]') break;
-    text += (JSON.parse(data) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta?.content ?? '';
-  }
-  expect(text).toBe('Streamed through the framework.');
+  expect(await readStreamedText(response)).toEqual({ text: 'Streamed through the framework.' });
 
   const preflight = await fetch(`${mounted.url}/airlock/v1/chat/completions`, {
     method: 'OPTIONS',

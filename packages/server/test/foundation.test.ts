@@ -1,4 +1,4 @@
-import { faults, readSse } from '@airlock/testing';
+import { faults, readSse, readStreamedText } from '@airlock/testing';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allowedOrigin, canaryKey, chatRequest, startHarness, type Harness } from './harness.js';
@@ -12,13 +12,8 @@ afterAll(async () => {
 });
 
 async function collectText(response: Response): Promise<string> {
-  let text = '';
-  for await (const data of readSse(response)) {
-    if (data === '[DONE]') break;
-    const chunk = JSON.parse(data) as { choices: { delta?: { content?: string } }[]; error?: unknown };
-    if (chunk.error) throw new Error(`stream error: ${JSON.stringify(chunk.error)}`);
-    text += chunk.choices[0]?.delta?.content ?? '';
-  }
+  const { text, error } = await readStreamedText(response);
+  if (error) throw new Error(`stream error: ${error}`);
   return text;
 }
 

@@ -72,3 +72,24 @@ function parseEventData(event: string): string | undefined {
     .map((line) => line.slice(line.startsWith('data: ') ? 6 : 5));
   return lines.length === 0 ? undefined : lines.join('\n');
 }
+
+/**
+ * Reads an OpenAI chat-completions stream to its end and joins the content
+ * deltas. Stops at `[DONE]`, or at an error event (`{error: {code}}`),
+ * whose code it returns beside the text received so far.
+ *
+ * @example
+ * ```ts
+ * const { text, error } = await readStreamedText(await fetch(url, { method: 'POST', headers, body }));
+ * ```
+ */
+export async function readStreamedText(response: Response): Promise<{ text: string; error?: string }> {
+  let text = '';
+  for await (const data of readSse(response)) {
+    if (data === '[DONE]') break;
+    const chunk = JSON.parse(data) as { choices?: { delta?: { content?: string } }[]; error?: { code: string } };
+    if (chunk.error) return { text, error: chunk.error.code };
+    text += chunk.choices?.[0]?.delta?.content ?? '';
+  }
+  return { text };
+}

@@ -5,7 +5,7 @@ import type { Route } from '../http/router.js';
 import { newId } from '../ids.js';
 import { recordedClientAddress } from '../adapters/client-address.js';
 import { defaultMintRateLimits, type RateLimit } from '../tokens/public-minting.js';
-import { loadUsableWidget, mintFor } from '../tokens/routes.js';
+import { loadUsableWidget, mintFor } from '../tokens/public-minting.js';
 import { isValidOriginPattern } from '../widgets/origins.js';
 
 const widgetIdPattern = '(?<id>[A-Za-z0-9_-]{1,100})';

@@ -4,7 +4,7 @@ import { newId } from '../ids.js';
 import type { SealedSecret } from '../vault/vault.js';
 import type { Migration } from './migrations.js';
 import { postgresMigrations } from './postgres-migrations.js';
-import { usageDays } from './sqlite-store.js';
+import { balanceFromRow, usageDays, type AllowanceRow, type UsageRow } from './rows.js';
 import type {
   AccountRecord,
   AdminAccessTokenRecord,
@@ -66,11 +66,6 @@ interface OpenAiKeyRow {
   revoked_at: Date | null;
 }
 
-interface AllowanceRow {
-  account_id: string;
-  allowance: string | number | null;
-  used: string | number;
-}
 
 /**
  * The store for several server instances: PostgreSQL through a `pg` pool.
@@ -285,7 +280,7 @@ export class PostgresStore implements Store {
   }
 
   async listUsage(widgetId: string, fromDay: string, toDay: string): Promise<UsageDay[]> {
-    const rows = await this.#rows<Parameters<typeof usageDays>[0][number]>(
+    const rows = await this.#rows<UsageRow>(
       'SELECT * FROM usage_daily WHERE widget_id = $1 AND day >= $2 AND day <= $3 ORDER BY day',
       [widgetId, fromDay, toDay],
     );
@@ -625,6 +620,3 @@ function openAiKeyFromRow(row: OpenAiKeyRow): OpenAiKeyRecord {
   };
 }
 
-function balanceFromRow(row: AllowanceRow): GenerationBalance {
-  return { accountId: row.account_id, allowance: row.allowance === null ? null : Number(row.allowance), used: Number(row.used) };
-}

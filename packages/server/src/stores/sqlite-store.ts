@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { newId } from '../ids.js';
+import { balanceFromRow, usageDays, type AllowanceRow, type UsageRow } from './rows.js';
 import { sqliteMigrations, type Migration } from './migrations.js';
 import { AirlockError } from '../errors.js';
 import type { SealedSecret } from '../vault/vault.js';
@@ -524,57 +525,6 @@ function adminSessionFromRow(row: AdminSessionRow): AdminSessionRecord {
     ...(row.account_id !== null && { accountId: row.account_id }),
     ...(row.access_token_id !== null && { accessTokenId: row.access_token_id }),
   };
-}
-
-interface UsageRow {
-  day: string;
-  views: number;
-  requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  generations: number;
-}
-
-interface AllowanceRow {
-  account_id: string;
-  allowance: number | null;
-  used: number;
-}
-
-function balanceFromRow(row: AllowanceRow): GenerationBalance {
-  return { accountId: row.account_id, allowance: row.allowance === null ? null : Number(row.allowance), used: Number(row.used) };
-}
-
-/**
- * Joins daily usage rows with their error counts (days with only errors included).
- *
- * @example
- * ```ts
- * const days = usageDays(rows, errorRows);
- * ```
- */
-export function usageDays(rows: UsageRow[], errors: { day: string; code: string; count: number }[]): UsageDay[] {
-  const days = new Map<string, UsageDay>();
-  for (const row of rows) {
-    days.set(row.day, {
-      day: row.day,
-      views: Number(row.views),
-      requests: Number(row.requests),
-      inputTokens: Number(row.input_tokens),
-      outputTokens: Number(row.output_tokens),
-      generations: Number(row.generations),
-      errors: {},
-    });
-  }
-  for (const error of errors) {
-    let day = days.get(error.day);
-    if (!day) {
-      day = { day: error.day, views: 0, requests: 0, inputTokens: 0, outputTokens: 0, generations: 0, errors: {} };
-      days.set(error.day, day);
-    }
-    day.errors[error.code] = Number(error.count);
-  }
-  return [...days.values()].sort((a, b) => a.day.localeCompare(b.day));
 }
 
 interface AccountRow {

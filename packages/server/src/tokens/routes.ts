@@ -3,8 +3,6 @@ import { json } from '../http/responses.js';
 import type { Route } from '../http/router.js';
 import { handlePublicMint } from './public-minting.js';
 
-export { loadUsableWidget, mintFor } from './public-minting.js';
-
 /** Public minting and the JWKS. */
 export function tokenRoutes(context: AirlockContext): Route[] {
   return [
