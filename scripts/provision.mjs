@@ -21,6 +21,13 @@ export const requirements = [
     find: findPostgresBinDir,
     aptPackages: ['postgresql'],
   },
+  {
+    // The cluster tests start throwaway Redis servers (and stop them mid-run).
+    name: 'Redis (cluster tests)',
+    env: 'AIRLOCK_REDIS_SERVER',
+    candidates: ['/usr/bin/redis-server'],
+    aptPackages: ['redis-server'],
+  },
 ];
 
 /** The newest /usr/lib/postgresql/<version>/bin that holds initdb. */

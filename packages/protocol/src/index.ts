@@ -41,6 +41,8 @@ export const ERROR_CODES = [
   'upstream_rate_limited',
   'upstream_unavailable',
   'upstream_timeout',
+  'limits_unavailable',
+  'service_unavailable',
   'internal',
 ] as const;
 
@@ -86,6 +88,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   upstream_rate_limited: 429,
   upstream_unavailable: 502,
   upstream_timeout: 504,
+  limits_unavailable: 503,
+  service_unavailable: 503,
   internal: 500,
 };
 

@@ -146,6 +146,8 @@ const errorKeys: Partial<Record<ErrorCode, keyof WidgetStrings>> = {
   payload_too_large: 'errorTooLong',
   upstream_unavailable: 'errorNetwork',
   upstream_timeout: 'errorTimeout',
+  limits_unavailable: 'errorTryLater',
+  service_unavailable: 'errorTryLater',
 };
 
 /**
