@@ -50,5 +50,35 @@ export class AirlockError extends Error {
  */
 export function toAirlockError(error: unknown): AirlockError {
   if (AirlockError.isInstance(error)) return error;
+  if (isConnectionFailure(error)) {
+    return new AirlockError('service_unavailable', 'The server cannot reach its database right now; try again shortly.', {
+      cause: error,
+      headers: { 'retry-after': '1' },
+    });
+  }
   return new AirlockError('internal', 'Something went wrong on the server.', { cause: error });
+}
+
+const connectionErrnos = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Whether an error says a service (the database) could not be reached or
+ * dropped the connection, rather than that the request was wrong: socket
+ * errors, PostgreSQL's connection-exception (`08…`) and shutdown or
+ * starting-up (`57P01`–`57P03`) states, and `pg`'s own connection messages.
+ * Such a request is answered 503 `service_unavailable` (retryable), not 500.
+ *
+ * @example
+ * ```ts
+ * isConnectionFailure(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })); // true
+ * ```
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (connectionErrnos.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code))) return true;
+  if (/^Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(error.message)) {
+    return true;
+  }
+  return error.cause !== undefined && error.cause !== error && isConnectionFailure(error.cause);
 }

@@ -13,9 +13,11 @@ import { UsageError } from './shared.js';
 const usage = `Usage: airlock <command> [options]
 
 Commands:
-  serve [--dev] [--port N] [--host ADDRESS]
+  serve [--dev] [--port N] [--host ADDRESS] [--drain-seconds N]
         Run the Airlock server. --dev creates a development master key in
         .airlock/ when AIRLOCK_MASTER_KEYS is not set (never in production).
+        On SIGTERM it stops taking requests and lets open answers finish for
+        up to --drain-seconds (default 30, or AIRLOCK_DRAIN_SECONDS).
   widgets create --name NAME --origin ORIGIN [--origin ORIGIN…] [--type chat|completion|image]
         [--model MODEL] [--system-prompt TEXT] [--behaviour JSON] [--title TITLE]
         [--theme light|dark|auto] [--greeting TEXT] [--placeholder TEXT]
@@ -66,6 +68,9 @@ Environment:
   OPENAI_BASE_URL       an OpenAI-compatible API (default https://api.openai.com/v1)
   PORT, AIRLOCK_HOST    where serve listens (default 8787 on 127.0.0.1)
   AIRLOCK_PUBLIC_URL    this server's public URL, for embed snippets
+  AIRLOCK_REDIS_URL     redis://… shared limits for several instances
+  AIRLOCK_ADMIN_TOKEN   bearer token of the admin API and /airlock/metrics
+  Every variable, and the limits serve reads: docs/deployment.md
 `;
 
 const commands: Record<string, (args: string[]) => Promise<number>> = {

@@ -1,3 +1,5 @@
+import { currentRequestContext } from './request-context.js';
+
 /**
  * Severity of a log line.
  *
@@ -75,7 +77,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const now = options.now ?? (() => new Date());
   const log = (level: LogLevel) => (message: string, fields: Record<string, unknown> = {}) => {
     if (order[level] < threshold) return;
-    const line = JSON.stringify({ time: now().toISOString(), level, message, ...fields }, errorReplacer);
+    const requestId = currentRequestContext()?.requestId;
+    const line = JSON.stringify({ time: now().toISOString(), level, message, ...(requestId && { requestId }), ...fields }, errorReplacer);
     write(redact(line));
   };
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };

@@ -30,6 +30,8 @@ export interface PostgresStoreOptions {
   connectionString: string;
   /** Most connections the pool opens. Default: `10`. */
   maxConnections?: number;
+  /** How long to wait for a new connection before failing the request. Default: `5000` (ms). */
+  connectTimeoutMs?: number;
   /** Migrations to apply. Default: {@link postgresMigrations}. */
   migrations?: Migration[];
   /** Clock, for tests. Default: `() => new Date()`. */
@@ -85,7 +87,12 @@ export class PostgresStore implements Store {
   readonly #now: () => Date;
 
   constructor(options: PostgresStoreOptions) {
-    this.#pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 10 });
+    this.#pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.maxConnections ?? 10,
+      // Without a limit, a request waits forever for a database that does not answer.
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    });
     // An idle connection that breaks (server restart) emits 'error' on the pool;
     // without a listener that would crash the process. The next query reconnects.
     this.#pool.on('error', () => {});
@@ -544,6 +551,10 @@ export class PostgresStore implements Store {
   async deleteExpiredAdminSessions(now: string, idleBefore: string): Promise<number> {
     const result = await this.#pool.query('DELETE FROM admin_sessions WHERE expires_at <= $1 OR last_seen_at < $2', [now, idleBefore]);
     return result.rowCount ?? 0;
+  }
+
+  async ping(): Promise<void> {
+    await this.#pool.query('SELECT 1');
   }
 
   async close(): Promise<void> {

@@ -476,6 +476,10 @@ export class SqliteStore implements Store {
     return this.#statement('DELETE FROM admin_sessions WHERE expires_at <= ? OR last_seen_at < ?').run(now, idleBefore).changes;
   }
 
+  async ping(): Promise<void> {
+    this.#statement('SELECT 1').get();
+  }
+
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
   }

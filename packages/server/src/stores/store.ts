@@ -457,5 +457,7 @@ export interface Store {
   deleteAdminSession(idHash: string): Promise<void>;
   /** Deletes sessions whose absolute expiry or idle expiry (last seen before `idleBefore`) has passed; resolves how many. */
   deleteExpiredAdminSessions(now: string, idleBefore: string): Promise<number>;
+  /** Resolves when the database answers a trivial query; rejects when it cannot be reached (readiness checks). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
