@@ -58,7 +58,10 @@ export class UsageMeter {
 
   /** Adds counts to today's usage of a widget. */
   record(widgetId: string, counts: Omit<UsageIncrement, 'widgetId' | 'day'>): void {
-    const day = this.#now().toISOString().slice(0, 10);
+    this.#add(widgetId, this.#now().toISOString().slice(0, 10), counts);
+  }
+
+  #add(widgetId: string, day: string, counts: Omit<UsageIncrement, 'widgetId' | 'day'>): void {
     const key = `${widgetId}\u0000${day}`;
     let entry = this.#pending.get(key);
     if (!entry) {
@@ -90,7 +93,9 @@ export class UsageMeter {
       try {
         await this.#store.addUsage(batch);
       } catch (error) {
-        this.#logger?.error('usage flush failed', { error, widgets: batch.length });
+        // The database may be restarting: keep the counts for the next flush rather than lose them.
+        this.#logger?.error('usage flush failed; will retry', { error, widgets: batch.length });
+        for (const entry of batch) this.#add(entry.widgetId, entry.day, entry);
       }
     });
     return this.#flushing;

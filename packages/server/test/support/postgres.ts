@@ -23,6 +23,10 @@ export interface PostgresServer {
   createDatabase(): Promise<string>;
   /** `pg_dump` of a database (plain SQL), as bytes. */
   dump(database: string): Promise<Buffer>;
+  /** Stops the server abruptly (as a crash would) and keeps its data; `start()` brings it back on the same port. */
+  kill(): Promise<void>;
+  /** Starts a server stopped by `kill()`. */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -77,12 +81,18 @@ export async function startPostgres(): Promise<PostgresServer> {
   const dataDir = join(dir, 'data');
   const as = user ? { uid: user.uid, gid: user.gid } : {};
   const port = await freePort();
+  let serverOptions = '';
+  const startServer = () =>
+    run(join(binDir, 'pg_ctl'), ['-D', dataDir, '-l', join(dir, 'server.log'), '-w', '-t', '30', '-o', serverOptions, 'start'], {
+      ...as,
+      cwd: dir,
+    });
   try {
     await run(join(binDir, 'initdb'), ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], {
       ...as,
       cwd: dir,
     });
-    const serverOptions = [
+    serverOptions = [
       `-p ${port}`,
       '-c listen_addresses=127.0.0.1',
       `-c unix_socket_directories=${dir}`,
@@ -91,10 +101,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       '-c full_page_writes=off',
       '-c max_connections=100',
     ].join(' ');
-    await run(join(binDir, 'pg_ctl'), ['-D', dataDir, '-l', join(dir, 'server.log'), '-w', '-t', '30', '-o', serverOptions, 'start'], {
-      ...as,
-      cwd: dir,
-    });
+    await startServer();
   } catch (error) {
     const log = existsSync(join(dir, 'server.log')) ? readFileSync(join(dir, 'server.log'), 'utf8') : '';
     rmSync(dir, { recursive: true, force: true });
@@ -125,9 +132,17 @@ export async function startPostgres(): Promise<PostgresServer> {
       });
       return stdout;
     },
+    async kill() {
+      await run(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { ...as, cwd: dir });
+    },
+    async start() {
+      await startServer();
+    },
     async stop() {
       try {
         await run(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { ...as, cwd: dir });
+      } catch {
+        // Already stopped by kill().
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { forwardedClientAddress } from '../../adapters/client-address.js';
 import { serve } from '../../adapters/node.js';
 import { createAirlock } from '../../airlock.js';
 import { createLogger } from '../../logging/logger.js';
@@ -20,12 +21,14 @@ export async function runServe(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError('--port must be a port number.');
   const drainSeconds = Number(values['drain-seconds'] ?? process.env.AIRLOCK_DRAIN_SECONDS ?? 30);
   if (!Number.isFinite(drainSeconds) || drainSeconds < 0) throw new UsageError('--drain-seconds must be a number of seconds (0 or more).');
+  const trustedProxies = positiveInteger('AIRLOCK_TRUSTED_PROXIES');
   const logger = createLogger({ level: logLevel(process.env.AIRLOCK_LOG_LEVEL) });
   const airlock = createAirlock({
     dev: values.dev,
     logger,
     logRequests: process.env.AIRLOCK_LOG_REQUESTS !== '0',
     proxy: proxyOptionsFromEnvironment(),
+    ...(trustedProxies !== undefined && { clientAddress: forwardedClientAddress(trustedProxies) }),
   });
   await airlock.ready();
   const server = await serve(airlock.fetch, { port, host: values.host ?? process.env.AIRLOCK_HOST ?? '127.0.0.1' });
