@@ -235,7 +235,7 @@ describe('two airlock serve processes on PostgreSQL and Redis', () => {
     const widgetId = await createWidget(a);
     const token = await mint(a, widgetId);
 
-    await postgres.kill();
+    await postgres.shutDown();
     for (const instance of [a, b]) {
       const started = performance.now();
       const response = await ask(instance, token);

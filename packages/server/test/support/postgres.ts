@@ -23,9 +23,14 @@ export interface PostgresServer {
   createDatabase(): Promise<string>;
   /** `pg_dump` of a database (plain SQL), as bytes. */
   dump(database: string): Promise<Buffer>;
-  /** Stops the server abruptly (as a crash would) and keeps its data; `start()` brings it back on the same port. */
-  kill(): Promise<void>;
-  /** Starts a server stopped by `kill()`. */
+  /**
+   * Shuts the server down as a restart does (fast mode: open connections are
+   * cut at once) and keeps its data; `start()` brings it back on the same port.
+   * Not immediate mode: with the test settings (no fsync, asynchronous
+   * commit) a crash may lose the last commits.
+   */
+  shutDown(): Promise<void>;
+  /** Starts a server stopped by `shutDown()`. */
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -132,8 +137,8 @@ export async function startPostgres(): Promise<PostgresServer> {
       });
       return stdout;
     },
-    async kill() {
-      await run(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { ...as, cwd: dir });
+    async shutDown() {
+      await run(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop'], { ...as, cwd: dir });
     },
     async start() {
       await startServer();
@@ -142,7 +147,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       try {
         await run(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { ...as, cwd: dir });
       } catch {
-        // Already stopped by kill().
+        // Already stopped by shutDown().
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
