@@ -13,9 +13,15 @@ import { AirlockError, toAirlockError } from './errors.js';
 import { preflight, withCors } from './http/cors.js';
 import { errorResponse } from './http/responses.js';
 import { findRoute, type Route } from './http/router.js';
-import { MemoryRateLimiter, type RateLimiter } from './limits/rate-limiter.js';
+import { ClusterCoordinator } from './cluster/coordinator.js';
+import { resolveRedisOptions, type RedisOptions } from './cluster/redis.js';
+import { MemoryLimitCounters } from './limits/counters.js';
+import type { RateLimiter } from './limits/rate-limiter.js';
 import { KeyResolver } from './keys/key-resolver.js';
 import { createLogger, type Logger } from './logging/logger.js';
+import { currentRequestContext, requestIdFor, runWithRequestContext } from './logging/request-context.js';
+import { Metrics, routeLabel } from './operations/metrics.js';
+import { operationsRoutes } from './operations/routes.js';
 import type { ChatInputLimits } from './proxy/chat-completions.js';
 import type { ProxyOptions } from './proxy/proxy-services.js';
 import { proxyRoutes } from './proxy/routes.js';
@@ -70,10 +76,26 @@ export interface AirlockOptions {
   proxy?: ProxyOptions;
   /** Path of the widget script-tag bundle. Default: resolved from `@airlock/widget`. */
   widgetScriptPath?: string;
-  /** Counts requests for rate limits. Default: in-process ({@link MemoryRateLimiter}), so limits are per instance. */
+  /** Counts requests for rate limits. Default: in Redis when `redis` is configured, else in-process (`MemoryRateLimiter`, per instance). */
   rateLimiter?: RateLimiter;
+  /**
+   * Redis, shared by every instance: rate limits, concurrent streams per
+   * visitor, per-token budgets and idempotency keys are counted there
+   * (atomically), and signing-key rotations are announced to every instance
+   * at once. While Redis is away, limited requests answer 503
+   * `limits_unavailable` unless `failOpen` is set. Default: `{ url:
+   * process.env.AIRLOCK_REDIS_URL }`; without a URL every count is in-process,
+   * so limits hold per instance. See {@link RedisOptions}.
+   */
+  redis?: RedisOptions;
   /** Structured, redacting logger. Default: JSON lines on stderr at `info`. */
   logger?: Logger;
+  /**
+   * Write one `info` line per request (request id, method, route, status,
+   * duration, error code) to the logger. Default: `false`; `airlock serve`
+   * turns it on (`AIRLOCK_LOG_REQUESTS=0` turns it off there).
+   */
+  logRequests?: boolean;
   /** Clock, for tests. Default: `() => new Date()`. */
   now?: () => Date;
   /** Limits on public minting (`POST /token`) per client address and per widget. Default: 30 a minute per address, 600 a minute per widget. */
@@ -144,6 +166,14 @@ export interface Airlock {
   rotateSigningKey(): Promise<{ kid: string; retiring: { kid: string; acceptedUntil: string }[] }>;
   /** Resolves when the store is migrated and the signing keys are loaded; rejects with the start-up error. */
   ready(): Promise<void>;
+  /**
+   * Starts shutting down: `/readyz` answers 503 so load balancers stop
+   * sending traffic, and new requests get 503 `service_unavailable` (with
+   * `Connection: close`), while answers already streaming go on. Call
+   * {@link Airlock.close} once they have finished (`airlock serve` does this
+   * on SIGTERM, with a deadline).
+   */
+  drain(): void;
   readonly store: Store;
   readonly basePath: string;
   close(): Promise<void>;
@@ -182,7 +212,16 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     }),
   );
 
+  const redisOptions = resolveRedisOptions(options.redis);
+  const clock = () => now().getTime();
+  const localCounters = new MemoryLimitCounters({ rateLimiter: options.rateLimiter, now: clock });
+  const cluster = redisOptions
+    ? new ClusterCoordinator({ redis: redisOptions, logger, fallback: localCounters, rateLimiter: options.rateLimiter, now: clock })
+    : undefined;
+  const counters = cluster?.counters ?? localCounters;
+
   let started: ReturnType<AirlockContext['started']> | undefined;
+  let subscribed: (() => void) | undefined;
   const context: AirlockContext = {
     options,
     basePath,
@@ -190,18 +229,34 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     vault,
     upstream,
     keys: new KeyResolver({ store, vault, logger, now, environmentKey: () => upstream.settings.apiKey }),
-    limiter: options.rateLimiter ?? new MemoryRateLimiter(),
+    limiter: counters,
+    counters,
+    ...(cluster && { cluster }),
     usage,
     logger,
+    metrics: new Metrics(),
+    lifecycle: { draining: false },
+    readinessProbes: [],
     now,
     onTokenMinted: async (event) => {
       usage.recordView(event.widgetId);
+      context.metrics.recordMint(event.via);
       await options.onTokenMinted?.(event);
     },
     started: () =>
       (started ??= (async () => {
         await store.migrate();
-        const keys = await SigningKeys.load(store, vault, { now, refreshSeconds: options.signingKeyRefreshSeconds });
+        const keys = await SigningKeys.load(store, vault, {
+          now,
+          refreshSeconds: options.signingKeyRefreshSeconds,
+          onRotated: () => cluster?.publishSigningKeysChanged(),
+        });
+        if (cluster) {
+          subscribed?.();
+          subscribed = cluster.onSigningKeysChanged(() => keys.reload());
+          // The first requests should find Redis connected; one that is down only delays them by the connect timeout.
+          await cluster.connected();
+        }
         return { keys, tokens: new TokenService({ keys, issuer: options.issuer, now }) };
       })().catch((error: unknown) => {
         // Let the next request try again (a database that was briefly away, say).
@@ -209,9 +264,11 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
         throw error;
       })),
   };
+  if (cluster) context.readinessProbes.push({ name: 'redis', ping: () => cluster.ping() });
 
   // One table for every area; each area's routes live in its own folder.
   const routes: Route[] = [
+    ...operationsRoutes(context),
     ...tokenRoutes(context),
     ...proxyRoutes(context),
     ...assetRoutes(context),
@@ -224,31 +281,62 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     ...adminPageRoutes(context),
   ];
 
+  const { metrics } = context;
+  const logRequests = options.logRequests ?? false;
+  // Operations endpoints keep answering while the instance drains.
+  const answeredWhileDraining = new Set(['/healthz', '/readyz', '/metrics']);
+
+  async function handle(request: Request): Promise<Response> {
+    const started = performance.now();
+    const url = new URL(request.url);
+    const path = url.pathname.startsWith(`${basePath}/`) ? url.pathname.slice(basePath.length) : undefined;
+    const origin = request.headers.get('origin');
+    let route: Route | undefined;
+    let response: Response;
+    let code: string | undefined;
+    try {
+      if (path === undefined) throw new AirlockError('not_found', 'There is nothing here.');
+      const found = findRoute(routes, request.method, path);
+      route = found.route;
+      if (context.lifecycle.draining && !answeredWhileDraining.has(path)) {
+        throw new AirlockError('service_unavailable', 'This server is shutting down; try again.', {
+          headers: { 'retry-after': '1', connection: 'close' },
+        });
+      }
+      if (request.method === 'OPTIONS' && route.browser !== 'none') {
+        response = preflight(request);
+      } else {
+        if (path.startsWith('/admin/')) await authenticateAdminRequest(context, request);
+        response = await route.handle(request, found.params);
+        if (route.browser === 'widget') response = withCors(response, origin);
+      }
+    } catch (error) {
+      const airlockError = toAirlockError(error);
+      code = airlockError.code;
+      if (code === 'internal') logger.error('request failed', { path: url.pathname, error: airlockError.cause });
+      else if (code === 'service_unavailable' && airlockError.cause) logger.warn('database unreachable', { path: url.pathname, error: airlockError.cause });
+      metrics.recordError(code);
+      // Error bodies carry only a code and a plain message, so a widget may
+      // read them (to renew an expired token, say), except an origin refusal.
+      const readable = route?.browser === 'widget' && code !== 'origin_not_allowed';
+      response = withCors(errorResponse(airlockError), readable ? origin : null);
+    }
+    const label = route ? routeLabel(route.path) : 'unmatched';
+    metrics.recordRequest(label, request.method, response.status);
+    // Every response of ours is built here, so its headers are mutable (as withCors relies on too).
+    response.headers.set('x-request-id', currentRequestContext()!.requestId);
+    if (logRequests) {
+      const durationMs = Math.round((performance.now() - started) * 10) / 10;
+      logger.info('request', { method: request.method, route: label, status: response.status, durationMs, ...(code && { code }) });
+    }
+    return response;
+  }
+
   return {
     store,
     basePath,
-    async fetch(request) {
-      const url = new URL(request.url);
-      const path = url.pathname.startsWith(`${basePath}/`) ? url.pathname.slice(basePath.length) : undefined;
-      const origin = request.headers.get('origin');
-      let route: Route | undefined;
-      try {
-        if (path === undefined) throw new AirlockError('not_found', 'There is nothing here.');
-        const found = findRoute(routes, request.method, path);
-        route = found.route;
-        if (request.method === 'OPTIONS' && route.browser !== 'none') return preflight(request);
-        if (path.startsWith('/admin/')) await authenticateAdminRequest(context, request);
-        const response = await route.handle(request, found.params);
-        return route.browser === 'widget' ? withCors(response, origin) : response;
-      } catch (error) {
-        const airlockError = toAirlockError(error);
-        if (airlockError.code === 'internal') logger.error('request failed', { path: url.pathname, error: airlockError.cause });
-        const response = errorResponse(airlockError);
-        // Error bodies carry only a code and a plain message, so a widget may
-        // read them (to renew an expired token, say), except an origin refusal.
-        const readable = route?.browser === 'widget' && airlockError.code !== 'origin_not_allowed';
-        return withCors(response, readable ? origin : null);
-      }
+    fetch(request) {
+      return runWithRequestContext({ requestId: requestIdFor(request) }, () => handle(request));
     },
     async mintToken(input) {
       const widget = await loadUsableWidget(store, input.widgetId);
@@ -277,8 +365,12 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     async ready() {
       await context.started();
     },
+    drain() {
+      context.lifecycle.draining = true;
+    },
     async close() {
       await usage.flush();
+      await cluster?.close();
       await store.close();
     },
   };

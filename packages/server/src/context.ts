@@ -1,7 +1,10 @@
 import type { AirlockOptions } from './airlock.js';
+import type { ClusterCoordinator } from './cluster/coordinator.js';
 import type { KeyResolver } from './keys/key-resolver.js';
+import type { LimitCounters } from './limits/counters.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
 import type { Logger } from './logging/logger.js';
+import type { Metrics } from './operations/metrics.js';
 import type { UpstreamClients } from './proxy/upstream.js';
 import type { Store } from './stores/store.js';
 import type { TokenMintedEvent } from './tokens/public-minting.js';
@@ -23,9 +26,19 @@ export interface AirlockContext {
   /** Picks and opens the OpenAI key for a widget's call (own or shared); `keys.reportUpstreamFailure` marks refused keys. */
   readonly keys: KeyResolver;
   readonly limiter: RateLimiter;
+  /** Every count the limits keep (rates, stream slots, token budgets, idempotency keys): in Redis when configured, else in-process. `limiter` counts through it. */
+  readonly counters: LimitCounters;
+  /** Redis coordination, when `redis` is configured: `cluster.ping()` rejects while Redis cannot be reached (for readiness checks). */
+  readonly cluster?: ClusterCoordinator;
   /** Per-widget daily usage (views, requests, tokens, generations, errors); `usage.recordView(widgetId)` counts a view. */
   readonly usage: UsageMeter;
   readonly logger: Logger;
+  /** This instance's Prometheus metrics (`GET {basePath}/metrics`). */
+  readonly metrics: Metrics;
+  /** `draining` is set once shutdown began: `/readyz` then answers 503 and new requests are refused. */
+  readonly lifecycle: { draining: boolean };
+  /** Extra dependencies `/readyz` checks besides the store (Redis, when configured). */
+  readonly readinessProbes: { name: string; ping(): Promise<void> }[];
   readonly now: () => Date;
   /** Reports a minted token (a widget view): calls `AirlockOptions.onTokenMinted`; usage metering hooks in here. */
   onTokenMinted(event: TokenMintedEvent): Promise<void>;

@@ -19,6 +19,8 @@ export type { ProxyOptions } from './proxy/proxy-services.js';
 export { behaviourProblems } from './proxy/behaviour-check.js';
 export type { ProxyLimitsOptions } from './limits/request-limits.js';
 export { MemoryRateLimiter, type RateLimiter, type RateLimitResult } from './limits/rate-limiter.js';
+export { RedisRateLimiter, type RedisRateLimiterOptions } from './cluster/redis-rate-limiter.js';
+export type { RedisOptions } from './cluster/redis.js';
 export { defaultGenerationCosts, generationCost, type GenerationCosts } from './limits/generations.js';
 export { UsageMeter, type UsageMeterOptions } from './usage/usage-meter.js';
 export type { ConversationSummary, GenerationBalance, MemoryStrategy, UsageDay, UsageIncrement } from './stores/store.js';

@@ -15,9 +15,10 @@ export interface RateLimitResult {
 }
 
 /**
- * Counts requests per key in a time window. The built-in implementation is
- * in-process (so limits are per instance); a shared one (Redis) can be
- * plugged in for several instances.
+ * Counts requests per key in a time window. Two implementations with the
+ * same sliding window: {@link MemoryRateLimiter}, in-process (limits hold per
+ * instance), and `RedisRateLimiter`, shared by every instance (what
+ * `createAirlock` uses when `redis` is configured).
  *
  * @example
  * ```ts
@@ -65,10 +66,15 @@ export class MemoryRateLimiter implements RateLimiter {
       this.#windows.set(key, window);
     }
     const elapsedWindows = Math.floor((now - window.startedAt) / windowMs);
-    if (elapsedWindows >= 1) {
-      window.previousCount = elapsedWindows === 1 ? window.count : 0;
+    if (elapsedWindows >= 2) {
+      // Idle for two windows: start afresh, as if pruned (whether or not pruning ran), as the Redis limiter does.
+      window.previousCount = 0;
       window.count = 0;
-      window.startedAt += elapsedWindows * windowMs;
+      window.startedAt = now;
+    } else if (elapsedWindows === 1) {
+      window.previousCount = window.count;
+      window.count = 0;
+      window.startedAt += windowMs;
     }
     const overlap = 1 - (now - window.startedAt) / windowMs;
     const estimated = window.previousCount * overlap + window.count;

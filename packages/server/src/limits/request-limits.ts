@@ -1,10 +1,10 @@
 import { AirlockError } from '../errors.js';
-import type { RateLimiter } from './rate-limiter.js';
+import type { LimitCounters } from './counters.js';
 
 /**
- * Request limits of the proxy. Rate limits count requests per minute with
- * the context's {@link RateLimiter}; concurrent streams and per-token output
- * budgets are counted in this process.
+ * Request limits of the proxy, counted by the context's {@link LimitCounters}:
+ * in this process by default, in Redis (shared by every instance) when
+ * `redis` is configured.
  *
  * @example
  * ```ts
@@ -40,8 +40,9 @@ export interface LimitedCaller {
 }
 
 const minuteMs = 60_000;
-// Longer than any token lives (24 h at most), so a window this long counts a token's whole life.
-const tokenLifetimeWindowMs = 86_400_000;
+// Budgets outlive their token by the verification clock tolerance, so a token
+// still accepted a few seconds after `exp` still finds its count.
+const budgetGraceMs = 60_000;
 
 function refused(message: string, retryAfterSeconds: number): AirlockError {
   return new AirlockError('rate_limited', message, { headers: { 'retry-after': String(retryAfterSeconds) } });
@@ -52,22 +53,19 @@ function refused(message: string, retryAfterSeconds: number): AirlockError {
  *
  * @example
  * ```ts
- * const limits = new RequestLimits(context.limiter, options.limits);
+ * const limits = new RequestLimits(context.counters, options.limits);
  * await limits.admit(caller);
- * const release = limits.openStream(caller);
+ * const release = await limits.openStream(caller);
  * ```
  */
 export class RequestLimits {
-  readonly #limiter: RateLimiter;
+  readonly #counters: LimitCounters;
   readonly #options: Required<ProxyLimitsOptions>;
-  readonly #streams = new Map<string, number>();
-  readonly #outputSpent = new Map<string, { spent: number; expiresAt: number }>();
-  readonly #now: () => number;
-  #lastPrune = 0;
+  // Output tokens left, read once per request by `admit` so the answer's cap needs no second round trip.
+  readonly #outputLeft = new WeakMap<LimitedCaller, number>();
 
-  constructor(limiter: RateLimiter, options: ProxyLimitsOptions = {}, now: () => number = Date.now) {
-    this.#limiter = limiter;
-    this.#now = now;
+  constructor(counters: LimitCounters, options: ProxyLimitsOptions = {}) {
+    this.#counters = counters;
     this.#options = {
       widgetRequestsPerMinute: options.widgetRequestsPerMinute ?? 600,
       visitorRequestsPerMinute: options.visitorRequestsPerMinute ?? 20,
@@ -76,64 +74,63 @@ export class RequestLimits {
     };
   }
 
-  /** Counts one request against every limit; throws `rate_limited` (with `Retry-After`) or `quota_exhausted`. */
+  /**
+   * Counts one request against every limit; throws `rate_limited` (with
+   * `Retry-After`), `quota_exhausted`, or `limits_unavailable` when the
+   * shared counters cannot be reached.
+   */
   async admit(caller: LimitedCaller): Promise<void> {
     const options = this.#options;
     // Narrowest first, so a visitor over their own limit does not use up the widget's.
-    const checks: [string, number, number, string][] = [
-      [`proxy:token:${caller.tokenId}`, options.tokenRequestsPerMinute, minuteMs, 'Too many requests; slow down.'],
-      [`proxy:visitor:${caller.widgetId}:${caller.subject}`, options.visitorRequestsPerMinute, minuteMs, 'Too many requests; slow down.'],
-      [`proxy:widget:${caller.widgetId}`, options.widgetRequestsPerMinute, minuteMs, 'This widget is busy; try again shortly.'],
-    ];
-    for (const [key, limit, windowMs, message] of checks) {
-      const result = await this.#limiter.hit(key, limit, windowMs);
-      if (!result.allowed) throw refused(message, result.retryAfterSeconds);
+    const refusal = await this.#counters.hitInOrder([
+      { key: `proxy:token:${caller.tokenId}`, limit: options.tokenRequestsPerMinute, windowMs: minuteMs },
+      { key: `proxy:visitor:${caller.widgetId}:${caller.subject}`, limit: options.visitorRequestsPerMinute, windowMs: minuteMs },
+      { key: `proxy:widget:${caller.widgetId}`, limit: options.widgetRequestsPerMinute, windowMs: minuteMs },
+    ]);
+    if (refusal) {
+      const message = refusal.index === 2 ? 'This widget is busy; try again shortly.' : 'Too many requests; slow down.';
+      throw refused(message, refusal.result.retryAfterSeconds);
     }
+    const expiresAt = caller.expiresAt + budgetGraceMs;
     const allowedRequests = caller.limits?.requests;
     if (allowedRequests !== undefined) {
-      const result = await this.#limiter.hit(`proxy:token-life:${caller.tokenId}`, allowedRequests, tokenLifetimeWindowMs);
-      if (!result.allowed) throw new AirlockError('quota_exhausted', 'This session has used all of its requests.');
+      const taken = await this.#counters.addToBudget(`budget:requests:${caller.tokenId}`, 1, { limit: allowedRequests, expiresAt });
+      if (!taken.accepted) throw new AirlockError('quota_exhausted', 'This session has used all of its requests.');
     }
-    if (caller.limits?.outputTokens !== undefined && this.outputTokensLeft(caller)! <= 0) {
-      throw new AirlockError('quota_exhausted', 'This session has used all of its output tokens.');
+    const allowedOutput = caller.limits?.outputTokens;
+    if (allowedOutput !== undefined) {
+      const left = Math.max(0, allowedOutput - (await this.#counters.readBudget(`budget:output:${caller.tokenId}`)));
+      if (left <= 0) throw new AirlockError('quota_exhausted', 'This session has used all of its output tokens.');
+      this.#outputLeft.set(caller, left);
     }
   }
 
-  /** Output tokens the caller's token still allows, or `undefined` when it sets no such limit. */
+  /** Output tokens the caller's token still allows (as read by `admit`), or `undefined` when it sets no such limit. */
   outputTokensLeft(caller: LimitedCaller): number | undefined {
     const limit = caller.limits?.outputTokens;
     if (limit === undefined) return undefined;
-    return Math.max(0, limit - (this.#outputSpent.get(caller.tokenId)?.spent ?? 0));
+    return this.#outputLeft.get(caller) ?? limit;
   }
 
-  /** Records output tokens a caller's answer used, against the token's allowance. */
+  /**
+   * Records output tokens a caller's answer used, against the token's
+   * allowance. Does not wait: the answer is already delivered, and a count
+   * that cannot be written is logged by the counters, never the visitor's problem.
+   */
   spendOutputTokens(caller: LimitedCaller, tokens: number): void {
     if (caller.limits?.outputTokens === undefined || tokens <= 0) return;
-    const now = this.#now();
-    if (now - this.#lastPrune > minuteMs) {
-      this.#lastPrune = now;
-      for (const [tokenId, entry] of this.#outputSpent) if (entry.expiresAt < now) this.#outputSpent.delete(tokenId);
-    }
-    const entry = this.#outputSpent.get(caller.tokenId) ?? { spent: 0, expiresAt: caller.expiresAt };
-    entry.spent += tokens;
-    this.#outputSpent.set(caller.tokenId, entry);
+    this.#counters
+      .addToBudget(`budget:output:${caller.tokenId}`, tokens, { expiresAt: caller.expiresAt + budgetGraceMs })
+      .catch(() => {});
   }
 
-  /** Takes one of the visitor's stream slots; throws `rate_limited` when all are in use. Returns the release function (idempotent). */
-  openStream(caller: LimitedCaller): () => void {
-    const key = `${caller.widgetId}\u0000${caller.subject}`;
-    const open = this.#streams.get(key) ?? 0;
-    if (open >= this.#options.concurrentStreamsPerVisitor) {
-      throw refused('Too many answers at once; wait for one to finish.', 1);
-    }
-    this.#streams.set(key, open + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.#streams.get(key) ?? 1) - 1;
-      if (left <= 0) this.#streams.delete(key);
-      else this.#streams.set(key, left);
-    };
+  /**
+   * Takes one of the visitor's stream slots; throws `rate_limited` when all
+   * are in use. Returns the release function (idempotent, does not wait).
+   */
+  async openStream(caller: LimitedCaller): Promise<() => void> {
+    const lease = await this.#counters.acquireSlot(`streams:${caller.widgetId}:${caller.subject}`, this.#options.concurrentStreamsPerVisitor);
+    if (!lease) throw refused('Too many answers at once; wait for one to finish.', 1);
+    return () => void lease.release().catch(() => {});
   }
 }

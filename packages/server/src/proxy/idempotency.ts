@@ -1,9 +1,14 @@
 import { AirlockError } from '../errors.js';
+import type { LimitCounters } from '../limits/counters.js';
 
 /** How long a finished turn's key is remembered: a retry after that is treated as new. */
 const rememberMs = 10 * 60_000;
-/** Keys remembered per instance; the oldest are forgotten first. */
-const maxEntries = 50_000;
+/**
+ * How long a running turn holds its key when it is never settled (its
+ * instance crashed). Longer than any answer takes, so a running turn is never
+ * released early.
+ */
+const runningMs = 15 * 60_000;
 
 /**
  * Makes a retried turn safe: the widget sends one `Idempotency-Key` per
@@ -13,52 +18,43 @@ const maxEntries = 50_000;
  * `conflict` instead of being sent upstream again. A turn that failed before
  * producing anything forgets its key, so its retry goes through.
  *
- * In-process: with several instances, a retry that lands on another
- * instance is not recognised (documented in docs/errors.md).
+ * Keys live in the context's {@link LimitCounters}: per instance by default,
+ * shared by every instance when Redis is configured.
  *
  * @example
  * ```ts
- * const settle = guard.begin(`${widgetId}:${subject}`, request.headers.get('idempotency-key'));
+ * const guard = new IdempotencyGuard(context.counters);
+ * const settle = await guard.begin(`${widgetId}:${subject}`, request.headers.get('idempotency-key'));
  * // … later: settle(true) once an answer was produced, settle(false) when nothing was.
  * ```
  */
 export class IdempotencyGuard {
-  readonly #entries = new Map<string, { state: 'running' | 'answered'; at: number }>();
-  readonly #now: () => number;
+  readonly #counters: LimitCounters;
 
-  constructor(options: { now?: () => number } = {}) {
-    this.#now = options.now ?? Date.now;
+  constructor(counters: LimitCounters) {
+    this.#counters = counters;
   }
 
-  /** Claims `key` for `scope`; returns how to settle it. Without a key, every request is new. */
-  begin(scope: string, key: string | null): (answered: boolean) => void {
+  /** Claims `key` for `scope`; returns how to settle it (without waiting). Without a key, every request is new. */
+  async begin(scope: string, key: string | null): Promise<(answered: boolean) => void> {
     if (key === null) return () => {};
     if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(key)) {
       throw new AirlockError('input_invalid', 'The Idempotency-Key header must be 1 to 128 letters, digits or "_.:-".');
     }
-    const id = `${scope}\u0000${key}`;
-    const now = this.#now();
-    const existing = this.#entries.get(id);
-    if (existing && (existing.state === 'running' || now - existing.at < rememberMs)) {
+    // A NUL cannot occur in a key, so no scope and key pair can look like another.
+    const id = `idempotency:${scope}\u0000${key}`;
+    const result = await this.#counters.claimOnce(id, runningMs);
+    if (!result.claimed) {
       throw new AirlockError(
         'conflict',
-        existing.state === 'running' ? 'This message is already being answered.' : 'This message was already answered.',
+        result.state === 'running' ? 'This message is already being answered.' : 'This message was already answered.',
       );
     }
-    this.#entries.delete(id);
-    if (this.#entries.size >= maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
-    const entry = { state: 'running' as 'running' | 'answered', at: now };
-    this.#entries.set(id, entry);
     let settled = false;
     return (answered) => {
       if (settled) return;
       settled = true;
-      if (answered) {
-        entry.state = 'answered';
-        entry.at = this.#now();
-      } else if (this.#entries.get(id) === entry) {
-        this.#entries.delete(id);
-      }
+      this.#counters.settleOnce(id, result.claim, answered, rememberMs).catch(() => {});
     };
   }
 }

@@ -41,7 +41,7 @@ export async function handleImageGenerations(request: Request, call: ProxyCall, 
   }
   checkPromptFilter(widget.behaviour.promptFilter, [prompt]);
   const key = await resolveKey(services, widget);
-  const releaseSlot = services.limits.openStream(call.caller);
+  const releaseSlot = await services.limits.openStream(call.caller);
   const abort = new AbortController();
   const onClientGone = () => abort.abort();
   request.signal.addEventListener('abort', onClientGone, { once: true });

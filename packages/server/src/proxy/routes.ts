@@ -27,7 +27,7 @@ export function proxyRoutes(context: AirlockContext): Route[] {
   const options = context.options.proxy ?? {};
   const services: ProxyServices = {
     upstream: context.upstream,
-    limits: new RequestLimits(context.limiter, options.limits),
+    limits: new RequestLimits(context.counters, options.limits),
     usage: context.usage,
     store: context.store,
     logger: context.logger,
@@ -36,7 +36,7 @@ export function proxyRoutes(context: AirlockContext): Route[] {
     generationCosts: { ...defaultGenerationCosts, ...options.generationCosts },
     defaultAllowance: options.defaultGenerationAllowance ?? null,
     now: context.now,
-    idempotency: new IdempotencyGuard({ now: () => context.now().getTime() }),
+    idempotency: new IdempotencyGuard(context.counters),
     async apiKeyFor(widget: WidgetRecord): Promise<ResolvedKey> {
       // Own or shared key, opened for this call only (keys/key-resolver.ts).
       return context.keys.apiKeyFor(widget);

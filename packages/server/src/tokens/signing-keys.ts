@@ -34,6 +34,12 @@ export interface SigningKeysOptions {
   retentionSeconds?: number;
   /** How often the keys are re-read from the store, so a rotation reaches every instance. Default: 60. */
   refreshSeconds?: number;
+  /**
+   * Called after each rotation, so other instances can be told at once
+   * (with Redis, `createAirlock` publishes on a channel every instance
+   * listens to). A failure here does not undo the rotation. Default: none.
+   */
+  onRotated?: () => void | Promise<void>;
 }
 
 interface LoadedKey {
@@ -58,7 +64,9 @@ interface KeyState {
  *
  * Several instances share one store: each re-reads the keys every
  * `refreshSeconds`, and at once (at most every 5 s) when a token names a kid
- * it does not know, so a rotation made anywhere is honoured everywhere.
+ * it does not know, so a rotation made anywhere is honoured everywhere. With
+ * Redis, a rotation is also announced and every instance calls
+ * {@link SigningKeys.reload} at once, so a retired key stops everywhere within a second.
  *
  * @example
  * ```ts
@@ -72,6 +80,7 @@ export class SigningKeys {
   readonly #now: () => Date;
   readonly #retentionMs: number;
   readonly #refreshMs: number;
+  readonly #onRotated: SigningKeysOptions['onRotated'];
   #state: KeyState;
   #reloading: Promise<void> | undefined;
   #lastUnknownKidReload = Number.NEGATIVE_INFINITY;
@@ -84,6 +93,7 @@ export class SigningKeys {
     this.#refreshMs = (options.refreshSeconds ?? defaultKeyRefreshSeconds) * 1000;
     this.#retentionMs = (options.retentionSeconds ?? 86_400 + this.#refreshMs / 1000 + 60) * 1000;
     this.#state = state;
+    this.#onRotated = options.onRotated;
     this.#nextRefreshAt = state.loadedAt + this.#refreshMs;
   }
 
@@ -146,10 +156,25 @@ export class SigningKeys {
       }
     }
     await this.#reload();
+    await this.#onRotated?.();
     const retiring = [...this.#state.keys.values()]
       .filter((key) => key.replacedAt !== undefined && this.#accepted(key, now))
       .map((key) => ({ kid: key.kid, acceptedUntil: new Date(key.replacedAt! + this.#retentionMs).toISOString() }));
     return { kid: this.#state.signing.kid, retiring };
+  }
+
+  /**
+   * Re-reads the keys from the store now (another instance rotated them).
+   * A read already under way may predate the change, so this one starts after it.
+   *
+   * @example
+   * ```ts
+   * await keys.reload();
+   * ```
+   */
+  async reload(): Promise<void> {
+    await this.#reloading?.catch(() => {});
+    return this.#reload();
   }
 
   #accepted(key: LoadedKey, now: number): boolean {

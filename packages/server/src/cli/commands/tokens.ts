@@ -1,9 +1,27 @@
 import { parseArgs } from 'node:util';
+import { announceSigningKeysChanged, resolveRedisOptions } from '../../cluster/redis.js';
 import { loadUsableWidget } from '../../tokens/public-minting.js';
 import { SigningKeys } from '../../tokens/signing-keys.js';
 import { parseTokenLimits, TokenService } from '../../tokens/token-service.js';
 import { newId } from '../../ids.js';
 import { openStoreFromEnvironment, openVaultFromEnvironment, UsageError } from '../shared.js';
+
+/**
+ * With AIRLOCK_REDIS_URL, tells every running server to re-read the signing
+ * keys now; answers whether that was done. A Redis that cannot be reached is
+ * reported, not fatal: servers re-read the keys every minute anyway.
+ */
+async function announce(): Promise<boolean> {
+  const redis = resolveRedisOptions();
+  if (!redis) return false;
+  try {
+    await announceSigningKeysChanged(redis);
+    return true;
+  } catch (error) {
+    process.stderr.write(`airlock: could not reach Redis to announce the change (${(error as Error).message}).\n`);
+    return false;
+  }
+}
 
 /** `airlock tokens rotate-signing-key [--retire-previous-now] | mint --widget ID [--user ID]` */
 export async function runTokens(args: string[]): Promise<number> {
@@ -32,8 +50,9 @@ export async function runTokens(args: string[]): Promise<number> {
     const keys = await SigningKeys.load(store, vault);
     if (action === 'rotate-signing-key') {
       const { kid, retiring } = await keys.rotate({ retirePrevious: values['retire-previous-now'] });
-      console.log(`new signing key ${kid}; running servers pick it up within a minute.`);
-      if (values['retire-previous-now']) console.log('older keys removed: tokens they signed stop within a minute.');
+      const within = (await announce()) ? 'at once' : 'within a minute';
+      console.log(`new signing key ${kid}; running servers pick it up ${within}.`);
+      if (values['retire-previous-now']) console.log(`older keys removed: tokens they signed stop ${within}.`);
       for (const key of retiring) console.log(`${key.kid} keeps verifying tokens until ${key.acceptedUntil}`);
       return 0;
     }
