@@ -15,7 +15,7 @@ import { createAccessToken } from '../src/admin/session.js';
 import { createAirlock, type Airlock } from '../src/airlock.js';
 import { createLogger } from '../src/logging/logger.js';
 import { SHARED_KEY_OWNER, type NewWidget, type WidgetRecord } from '../src/stores/store.js';
-import { startPostgres, type PostgresServer } from './support/postgres.js';
+import { startPostgres, type PostgresServer } from '@airlock/testing/services';
 
 const canary = (name: string) => `sk-canary-${name}-${randomBytes(12).toString('hex')}`;
 const adminToken = `admin-${randomBytes(16).toString('hex')}`;

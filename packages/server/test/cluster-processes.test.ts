@@ -9,8 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PostgresServer } from './support/postgres.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { startPostgres, startRedis, type PostgresServer, type RedisServer } from '@airlock/testing/services';
 
 const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const canary = `sk-canary-${randomBytes(12).toString('hex')}`;

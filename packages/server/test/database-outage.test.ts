@@ -6,7 +6,7 @@ import { readStreamedText } from '@airlock/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forwardedClientAddress } from '../src/adapters/client-address.js';
 import { eventually, startProxyHarness, type ProxyHarness } from './proxy-helpers.js';
-import { startPostgres, type PostgresServer } from './support/postgres.js';
+import { startPostgres, type PostgresServer } from '@airlock/testing/services';
 
 const chat = { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Hello' }] };
 

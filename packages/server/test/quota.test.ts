@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AirlockOptions } from '../src/airlock.js';
 import type { WidgetRecord } from '../src/stores/store.js';
 import { canaryKey, sseEvents, startProxyHarness, streamedText, type ProxyHarness } from './proxy-helpers.js';
-import { startPostgres, type PostgresServer } from './support/postgres.js';
+import { startPostgres, type PostgresServer } from '@airlock/testing/services';
 
 const admin = { authorization: 'Bearer admin-secret-token' };
 const ownKey = `sk-own-${'7'.repeat(40)}`;

@@ -7,7 +7,7 @@ import { resolveRedisOptions } from '../../src/cluster/redis.js';
 import { MemoryLimitCounters } from '../../src/limits/counters.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { allowedOrigin, eventually, startProxyHarness, type ProxyHarness } from '../proxy-helpers.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { startRedis, type RedisServer } from '@airlock/testing/services';
 
 let redis: RedisServer;
 let closed: ProxyHarness;

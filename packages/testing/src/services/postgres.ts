@@ -1,4 +1,4 @@
-// A throwaway PostgreSQL server for tests: initdb into a temp dir, started on
+// A throwaway PostgreSQL server for tests and benchmarks: initdb into a temp dir, started on
 // a free loopback port with its unix socket in that dir, stopped and deleted
 // afterwards. Needs the `postgresql` Debian package (scripts/provision.mjs
 // installs it for the test command). Runs the server as the `postgres` user
