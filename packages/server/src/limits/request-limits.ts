@@ -64,8 +64,12 @@ export class RequestLimits {
   // Output tokens left, read once per request by `admit` so the answer's cap needs no second round trip.
   readonly #outputLeft = new WeakMap<LimitedCaller, number>();
 
-  constructor(counters: LimitCounters, options: ProxyLimitsOptions = {}) {
+  readonly #streamOpened: () => () => void;
+
+  /** `streamOpened` is told of each slot taken and returns what to call when it is released (metrics count active streams with it). */
+  constructor(counters: LimitCounters, options: ProxyLimitsOptions = {}, streamOpened: () => () => void = () => () => {}) {
     this.#counters = counters;
+    this.#streamOpened = streamOpened;
     this.#options = {
       widgetRequestsPerMinute: options.widgetRequestsPerMinute ?? 600,
       visitorRequestsPerMinute: options.visitorRequestsPerMinute ?? 20,
@@ -131,6 +135,13 @@ export class RequestLimits {
   async openStream(caller: LimitedCaller): Promise<() => void> {
     const lease = await this.#counters.acquireSlot(`streams:${caller.widgetId}:${caller.subject}`, this.#options.concurrentStreamsPerVisitor);
     if (!lease) throw refused('Too many answers at once; wait for one to finish.', 1);
-    return () => void lease.release().catch(() => {});
+    const closed = this.#streamOpened();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      closed();
+      void lease.release().catch(() => {});
+    };
   }
 }

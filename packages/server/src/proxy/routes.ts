@@ -27,7 +27,7 @@ export function proxyRoutes(context: AirlockContext): Route[] {
   const options = context.options.proxy ?? {};
   const services: ProxyServices = {
     upstream: context.upstream,
-    limits: new RequestLimits(context.counters, options.limits),
+    limits: new RequestLimits(context.counters, options.limits, () => context.metrics.streamOpened()),
     usage: context.usage,
     store: context.store,
     logger: context.logger,
