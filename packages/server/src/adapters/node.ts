@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { recordClientAddress } from './client-address.js';
+import { nodeBodyOf } from './node-body.js';
 
 /**
  * A Web-standard request handler, such as `airlock.fetch`.
@@ -41,6 +42,12 @@ export interface WebRequestOptions {
  * ```
  */
 export function toWebRequest(incoming: IncomingMessage, outgoing: ServerResponse, options: WebRequestOptions = {}): Request {
+  return buildRequest(incoming, outgoing, options, true);
+}
+
+// `rebuilt`: the body comes from a framework's parsed copy (its length and
+// encoding may differ from the headers), rather than the raw bytes read here.
+function buildRequest(incoming: IncomingMessage, outgoing: ServerResponse, options: WebRequestOptions, rebuilt: boolean): Request {
   const controller = new AbortController();
   outgoing.once('close', () => {
     if (!outgoing.writableFinished) controller.abort();
@@ -54,7 +61,7 @@ export function toWebRequest(incoming: IncomingMessage, outgoing: ServerResponse
   const encrypted = (incoming.socket as { encrypted?: boolean }).encrypted === true;
   const url = `${encrypted ? 'https' : 'http'}://${incoming.headers.host ?? 'localhost'}${options.path ?? incoming.url ?? '/'}`;
   const hasBody = incoming.method !== 'GET' && incoming.method !== 'HEAD';
-  if (options.body) {
+  if (options.body && rebuilt) {
     // The body was rebuilt from a parsed copy: its length may differ from the original.
     headers.delete('content-encoding');
     headers.delete('transfer-encoding');
@@ -73,7 +80,9 @@ export function toWebRequest(incoming: IncomingMessage, outgoing: ServerResponse
 /**
  * Writes a Web `Response` to a Node response, streaming its body with
  * back-pressure. If the client goes away mid-stream the body is cancelled,
- * which reaches the handler's stream (and so the upstream).
+ * which reaches the handler's stream (and so the upstream). A response
+ * carrying a Node body (the proxy's event streams) is piped by that body
+ * instead, without Web streams.
  *
  * @example
  * ```ts
@@ -88,6 +97,10 @@ export async function writeWebResponse(response: Response, outgoing: ServerRespo
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) headers['set-cookie'] = cookies;
   outgoing.writeHead(response.status, headers);
+  // The proxy's event streams write themselves to the socket (adapters/node-body.ts);
+  // they send the head with their first chunk.
+  const direct = response.bodyUsed ? undefined : nodeBodyOf(response)?.pipeTo(outgoing);
+  if (direct) return direct;
   // Event streams must reach the client as they are written.
   if (headers['content-type']?.toString().startsWith('text/event-stream')) outgoing.flushHeaders();
   if (!response.body) {
@@ -147,8 +160,7 @@ export async function writeWebResponse(response: Response, outgoing: ServerRespo
  * ```
  */
 export function toNodeListener(handler: FetchHandler): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
-  return (incoming, outgoing) => {
-    const request = toWebRequest(incoming, outgoing);
+  const run = (request: Request, outgoing: ServerResponse) =>
     handler(request)
       .then((response) => writeWebResponse(response, outgoing))
       .catch(() => {
@@ -159,7 +171,41 @@ export function toNodeListener(handler: FetchHandler): (incoming: IncomingMessag
           outgoing.destroy();
         }
       });
+  return (incoming, outgoing) => {
+    const declared = Number(incoming.headers['content-length']);
+    if (declared > 0 && declared <= preReadBytes && incoming.headers['transfer-encoding'] === undefined) {
+      // A small body of known length (every proxy call) is read here in
+      // one piece: a Web request over a Node stream costs a Web stream, an
+      // adapter and a promise per chunk, for a body that is already in.
+      readSmallBody(incoming, declared).then(
+        (body) => run(buildRequest(incoming, outgoing, { body }, false), outgoing),
+        () => outgoing.destroy(),
+      );
+      return;
+    }
+    void run(toWebRequest(incoming, outgoing), outgoing);
   };
+}
+
+// Larger bodies stream, so a handler's size limit can stop them early.
+const preReadBytes = 256 * 1024;
+
+function readSmallBody(incoming: IncomingMessage, declared: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    incoming.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      // More than declared: the parser would refuse it anyway; stop reading.
+      if (total > declared) incoming.destroy(new Error('body longer than its content-length'));
+      else chunks.push(chunk);
+    });
+    incoming.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    incoming.once('error', reject);
+    incoming.once('close', () => {
+      if (!incoming.complete) reject(new Error('the client left before sending its body'));
+    });
+  });
 }
 
 /** Options of {@link serve}. */

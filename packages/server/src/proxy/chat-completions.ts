@@ -13,7 +13,7 @@ import {
   type ProxyServices,
   type ResolvedKey,
 } from './proxy-services.js';
-import { passThroughSse, type ReportedUsage } from './sse-pass-through.js';
+import { sseResponse, type ReportedUsage } from './sse-pass-through.js';
 import { upstreamError } from './upstream-errors.js';
 
 export { defaultChatInputLimits, type ChatInputLimits } from './proxy-services.js';
@@ -195,10 +195,10 @@ const streamHeaders = {
  */
 export async function runChat(request: Request, services: ProxyServices, call: ProxyCall, key: ResolvedKey, chat: ChatCall): Promise<Response> {
   const { widget } = call;
-  const settleTurn = services.idempotency.begin(`${widget.id}:${call.caller.subject}`, request.headers.get('idempotency-key'));
+  const settleTurn = await services.idempotency.begin(`${widget.id}:${call.caller.subject}`, request.headers.get('idempotency-key'));
   let releaseSlot: () => void;
   try {
-    releaseSlot = services.limits.openStream(call.caller);
+    releaseSlot = await services.limits.openStream(call.caller);
   } catch (error) {
     settleTurn(false);
     throw error;
@@ -262,7 +262,7 @@ export async function runChat(request: Request, services: ProxyServices, call: P
       .create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal: abort.signal })
       .asResponse();
     const settings = services.upstream.settings;
-    const body = passThroughSse(upstreamResponse.body!, {
+    return sseResponse(upstreamResponse, streamHeaders, {
       abortUpstream: () => abort.abort(),
       firstChunkTimeoutMs: settings.firstChunkTimeoutMs,
       idleTimeoutMs: settings.idleTimeoutMs,
@@ -275,7 +275,6 @@ export async function runChat(request: Request, services: ProxyServices, call: P
         finish(meter.usage, produced, estimated, error === 'cancelled' ? undefined : error);
       },
     });
-    return new Response(body, { status: 200, headers: streamHeaders });
   } catch (error) {
     finish(undefined, false);
     throw upstreamError(error);

@@ -1,8 +1,13 @@
+import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeWebStream } from 'node:stream/web';
+import { withNodeBody, type NodeBody } from '../adapters/node-body.js';
 import { AirlockError } from '../errors.js';
 import { upstreamError } from './upstream-errors.js';
+import { claimUpstreamBody } from './upstream-fetch.js';
 
 const encoder = new TextEncoder();
-const heartbeat = encoder.encode(': keep-alive\n\n');
+const heartbeat = Buffer.from(': keep-alive\n\n');
 const usageMarker = Buffer.from('"usage":{');
 const contentMarker = Buffer.from('"content":"');
 
@@ -62,11 +67,12 @@ export interface StreamMeter {
  */
 export class SseUsageScanner {
   readonly meter: StreamMeter = { contentChunks: 0 };
-  #tail: Buffer = Buffer.alloc(0);
+  // The previous chunk, kept by reference (chunks are never reused) for a marker split across two.
+  #previous: Buffer | undefined;
   #usageBytes: Buffer[] | undefined;
 
   feed(chunk: Uint8Array): void {
-    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.#usageBytes) {
       this.#collectUsage(bytes);
       return;
@@ -76,11 +82,12 @@ export class SseUsageScanner {
     }
     let usageAt = bytes.indexOf(usageMarker);
     let source = bytes;
-    if (usageAt === -1 && this.#tail.length > 0) {
-      const joint = Buffer.concat([this.#tail, bytes.subarray(0, usageMarker.length)]);
+    if (usageAt === -1 && this.#previous) {
+      const tail = this.#previous.subarray(Math.max(0, this.#previous.length - usageMarker.length + 1));
+      const joint = Buffer.concat([tail, bytes.subarray(0, usageMarker.length)]);
       const jointAt = joint.indexOf(usageMarker);
       if (jointAt !== -1) {
-        source = Buffer.concat([this.#tail, bytes]);
+        source = Buffer.concat([tail, bytes]);
         usageAt = jointAt;
       }
     }
@@ -89,7 +96,9 @@ export class SseUsageScanner {
       this.#collectUsage(source.subarray(usageAt + usageMarker.length - 1));
       return;
     }
-    this.#tail = Buffer.from(bytes.subarray(Math.max(0, bytes.length - usageMarker.length + 1)));
+    // A chunk ending on an event boundary cannot hold the start of a split marker.
+    const length = bytes.length;
+    this.#previous = length >= 2 && bytes[length - 1] === 0x0a && bytes[length - 2] === 0x0a ? undefined : bytes;
   }
 
   // The usage object holds only numbers and nested objects, so brace depth finds its end.
@@ -107,7 +116,7 @@ export class SseUsageScanner {
           // A malformed usage object leaves the estimate in place.
         }
         this.#usageBytes = undefined;
-        this.#tail = Buffer.alloc(0);
+        this.#previous = undefined;
         return;
       }
     }
@@ -116,7 +125,7 @@ export class SseUsageScanner {
 }
 
 /**
- * Options of {@link passThroughSse}.
+ * Options of {@link passThroughSse} and {@link sseResponse}.
  *
  * @example
  * ```ts
@@ -136,13 +145,214 @@ export interface PassThroughOptions {
   onEnd?: (meter: StreamMeter, error?: AirlockError | 'cancelled') => void;
 }
 
+// Where relayed bytes go: a Node response or a Web stream's controller.
+interface Sink {
+  /** Returns false when the receiver wants no more for now. */
+  write(chunk: Uint8Array): boolean;
+  end(): void;
+}
+
 /**
- * Passes an upstream SSE body through byte for byte (no re-encoding), with a
- * first-chunk timeout, an idle watchdog and comment heartbeats during long
- * silences, while metering usage from the passing bytes. A failure after the
- * first byte becomes an error event at the end of the stream; it is never
- * retried. When the client goes away (the stream is cancelled) the upstream
- * is aborted.
+ * Relays one upstream SSE body, from a Node stream, to exactly one sink:
+ * a Node response ({@link NodeBody.pipeTo}, the fast path of the Node
+ * adapters) or a Web stream ({@link SseRelay.webStream}, every other
+ * runtime). Chunks are passed on as they arrive, byte for byte, with
+ * back-pressure; the per-chunk work is a timestamp and two native byte
+ * searches, and each socket read of the upstream becomes one write.
+ */
+class SseRelay implements NodeBody {
+  readonly #source: Readable;
+  readonly #options: PassThroughOptions;
+  readonly #heartbeatMs: number;
+  readonly #scanner = new SseUsageScanner();
+  #sink: Sink | undefined;
+  // An error event waiting for a sink, when the stream failed before the client read it.
+  #pendingFinal: Uint8Array | undefined;
+  // Chunks received this tick, written together by #flush.
+  #pending: Buffer[] = [];
+  #received = false;
+  #ended = false;
+  #lastChunkAt = Date.now();
+  #lastSentAt = this.#lastChunkAt;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(source: Readable, options: PassThroughOptions) {
+    this.#source = source;
+    this.#options = options;
+    this.#heartbeatMs = options.heartbeatIntervalMs ?? 15_000;
+    source.on('error', (error) => this.#fail(upstreamError(error)));
+    source.once('close', () => {
+      if (!source.readableEnded) this.#fail(upstreamError(new Error('The upstream connection closed before the stream ended.')));
+    });
+    this.#arm();
+  }
+
+  pipeTo(outgoing: ServerResponse): Promise<void> | undefined {
+    if (this.#sink) return undefined;
+    return new Promise<void>((resolve) => {
+      outgoing.on('drain', () => this.#source.resume());
+      outgoing.once('close', () => {
+        if (!outgoing.writableFinished) this.#cancel();
+        resolve();
+      });
+      outgoing.once('finish', resolve);
+      // Headers leave with the first chunk (one packet, one wake-up for the
+      // client) when that chunk has already arrived, as it usually has;
+      // otherwise at once, so the client sees the stream has started.
+      if (this.#source.readableLength === 0) outgoing.flushHeaders();
+      this.#attach({ write: (chunk) => outgoing.write(chunk), end: () => outgoing.end() });
+    });
+  }
+
+  webStream(): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>(
+      {
+        pull: (controller) => {
+          if (this.#sink) {
+            this.#source.resume();
+            return;
+          }
+          this.#attach({
+            write(chunk) {
+              controller.enqueue(chunk);
+              return (controller.desiredSize ?? 0) > 0;
+            },
+            end() {
+              try {
+                controller.close();
+              } catch {
+                // Already cancelled by the reader.
+              }
+            },
+          });
+        },
+        cancel: () => this.#cancel(),
+      },
+      // Nothing is read from upstream before the client asks: that keeps
+      // back-pressure exact and leaves the body to pipeTo until then.
+      { highWaterMark: 0 },
+    );
+  }
+
+  #attach(sink: Sink): void {
+    this.#sink = sink;
+    if (this.#ended) {
+      if (this.#pendingFinal) sink.write(this.#pendingFinal);
+      sink.end();
+      return;
+    }
+    this.#source.on('data', this.#onData);
+    this.#source.once('end', () => {
+      if (this.#ended) return;
+      this.#flush();
+      this.#finish();
+      sink.end();
+    });
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    if (this.#ended) return;
+    this.#lastChunkAt = this.#lastSentAt = Date.now();
+    if (!this.#received) {
+      // The idle limit replaces the first-chunk limit and may be shorter: re-arm once.
+      this.#received = true;
+      clearTimeout(this.#timer);
+      this.#arm();
+    }
+    this.#scanner.feed(chunk);
+    // One socket read of the upstream often holds many events (each its own
+    // 'data'); they leave in one write at the end of this tick, and when the
+    // upstream's end came in the same read, the response's end joins them
+    // (the stream's 'end' is emitted after this flush): one packet instead of
+    // one per event plus one for the end.
+    if (this.#pending.length === 0) process.nextTick(this.#flush);
+    this.#pending.push(chunk);
+  };
+
+  readonly #flush = (): void => {
+    const pending = this.#pending;
+    if (pending.length === 0 || this.#ended) return;
+    this.#pending = [];
+    if (!this.#sink!.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending))) this.#source.pause();
+  };
+
+  // One timer per stream, armed for whichever comes first: the watchdog
+  // deadline or the next heartbeat. Chunks only stamp the time, so the hot
+  // path does no timer work at all.
+  #arm(): void {
+    const deadline = this.#lastChunkAt + (this.#received ? this.#options.idleTimeoutMs : this.#options.firstChunkTimeoutMs);
+    const wait = Math.min(deadline, this.#lastSentAt + this.#heartbeatMs) - Date.now();
+    this.#timer = setTimeout(this.#tick, Math.max(1, wait));
+  }
+
+  readonly #tick = (): void => {
+    if (this.#ended) return;
+    const now = Date.now();
+    if (now - this.#lastChunkAt >= (this.#received ? this.#options.idleTimeoutMs : this.#options.firstChunkTimeoutMs)) {
+      this.#fail(new AirlockError('upstream_timeout', 'The AI service stopped answering.'));
+      this.#options.abortUpstream();
+      return;
+    }
+    if (now - this.#lastSentAt >= this.#heartbeatMs && this.#sink) {
+      this.#lastSentAt = now;
+      this.#sink.write(heartbeat);
+    }
+    this.#arm();
+  };
+
+  #finish(error?: AirlockError | 'cancelled'): void {
+    this.#ended = true;
+    clearTimeout(this.#timer);
+    this.#options.onEnd?.(this.#scanner.meter, error);
+  }
+
+  // A failure after the first byte ends the stream with an error event; it is never retried.
+  #fail(failure: AirlockError): void {
+    if (this.#ended) return;
+    this.#flush();
+    this.#finish(failure);
+    this.#source.destroy();
+    const event = sseErrorEvent(failure);
+    if (!this.#sink) {
+      this.#pendingFinal = event;
+      return;
+    }
+    this.#sink.write(event);
+    this.#sink.end();
+  }
+
+  // The client went away: stop the upstream generation.
+  #cancel(): void {
+    if (this.#ended) return;
+    this.#finish('cancelled');
+    this.#options.abortUpstream();
+    this.#source.destroy();
+  }
+}
+
+/**
+ * Relays an upstream SSE response to the client byte for byte (no
+ * re-encoding), with a first-chunk timeout, an idle watchdog and comment
+ * heartbeats during long silences, while metering usage from the passing
+ * bytes. A failure after the first byte becomes an error event at the end
+ * of the stream; it is never retried. When the client goes away the
+ * upstream is aborted. The response works everywhere through its Web
+ * `body`; on Node it also carries a {@link NodeBody}, so the Node adapters
+ * move the upstream's socket chunks straight to the client's socket.
+ *
+ * @example
+ * ```ts
+ * return sseResponse(upstreamResponse, { 'content-type': 'text/event-stream' }, { abortUpstream: () => controller.abort(), firstChunkTimeoutMs: 30_000, idleTimeoutMs: 60_000 });
+ * ```
+ */
+export function sseResponse(upstream: Response, headers: HeadersInit, options: PassThroughOptions): Response {
+  const source = claimUpstreamBody(upstream) ?? Readable.fromWeb(upstream.body! as NodeWebStream<Uint8Array>);
+  const relay = new SseRelay(source, options);
+  return withNodeBody(new Response(relay.webStream(), { status: 200, headers }), relay);
+}
+
+/**
+ * {@link sseResponse} for a bare Web stream: the relayed body as a Web stream.
  *
  * @example
  * ```ts
@@ -150,92 +360,5 @@ export interface PassThroughOptions {
  * ```
  */
 export function passThroughSse(upstream: ReadableStream<Uint8Array>, options: PassThroughOptions): ReadableStream<Uint8Array> {
-  const reader = upstream.getReader();
-  const scanner = new SseUsageScanner();
-  const heartbeatMs = options.heartbeatIntervalMs ?? 15_000;
-  let received = false;
-  let timedOut = false;
-  let ended = false;
-  let lastChunkAt = Date.now();
-  let lastSentAt = lastChunkAt;
-  let controllerRef: ReadableStreamDefaultController<Uint8Array> | undefined;
-
-  // One timer per stream, armed for whichever comes first: the watchdog
-  // deadline or the next heartbeat. Chunks only stamp the time, so the hot
-  // path does no timer work at all.
-  let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
-    const now = Date.now();
-    const deadline = lastChunkAt + (received ? options.idleTimeoutMs : options.firstChunkTimeoutMs);
-    timer = setTimeout(tick, Math.max(1, Math.min(deadline, lastSentAt + heartbeatMs) - now));
-  };
-  const tick = () => {
-    if (ended) return;
-    const now = Date.now();
-    if (now - lastChunkAt >= (received ? options.idleTimeoutMs : options.firstChunkTimeoutMs)) {
-      timedOut = true;
-      options.abortUpstream();
-      reader.cancel().catch(() => {});
-      return;
-    }
-    if (now - lastSentAt >= heartbeatMs && controllerRef) {
-      lastSentAt = now;
-      try {
-        controllerRef.enqueue(heartbeat);
-      } catch {
-        return;
-      }
-    }
-    arm();
-  };
-  arm();
-
-  const end = (error?: AirlockError | 'cancelled') => {
-    if (ended) return;
-    ended = true;
-    clearTimeout(timer);
-    options.onEnd?.(scanner.meter, error);
-  };
-
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        controllerRef = controller;
-      },
-      async pull(controller) {
-        try {
-          const result = await reader.read();
-          if (timedOut) throw new Error('upstream watchdog fired');
-          if (result.done) {
-            end();
-            controller.close();
-            return;
-          }
-          lastChunkAt = lastSentAt = Date.now();
-          if (!received) {
-            // The idle limit replaces the first-chunk limit and may be shorter: re-arm once.
-            received = true;
-            clearTimeout(timer);
-            arm();
-          }
-          scanner.feed(result.value);
-          controller.enqueue(result.value);
-        } catch (error) {
-          if (ended) return;
-          const failure = timedOut
-            ? new AirlockError('upstream_timeout', 'The AI service stopped answering.', { cause: error })
-            : upstreamError(error);
-          end(failure);
-          controller.enqueue(sseErrorEvent(failure));
-          controller.close();
-        }
-      },
-      cancel() {
-        end('cancelled');
-        options.abortUpstream();
-        return reader.cancel().catch(() => {});
-      },
-    },
-    { highWaterMark: 0 },
-  );
+  return new SseRelay(Readable.fromWeb(upstream as NodeWebStream<Uint8Array>), options).webStream();
 }

@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import { createUpstreamFetch, type UpstreamFetch } from './upstream-fetch.js';
 
 /**
  * Where and how Airlock calls OpenAI (or any OpenAI-compatible server).
@@ -21,7 +22,7 @@ export interface UpstreamOptions {
   idleTimeoutMs?: number;
   /** During a silence this long, a `: keep-alive` SSE comment is sent so proxies keep the stream open, in ms. Default: `15_000`. */
   heartbeatIntervalMs?: number;
-  /** `fetch` used for upstream calls, for tests. Default: the global `fetch`. */
+  /** `fetch` used for upstream calls, for tests. Default: Airlock's keep-alive `node:http`/`node:https` fetch (proxy/upstream-fetch.ts), whose streamed bodies the proxy relays without Web streams. */
   fetch?: typeof fetch;
 }
 
@@ -58,21 +59,49 @@ export function resolveUpstream(options: UpstreamOptions = {}): ResolvedUpstream
 /**
  * Builds the `openai` client for one call. A client is made per call rather
  * than cached per key, so a decrypted key lives only as long as the call that
- * needs it (a revoked or rotated key is not kept in a long-lived map).
+ * needs it (a revoked or rotated key is not kept in a long-lived map); only
+ * the operator's shared key, held in the settings anyway, has one client.
  * Retries are off because a retried stream could double-charge or replay
- * partial output. Connections are pooled by the shared `fetch` dispatcher,
- * not by the client, so nothing is lost by not caching.
+ * partial output. Connections are pooled by the one shared `fetch` (its
+ * keep-alive agents), not by the client, so nothing is lost by not caching.
+ *
+ * @example
+ * ```ts
+ * const clients = new UpstreamClients(resolveUpstream({ apiKey }));
+ * await clients.forKey(apiKey).models.list();
+ * clients.close();
+ * ```
  */
 export class UpstreamClients {
-  constructor(readonly settings: ResolvedUpstream) {}
+  readonly #ownFetch: UpstreamFetch | undefined;
+  readonly #fetch: typeof fetch;
+  #sharedClient: OpenAI | undefined;
+
+  constructor(readonly settings: ResolvedUpstream) {
+    this.#ownFetch = settings.fetch ? undefined : createUpstreamFetch();
+    this.#fetch = settings.fetch ?? this.#ownFetch!;
+  }
 
   forKey(apiKey: string): OpenAI {
+    // The shared key sits in the settings for the life of the process
+    // anyway, so its client is made once: building one costs about as much
+    // as the rest of the SDK's work for a call.
+    if (apiKey === this.settings.apiKey) return (this.#sharedClient ??= this.#client(apiKey));
+    return this.#client(apiKey);
+  }
+
+  #client(apiKey: string): OpenAI {
     return new OpenAI({
       apiKey,
       baseURL: this.settings.baseURL,
       maxRetries: 0,
       timeout: this.settings.headersTimeoutMs,
-      ...(this.settings.fetch && { fetch: this.settings.fetch }),
+      fetch: this.#fetch,
     });
+  }
+
+  /** Closes the upstream connections, for shutdown (after the server has stopped taking requests). */
+  close(): void {
+    this.#ownFetch?.close();
   }
 }

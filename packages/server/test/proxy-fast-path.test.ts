@@ -1,0 +1,220 @@
+import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeBodyOf } from '../src/adapters/node-body.js';
+import { SseUsageScanner } from '../src/proxy/sse-pass-through.js';
+import { claimUpstreamBody, createUpstreamFetch } from '../src/proxy/upstream-fetch.js';
+import type { WidgetRecord } from '../src/stores/store.js';
+import { allowedOrigin, eventually, sseEvents, startProxyHarness, streamedText, type ProxyHarness } from './proxy-helpers.js';
+
+// The proxy's fast path (proxy/upstream-fetch.ts, the SSE relay, the Node
+// adapter's direct pipe) and the Web-stream paths it must stay equal to.
+
+const admin = { authorization: 'Bearer admin-secret-token' };
+const today = new Date().toISOString().slice(0, 10);
+const hello = { messages: [{ role: 'user', content: 'Hello there' }], stream: true };
+
+function listen(server: Server | ReturnType<typeof createTcpServer>): Promise<number> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+}
+
+async function outputTokens(harness: ProxyHarness, widget: WidgetRecord): Promise<number | undefined> {
+  const response = await fetch(`${harness.url}/airlock/admin/widgets/${widget.id}/usage?from=${today}&to=${today}`, { headers: admin });
+  return ((await response.json()) as { days: { outputTokens: number }[] }).days[0]?.outputTokens;
+}
+
+describe('the SSE relay', () => {
+  let harness: ProxyHarness;
+  beforeAll(async () => {
+    harness = await startProxyHarness({ upstream: { idleTimeoutMs: 300, heartbeatIntervalMs: 40 } });
+  });
+  afterAll(async () => {
+    await harness.close();
+  });
+
+  it('streams through the Web body when a runtime reads it instead of the Node pipe', async () => {
+    const widget = await harness.widget();
+    const token = await harness.token(widget);
+    harness.upstream.next({ type: 'answer', text: 'Read as a Web stream.', chunks: 4, usage: { prompt_tokens: 5, completion_tokens: 4 } });
+    const response = await harness.airlock.fetch(
+      new Request('http://localhost/airlock/v1/chat/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', origin: allowedOrigin },
+        body: JSON.stringify(hello),
+      }),
+    );
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const direct = nodeBodyOf(response);
+    expect(direct).toBeDefined();
+    const events = await sseEvents(response);
+    // Once the Web body has been read, the Node pipe refuses (one reader only).
+    expect(direct!.pipeTo(undefined as never)).toBeUndefined();
+    expect(streamedText(events).text).toBe('Read as a Web stream.');
+    await eventually(async () => (await outputTokens(harness, widget)) === 4);
+  });
+
+  it('ends a Web-read stream that stalls with an error event, after heartbeats', async () => {
+    const widget = await harness.widget();
+    const token = await harness.token(widget);
+    harness.upstream.next({ type: 'stall', afterChunks: 2 });
+    const response = await harness.airlock.fetch(
+      new Request('http://localhost/airlock/v1/chat/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', origin: allowedOrigin },
+        body: JSON.stringify(hello),
+      }),
+    );
+    const text = await response.text();
+    expect(text).toContain(': keep-alive');
+    expect(text).toContain('"code":"upstream_timeout"');
+  });
+
+  it('meters a stream relayed through the Node pipe from its usage chunk', async () => {
+    const widget = await harness.widget();
+    const token = await harness.token(widget);
+    harness.upstream.next({ type: 'answer', text: 'Piped.', chunks: 3, usage: { prompt_tokens: 9, completion_tokens: 7 } });
+    const events = await sseEvents(await harness.post('/v1/chat/completions', token, hello));
+    expect(streamedText(events).text).toBe('Piped.');
+    await eventually(async () => (await outputTokens(harness, widget)) === 7);
+  });
+
+  it('keeps serving after a client leaves before sending its whole body', async () => {
+    const { port } = new URL(harness.url);
+    await new Promise<void>((resolve) => {
+      const request = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/airlock/v1/chat/completions', headers: { 'content-length': '500' } });
+      request.on('error', () => resolve());
+      request.write('{"messages":');
+      setTimeout(() => {
+        request.destroy();
+        resolve();
+      }, 50);
+    });
+    const widget = await harness.widget();
+    harness.upstream.next({ type: 'answer', text: 'Still fine.' });
+    const events = await sseEvents(await harness.post('/v1/chat/completions', await harness.token(widget), hello));
+    expect(streamedText(events).text).toBe('Still fine.');
+  });
+});
+
+describe('the SSE relay over a Web-stream upstream body (a custom upstream fetch)', () => {
+  let harness: ProxyHarness;
+  beforeAll(async () => {
+    harness = await startProxyHarness({ upstream: { idleTimeoutMs: 300, fetch: (input, init) => fetch(input, init) } });
+  });
+  afterAll(async () => {
+    await harness.close();
+  });
+
+  it('relays, meters and reports a drop mid-stream as with the built-in fetch', async () => {
+    const widget = await harness.widget();
+    const token = await harness.token(widget);
+    harness.upstream.next({ type: 'answer', text: 'Through undici.', chunks: 3, usage: { prompt_tokens: 3, completion_tokens: 5 } });
+    expect(streamedText(await sseEvents(await harness.post('/v1/chat/completions', token, hello))).text).toBe('Through undici.');
+    await eventually(async () => (await outputTokens(harness, widget)) === 5);
+    harness.upstream.next({ type: 'drop', afterChunks: 2 });
+    const dropped = streamedText(await sseEvents(await harness.post('/v1/chat/completions', token, hello)));
+    expect(dropped.error).toBe('upstream_unavailable');
+    expect(dropped.text.length).toBeGreaterThan(0);
+  });
+});
+
+describe('SseUsageScanner', () => {
+  const usageEvent = 'data: {"id":"c","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":40,"total_tokens":52}}\n\n';
+  const contentEvent = 'data: {"choices":[{"delta":{"content":"Hi"}}],"usage":null}\n\n';
+
+  it('finds the usage object wherever a read splits it, also mid-marker', () => {
+    const whole = Buffer.from(contentEvent + contentEvent + usageEvent);
+    for (let at = 1; at < whole.length; at += 1) {
+      const scanner = new SseUsageScanner();
+      scanner.feed(whole.subarray(0, at));
+      scanner.feed(whole.subarray(at));
+      expect(scanner.meter.usage, `split at ${at}`).toEqual({ prompt_tokens: 12, completion_tokens: 40, total_tokens: 52 });
+    }
+  });
+
+  it('counts content deltas and leaves usage unset for a stream cut short', () => {
+    const scanner = new SseUsageScanner();
+    for (let index = 0; index < 3; index += 1) scanner.feed(Buffer.from(contentEvent));
+    expect(scanner.meter).toEqual({ contentChunks: 3 });
+  });
+});
+
+describe('createUpstreamFetch', () => {
+  const upstreamFetch = createUpstreamFetch();
+  afterAll(() => upstreamFetch.close());
+
+  it('speaks TLS to https URLs', async () => {
+    let firstByte: number | undefined;
+    const server = createTcpServer((socket) => {
+      socket.once('data', (data) => {
+        firstByte = data[0];
+        socket.destroy();
+      });
+    });
+    const port = await listen(server);
+    await expect(upstreamFetch(`https://127.0.0.1:${port}/v1/models`)).rejects.toThrow();
+    server.close();
+    // 0x16: a TLS handshake record (the ClientHello).
+    expect(firstByte).toBe(0x16);
+  });
+
+  it('sends the method, headers and body, and reads JSON and error bodies', async () => {
+    let seen: { method?: string; authorization?: string; body: string } = { body: '' };
+    const server = createHttpServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        seen = { method: request.method, authorization: request.headers.authorization, body };
+        response.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' });
+        response.end('{"error":{"code":"rate_limit_exceeded"}}');
+      });
+    });
+    const port = await listen(server);
+    const response = await upstreamFetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+      method: 'POST',
+      headers: new Headers({ authorization: 'Bearer sk-test', 'content-type': 'application/json' }),
+      body: '{"model":"m"}',
+    });
+    expect(response.status).toBe(429);
+    expect(response.headers.get('retry-after')).toBe('3');
+    expect(await response.json()).toEqual({ error: { code: 'rate_limit_exceeded' } });
+    expect(seen).toEqual({ method: 'POST', authorization: 'Bearer sk-test', body: '{"model":"m"}' });
+    // A body read through the Web API can no longer be claimed by the relay.
+    expect(claimUpstreamBody(response)).toBeUndefined();
+    server.close();
+  });
+
+  it('keeps a connection that is silent mid-body past the idle-connection timeout', async () => {
+    const shortLived = createUpstreamFetch({ freeSocketTimeoutMs: 200 });
+    const server = createHttpServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write('data: 1\n\n');
+      setTimeout(() => response.end('data: 2\n\n'), 600);
+    });
+    const port = await listen(server);
+    const response = await shortLived(`http://127.0.0.1:${port}/v1/chat/completions`);
+    expect(await response.text()).toBe('data: 1\n\ndata: 2\n\n');
+    shortLived.close();
+    server.close();
+  });
+
+  it('closes the connection within 200 ms when aborted while the body streams', async () => {
+    let closedAt: number | undefined;
+    const server = createHttpServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write('data: {}\n\n');
+      response.on('close', () => (closedAt = Date.now()));
+    });
+    const port = await listen(server);
+    const controller = new AbortController();
+    const response = await upstreamFetch(`http://127.0.0.1:${port}/v1/chat/completions`, { signal: controller.signal });
+    const reader = response.body!.getReader();
+    expect((await reader.read()).done).toBe(false);
+    const abortedAt = Date.now();
+    controller.abort();
+    await eventually(() => closedAt !== undefined, 1_000);
+    expect(closedAt! - abortedAt).toBeLessThan(200);
+    await expect(reader.read()).rejects.toThrow();
+    server.close();
+  });
+});
