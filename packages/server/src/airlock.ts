@@ -204,12 +204,14 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
   const store =
     options.store ?? openStore(options.databaseUrl ?? process.env.AIRLOCK_DATABASE_URL ?? `sqlite:${dataDir}/airlock.db`);
   const usage = new UsageMeter({ store, logger, now });
+  const metrics = new Metrics();
   const upstream = new UpstreamClients(
     resolveUpstream({
       ...options.upstream,
       apiKey: options.upstream?.apiKey ?? process.env.OPENAI_API_KEY,
       baseURL: options.upstream?.baseURL ?? process.env.OPENAI_BASE_URL,
     }),
+    (seconds) => metrics.observeUpstreamLatency(seconds),
   );
 
   const redisOptions = resolveRedisOptions(options.redis);
@@ -234,7 +236,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     ...(cluster && { cluster }),
     usage,
     logger,
-    metrics: new Metrics(),
+    metrics,
     lifecycle: { draining: false },
     readinessProbes: [],
     now,
@@ -281,7 +283,6 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     ...adminPageRoutes(context),
   ];
 
-  const { metrics } = context;
   const logRequests = options.logRequests ?? false;
   // Operations endpoints keep answering while the instance drains.
   const answeredWhileDraining = new Set(['/healthz', '/readyz', '/metrics']);
@@ -371,6 +372,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     async close() {
       await usage.flush();
       await cluster?.close();
+      upstream.close();
       await store.close();
     },
   };

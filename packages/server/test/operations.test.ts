@@ -77,6 +77,13 @@ describe('operations endpoints', () => {
     expect(value('airlock_active_streams')).toBe(0);
     expect(value('airlock_upstream_latency_seconds_count')).toBeGreaterThanOrEqual(2);
     expect(value('airlock_upstream_latency_seconds_bucket{le="+Inf"}')).toBe(value('airlock_upstream_latency_seconds_count'));
+
+    // An error that ends a stream already answered 200 is counted too.
+    harness.upstream.next({ type: 'drop', afterChunks: 1, text: 'cut short' });
+    const cut = await readStreamedText(await harness.post('/v1/chat/completions', token, chat));
+    expect(cut.error).toBe('upstream_unavailable');
+    const after = await (await fetch(`${harness.url}/airlock/metrics`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
+    expect(after).toContain('airlock_errors_total{code="upstream_unavailable"} 1');
     expect(text).toContain('# TYPE airlock_upstream_latency_seconds histogram');
     expect(text).not.toContain(canaryKey);
     expect(text).not.toContain(token);

@@ -229,7 +229,11 @@ export async function runChat(request: Request, services: ProxyServices, call: P
     settleTurn(produced && !streamError && !cancelled);
     request.signal.removeEventListener('abort', onClientGone);
     reservation.settle(produced ? 1 : 0);
-    if (streamError) services.usage.recordError(widget.id, streamError.code);
+    if (streamError) {
+      // Answered inside the stream (headers were 200), so airlock.fetch never saw it.
+      services.usage.recordError(widget.id, streamError.code);
+      services.metrics.recordError(streamError.code);
+    }
     const outputTokens = usage?.completion_tokens ?? estimatedOutput;
     services.limits.spendOutputTokens(call.caller, outputTokens);
     if (usage?.prompt_tokens !== undefined) {

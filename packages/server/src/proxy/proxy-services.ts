@@ -1,4 +1,5 @@
 import type { Logger } from '../logging/logger.js';
+import type { Metrics } from '../operations/metrics.js';
 import { generationCost, type GenerationCosts } from '../limits/generations.js';
 import { AirlockError } from '../errors.js';
 import type { LimitedCaller, ProxyLimitsOptions, RequestLimits } from '../limits/request-limits.js';
@@ -62,6 +63,8 @@ export interface ProxyServices {
   usage: UsageMeter;
   store: Store;
   logger: Logger;
+  /** Instance metrics: errors that end a stream are counted here (the others by `airlock.fetch`). */
+  metrics: Metrics;
   input: ChatInputLimits;
   /** Server-wide cap on output tokens per answer. */
   maxOutputTokens: number;

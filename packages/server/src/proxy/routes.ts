@@ -31,6 +31,7 @@ export function proxyRoutes(context: AirlockContext): Route[] {
     usage: context.usage,
     store: context.store,
     logger: context.logger,
+    metrics: context.metrics,
     input: { ...defaultChatInputLimits, ...context.options.chatLimits },
     maxOutputTokens: options.maxOutputTokens ?? 4096,
     generationCosts: { ...defaultGenerationCosts, ...options.generationCosts },

@@ -77,9 +77,19 @@ export class UpstreamClients {
   readonly #fetch: typeof fetch;
   #sharedClient: OpenAI | undefined;
 
-  constructor(readonly settings: ResolvedUpstream) {
+  /** `onResponseHeaders` learns how long each upstream call took until its response headers (seconds), for metrics. */
+  constructor(
+    readonly settings: ResolvedUpstream,
+    onResponseHeaders: (seconds: number) => void = () => {},
+  ) {
     this.#ownFetch = settings.fetch ? undefined : createUpstreamFetch();
-    this.#fetch = settings.fetch ?? this.#ownFetch!;
+    const base = settings.fetch ?? this.#ownFetch!;
+    this.#fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+      const started = performance.now();
+      const response = await base(input, init);
+      onResponseHeaders((performance.now() - started) / 1000);
+      return response;
+    }) as typeof fetch;
   }
 
   forKey(apiKey: string): OpenAI {
