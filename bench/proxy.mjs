@@ -10,14 +10,13 @@
 //
 // Direct and proxied runs alternate, so a change in the machine's load hits
 // both; Airlock's CPU time per stream does not depend on the load at all.
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { closeConnections, load, ms, timed } from './lib/http-load.mjs';
+import { forkRole, runStandInUpstream, setPace } from './lib/processes.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const role = process.argv[2];
@@ -26,22 +25,6 @@ const argument = (name) => process.argv.find((value) => value.startsWith(`--${na
 const runs = Number(argument('runs') ?? (quick ? 1 : 3));
 const only = argument('only');
 const apiKey = `sk-bench-${randomBytes(8).toString('hex')}`;
-const chunks = Array.from({ length: 50 }, (_, index) => `tok${index} `);
-
-
-async function runUpstream() {
-  const { startUpstream } = await import('@airlock/testing');
-  const upstream = await startUpstream();
-  process.on('message', (message) => {
-    if (message.pace !== undefined) {
-      // The stand-in records every request; a long run must not grow it without bound.
-      upstream.reset();
-      upstream.setDefault({ type: 'stream', chunks, delayMs: message.pace });
-      process.send({ paced: message.pace });
-    }
-  });
-  process.send({ baseURL: upstream.baseURL });
-}
 
 async function runAirlock() {
   const { createAirlock, silentLogger } = await import('@airlock/server');
@@ -86,102 +69,16 @@ async function runAirlock() {
   process.send({ url: `${server.url}/airlock/v1`, token });
 }
 
-function child(flag, env = {}) {
-  // BENCH_PROFILE=<dir> writes a CPU profile of the Airlock process there.
-  const execArgv = flag === '--airlock' && process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const process_ = fork(self, [flag], { env: { ...process.env, ...env }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const first = new Promise((resolve, reject) => {
-    process_.once('message', resolve);
-    process_.once('exit', (code) => reject(new Error(`${flag} exited with ${code}`)));
-  });
-  return { process: process_, ready: first };
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
-const body = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Tell me about tides.' }] });
-
-/** One streamed request; resolves with its time to first byte and total time, in ms. */
-function stream(baseURL, key) {
-  const url = new URL(`${baseURL}/chat/completions`);
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    let firstByte;
-    let bytes = 0;
-    const request = http.request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'content-length': Buffer.byteLength(body) },
-      },
-      (response) => {
-        if (response.statusCode !== 200) {
-          response.resume();
-          reject(new Error(`status ${response.statusCode}`));
-          return;
-        }
-        response.on('data', (chunk) => {
-          firstByte ??= performance.now();
-          bytes += chunk.length;
-        });
-        response.on('end', () => resolve({ ttfb: firstByte - started, total: performance.now() - started, bytes }));
-        response.on('error', reject);
-      },
-    );
-    request.on('error', reject);
-    request.end(body);
-  });
-}
-
-/** Runs `count` streams with `concurrency` in flight; returns TTFB percentiles and streams per second. */
-async function load(target, concurrency, count) {
-  const ttfbs = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        next += 1;
-        const result = await stream(target.url, target.key);
-        ttfbs.push(result.ttfb);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  ttfbs.sort((a, b) => a - b);
-  const at = (p) => ttfbs[Math.min(ttfbs.length - 1, Math.floor(p * ttfbs.length))];
-  return { p50: at(0.5), p99: at(0.99), rate: count / seconds, count };
-}
-
-/** Runs as many requests as `concurrency` workers complete in `seconds`. */
-async function timed(target, concurrency, seconds) {
-  const ttfbs = [];
-  const deadline = performance.now() + seconds * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) ttfbs.push((await stream(target.url, target.key)).ttfb);
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  ttfbs.sort((a, b) => a - b);
-  const at = (p) => ttfbs[Math.min(ttfbs.length - 1, Math.floor(p * ttfbs.length))];
-  return { p50: at(0.5), p99: at(0.99), rate: ttfbs.length / elapsed, count: ttfbs.length };
-}
-
-const ms = (value) => `${value.toFixed(2)} ms`;
-
 async function main() {
-  const upstream = child('--upstream');
+  const upstream = forkRole(self, '--upstream');
   const { baseURL } = await upstream.ready;
-  const airlock = child('--airlock', { BENCH_KEY: apiKey, BENCH_UPSTREAM: baseURL });
+  // BENCH_PROFILE=<dir> writes a CPU profile of the Airlock process there.
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const airlock = forkRole(self, '--airlock', { BENCH_KEY: apiKey, BENCH_UPSTREAM: baseURL }, profile);
   const { url, token } = await airlock.ready;
   const direct = { url: baseURL, key: apiKey };
   const proxied = { url, key: token };
-  const pace = async (delayMs) => {
-    upstream.process.send({ pace: delayMs });
-    await new Promise((resolve) => upstream.process.once('message', resolve));
-  };
+  const pace = (delayMs) => setPace(upstream, delayMs);
   const airlockCpu = async () => {
     airlock.process.send({ cpu: true });
     const { cpu } = await new Promise((resolve) => airlock.process.once('message', resolve));
@@ -236,13 +133,13 @@ async function main() {
   await compare('instant upstream, 50 in flight (CPU-bound)', (target, warm) => timed(target, 50, warm ? 0.5 : quick ? 2 : 5));
   console.log(`\nload average at the end ${load1()}`);
 
-  agent.destroy();
+  closeConnections();
   airlock.process.disconnect();
   upstream.process.kill();
   setTimeout(() => airlock.process.kill(), 5_000).unref();
   return rows;
 }
 
-if (role === '--upstream') await runUpstream();
+if (role === '--upstream') await runStandInUpstream();
 else if (role === '--airlock') await runAirlock();
 else await main();

@@ -300,6 +300,20 @@ export class PostgresStore implements Store {
 
   async reserveGenerations(accountId: string, amount: number, defaultAllowance: number | null): Promise<GenerationBalance | undefined> {
     const now = this.#now();
+    if (defaultAllowance === null || amount <= defaultAllowance) {
+      // One statement, one round trip and one commit: every shared-key request
+      // of an account updates this row, so the time it is locked is what limits
+      // concurrency. A new row starts with the default allowance, which covers
+      // `amount` here; an existing row is updated only if its allowance does.
+      const [row] = await this.#rows<AllowanceRow>(
+        `INSERT INTO generation_allowances AS current (account_id, allowance, used, updated_at) VALUES ($3, $4, $1, $2)
+         ON CONFLICT (account_id) DO UPDATE SET used = current.used + $1, updated_at = $2
+         WHERE current.allowance IS NULL OR current.used + $1 <= current.allowance
+         RETURNING account_id, allowance, used`,
+        [amount, now, accountId, defaultAllowance],
+      );
+      return row && balanceFromRow(row);
+    }
     await this.#pool.query(
       'INSERT INTO generation_allowances (account_id, allowance, used, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT DO NOTHING',
       [accountId, defaultAllowance, now],

@@ -1,0 +1,97 @@
+// Load generation shared by the benchmarks: streamed chat requests over
+// node:http with keep-alive, spread round-robin over one or more targets.
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+const body = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Tell me about tides.' }] });
+
+/** Closes the kept-alive sockets, so the process can exit. */
+export function closeConnections() {
+  agent.destroy();
+}
+
+/**
+ * One streamed request to `target` (`{ url, key }`, url ending in `/v1`);
+ * resolves with its time to first byte and total time in ms.
+ */
+export function stream(target) {
+  const url = new URL(`${target.url}/chat/completions`);
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let firstByte;
+    let bytes = 0;
+    const request = http.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${target.key}`, 'content-length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        if (response.statusCode !== 200) {
+          response.resume();
+          reject(new Error(`status ${response.statusCode}`));
+          return;
+        }
+        response.on('data', (chunk) => {
+          firstByte ??= performance.now();
+          bytes += chunk.length;
+        });
+        response.on('end', () => resolve({ ttfb: firstByte - started, total: performance.now() - started, bytes }));
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+function summary(ttfbs, seconds) {
+  ttfbs.sort((a, b) => a - b);
+  const at = (p) => ttfbs[Math.min(ttfbs.length - 1, Math.floor(p * ttfbs.length))];
+  return { p50: at(0.5), p99: at(0.99), rate: ttfbs.length / seconds, count: ttfbs.length };
+}
+
+/**
+ * Runs `count` streams with `concurrency` in flight, the n-th request going
+ * to `targets[n % targets.length]`; returns TTFB percentiles and streams per second.
+ */
+export async function load(targets, concurrency, count) {
+  const list = Array.isArray(targets) ? targets : [targets];
+  const ttfbs = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const target = list[next % list.length];
+        next += 1;
+        ttfbs.push((await stream(target)).ttfb);
+      }
+    }),
+  );
+  return summary(ttfbs, (performance.now() - started) / 1000);
+}
+
+/** Like {@link load}, but runs as many streams as `concurrency` workers complete in `seconds`. */
+export async function timed(targets, concurrency, seconds) {
+  const list = Array.isArray(targets) ? targets : [targets];
+  const ttfbs = [];
+  let next = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const target = list[next % list.length];
+        next += 1;
+        ttfbs.push((await stream(target)).ttfb);
+      }
+    }),
+  );
+  return summary(ttfbs, (performance.now() - started) / 1000);
+}
+
+/** `12.34 ms` */
+export const ms = (value) => `${value.toFixed(2)} ms`;

@@ -1,0 +1,42 @@
+// The process roles the benchmarks share: the stand-in upstream, and forking
+// a benchmark file into one of its roles.
+import { fork } from 'node:child_process';
+
+/** 50 content chunks, the benchmarks' answer. */
+export const chunks = Array.from({ length: 50 }, (_, index) => `tok${index} `);
+
+/**
+ * Runs the stand-in upstream in this process: tells the parent its base URL,
+ * and on `{ pace: ms }` answers every request with {@link chunks} that far apart.
+ */
+export async function runStandInUpstream() {
+  const { startUpstream } = await import('@airlock/testing');
+  const upstream = await startUpstream();
+  process.on('message', (message) => {
+    if (message.pace !== undefined) {
+      // The stand-in records every request; a long run must not grow it without bound.
+      upstream.reset();
+      upstream.setDefault({ type: 'stream', chunks, delayMs: message.pace });
+      process.send({ paced: message.pace });
+    }
+  });
+  process.send({ baseURL: upstream.baseURL });
+}
+
+/**
+ * Forks `file` with the role `flag`; `ready` resolves with the child's first message.
+ */
+export function forkRole(file, flag, env = {}, execArgv = []) {
+  const child = fork(file, [flag], { env: { ...process.env, ...env }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ready = new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`${flag} exited with ${code}`)));
+  });
+  return { process: child, ready };
+}
+
+/** Sets the stand-in's pace (ms between chunks) and waits until it took effect. */
+export async function setPace(upstream, delayMs) {
+  upstream.process.send({ pace: delayMs });
+  await new Promise((resolve) => upstream.process.once('message', resolve));
+}
