@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { closeConnections, load, ms, timed } from './lib/http-load.mjs';
-import { forkRole, runStandInUpstream, setPace } from './lib/processes.mjs';
+import { createBenchWidget, forkRole, runStandInUpstream, setPace, unlimitedProxy } from './lib/processes.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const role = process.argv[2];
@@ -21,34 +21,16 @@ const apiKey = `sk-bench-${randomBytes(8).toString('hex')}`;
 async function runAirlock() {
   const { createAirlock, silentLogger } = await import('@airlock/server');
   const { serve } = await import('@airlock/server/node');
-  const unlimited = 1e9;
   const airlock = createAirlock({
     databaseUrl: process.env.BENCH_DATABASE,
     redis: { url: process.env.BENCH_REDIS },
     masterKeys: process.env.BENCH_MASTER_KEYS,
     logger: silentLogger,
     upstream: { apiKey: process.env.BENCH_KEY, baseURL: process.env.BENCH_UPSTREAM },
-    proxy: {
-      limits: {
-        widgetRequestsPerMinute: unlimited,
-        visitorRequestsPerMinute: unlimited,
-        tokenRequestsPerMinute: unlimited,
-        concurrentStreamsPerVisitor: unlimited,
-      },
-    },
+    proxy: unlimitedProxy,
   });
   await airlock.ready();
-  let token;
-  if (process.env.BENCH_CREATE_WIDGET) {
-    const widget = await airlock.store.createWidget({
-      name: 'bench',
-      type: 'chat',
-      allowedOrigins: ['https://bench.example'],
-      presentation: { title: 'Bench', theme: 'auto' },
-      behaviour: { model: 'gpt-4o-mini', systemPrompt: 'You are a benchmark.' },
-    });
-    ({ token } = await airlock.mintToken({ widgetId: widget.id, userId: 'bench', ttlSeconds: 3_600 }));
-  }
+  const token = process.env.BENCH_CREATE_WIDGET ? await createBenchWidget(airlock) : undefined;
   const server = await serve(airlock.fetch, { port: 0 });
   process.on('disconnect', () => {
     void server

@@ -16,7 +16,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { closeConnections, load, ms, timed } from './lib/http-load.mjs';
-import { forkRole, runStandInUpstream, setPace } from './lib/processes.mjs';
+import { createBenchWidget, forkRole, runStandInUpstream, setPace, unlimitedProxy } from './lib/processes.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const role = process.argv[2];
@@ -30,31 +30,16 @@ async function runAirlock() {
   const { createAirlock, silentLogger } = await import('@airlock/server');
   const { serve } = await import('@airlock/server/node');
   const dataDir = mkdtempSync(join(tmpdir(), 'airlock-bench-'));
-  const unlimited = 1e9;
   const airlock = createAirlock({
     dataDir,
     databaseUrl: `sqlite:${join(dataDir, 'airlock.db')}`,
     masterKeys: `b1:${randomBytes(32).toString('base64')}`,
     logger: silentLogger,
     upstream: { apiKey: process.env.BENCH_KEY, baseURL: process.env.BENCH_UPSTREAM },
-    proxy: {
-      limits: {
-        widgetRequestsPerMinute: unlimited,
-        visitorRequestsPerMinute: unlimited,
-        tokenRequestsPerMinute: unlimited,
-        concurrentStreamsPerVisitor: unlimited,
-      },
-    },
+    proxy: unlimitedProxy,
   });
   await airlock.ready();
-  const widget = await airlock.store.createWidget({
-    name: 'bench',
-    type: 'chat',
-    allowedOrigins: ['https://bench.example'],
-    presentation: { title: 'Bench', theme: 'auto' },
-    behaviour: { model: 'gpt-4o-mini', systemPrompt: 'You are a benchmark.' },
-  });
-  const { token } = await airlock.mintToken({ widgetId: widget.id, userId: 'bench', ttlSeconds: 3_600 });
+  const token = await createBenchWidget(airlock);
   const server = await serve(airlock.fetch, { port: 0 });
   process.on('disconnect', () => {
     void server

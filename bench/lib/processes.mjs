@@ -40,3 +40,25 @@ export async function setPace(upstream, delayMs) {
   upstream.process.send({ pace: delayMs });
   await new Promise((resolve) => upstream.process.once('message', resolve));
 }
+
+/** Proxy options that take the request limits out of the way, so the benchmarks measure the path, not the limiter's refusals. */
+export const unlimitedProxy = {
+  limits: {
+    widgetRequestsPerMinute: 1e9,
+    visitorRequestsPerMinute: 1e9,
+    tokenRequestsPerMinute: 1e9,
+    concurrentStreamsPerVisitor: 1e9,
+  },
+};
+
+/** Creates the benchmarks' chat widget (shared key, a system prompt) and returns a token for it, valid an hour. */
+export async function createBenchWidget(airlock) {
+  const widget = await airlock.store.createWidget({
+    name: 'bench',
+    type: 'chat',
+    allowedOrigins: ['https://bench.example'],
+    presentation: { title: 'Bench', theme: 'auto' },
+    behaviour: { model: 'gpt-4o-mini', systemPrompt: 'You are a benchmark.' },
+  });
+  return (await airlock.mintToken({ widgetId: widget.id, userId: 'bench', ttlSeconds: 3_600 })).token;
+}

@@ -6,10 +6,10 @@
 // `dist/`: build it first (see the README).
 // Measured on two shared cores: build 29-64 s, start 0.9-1.4 s, whole file 33-70 s.
 import { readStreamedText, startUpstream, type Upstream } from '@airlock/testing';
+import { freePort } from '@airlock/testing/services';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,17 +61,6 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
   // next start may leave workers behind in the group after its own exit.
   kill('SIGKILL');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 async function listening(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {

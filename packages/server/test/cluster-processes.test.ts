@@ -6,10 +6,9 @@
 import { startUpstream, type Upstream } from '@airlock/testing';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, startRedis, type PostgresServer, type RedisServer } from '@airlock/testing/services';
+import { freePort, startPostgres, startRedis, type PostgresServer, type RedisServer } from '@airlock/testing/services';
 
 const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const canary = `sk-canary-${randomBytes(12).toString('hex')}`;
@@ -23,17 +22,6 @@ interface Instance {
   process: ChildProcess;
   logs: string[];
   exited: Promise<number | null>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 let postgres: PostgresServer;

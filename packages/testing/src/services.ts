@@ -14,3 +14,4 @@
  */
 export { findPostgresBinDir, startPostgres, type PostgresServer } from './services/postgres.js';
 export { startRedis, type RedisServer } from './services/redis.js';
+export { freePort } from './services/free-port.js';
