@@ -1,5 +1,6 @@
 import { readStreamedText } from '@airlock/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/logging/logger.js';
 import { routeLabel } from '../src/operations/metrics.js';
 import { canaryKey, startProxyHarness, type ProxyHarness } from './proxy-helpers.js';
 
@@ -101,6 +102,20 @@ describe('operations endpoints', () => {
     expect(await metrics()).toBe('airlock_active_streams 1');
     expect((await readStreamedText(response)).text).toBe('abcd');
     await expect.poll(metrics).toBe('airlock_active_streams 0');
+  });
+
+  it('keeps keys, tokens and connection passwords out of log lines', () => {
+    const lines: string[] = [];
+    const logger = createLogger({ write: (line) => lines.push(line) });
+    logger.warn('database unreachable', {
+      url: 'postgres://airlock:pg-s3cret@db.internal:5432/airlock',
+      redis: 'rediss://default:redis-s3cret@cache:6380',
+      error: new Error(`upstream refused ${canaryKey}`),
+      header: 'Bearer abc.def.ghi',
+    });
+    const text = lines.join('\n');
+    for (const secret of ['pg-s3cret', 'redis-s3cret', canaryKey, 'abc.def.ghi']) expect(text).not.toContain(secret);
+    expect(text).toContain('postgres://airlock:[redacted]@db.internal:5432/airlock');
   });
 
   it('names pattern routes by their parameters', () => {

@@ -40,11 +40,13 @@ export interface LoggerOptions {
 
 const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-// OpenAI keys (sk-…, sk-proj-…), bearer credentials and JWT-shaped strings.
+// OpenAI keys (sk-…, sk-proj-…), bearer credentials, JWT-shaped strings,
+// and the password in a connection URL (postgres://user:password@host, redis://:password@host).
 const secretPatterns = [
   /\bsk-[A-Za-z0-9_-]{6,}/g,
   /\bBearer\s+[A-Za-z0-9._~+/=-]+/gi,
   /\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g,
+  /(?<=\b[a-z][a-z0-9+.-]*:\/\/[^\s/@:]*:)[^\s/@]+(?=@)/gi,
 ];
 
 /**
