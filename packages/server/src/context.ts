@@ -1,8 +1,6 @@
 import type { AirlockOptions } from './airlock.js';
-import type { ClusterCoordinator } from './cluster/coordinator.js';
 import type { KeyResolver } from './keys/key-resolver.js';
 import type { LimitCounters } from './limits/counters.js';
-import type { RateLimiter } from './limits/rate-limiter.js';
 import type { Logger } from './logging/logger.js';
 import type { Metrics } from './operations/metrics.js';
 import type { UpstreamClients } from './proxy/upstream.js';
@@ -25,11 +23,8 @@ export interface AirlockContext {
   readonly upstream: UpstreamClients;
   /** Picks and opens the OpenAI key for a widget's call (own or shared); `keys.reportUpstreamFailure` marks refused keys. */
   readonly keys: KeyResolver;
-  readonly limiter: RateLimiter;
-  /** Every count the limits keep (rates, stream slots, token budgets, idempotency keys): in Redis when configured, else in-process. `limiter` counts through it. */
+  /** Every count the limits keep (rates, stream slots, token budgets, idempotency keys): in Redis when configured, else in-process. */
   readonly counters: LimitCounters;
-  /** Redis coordination, when `redis` is configured: `cluster.ping()` rejects while Redis cannot be reached (for readiness checks). */
-  readonly cluster?: ClusterCoordinator;
   /** Per-widget daily usage (views, requests, tokens, generations, errors); `usage.recordView(widgetId)` counts a view. */
   readonly usage: UsageMeter;
   readonly logger: Logger;

@@ -4,6 +4,7 @@ import { AirlockError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { AdminAccessTokenRecord, AdminSessionRecord, Store } from '../stores/store.js';
 import { configuredAdminToken, digest, isAdminToken, rememberAdminCredentials, type AdminPrincipal } from './auth.js';
+import { enforceRateLimit } from '../limits/rate-limiter.js';
 
 /**
  * Options of the admin page's sign-in sessions (`AirlockOptions.adminSessions`).
@@ -234,12 +235,7 @@ export async function authenticateAdminRequest(context: AirlockContext, request:
 export async function signIn(context: AirlockContext, request: Request, token: unknown, clientAddress: string | undefined): Promise<Response> {
   if (!isSameOrigin(request)) throw new AirlockError('forbidden', 'Sign in from the admin page itself.');
   const { signInPerMinute, maxMs } = settings(context);
-  const limit = await context.limiter.hit(`admin-sign-in:${clientAddress ?? 'unknown'}`, signInPerMinute, 60_000);
-  if (!limit.allowed) {
-    throw new AirlockError('rate_limited', 'Too many sign-in attempts; try again in a minute.', {
-      headers: { 'retry-after': String(limit.retryAfterSeconds) },
-    });
-  }
+  await enforceRateLimit(context.counters, `admin-sign-in:${clientAddress ?? 'unknown'}`, signInPerMinute, 60_000, 'Too many sign-in attempts; try again in a minute.');
   await context.started();
   const signedIn = typeof token === 'string' && token.length > 0 ? await principalForToken(context, token.trim()) : undefined;
   if (!signedIn) throw new AirlockError('admin_unauthorized', 'This token is not valid here.');

@@ -90,7 +90,7 @@ export class ClusterCoordinator {
    *
    * @example
    * ```ts
-   * const ready = await context.cluster?.ping().then(() => true, () => false);
+   * const ready = await cluster.ping().then(() => true, () => false);
    * ```
    */
   async ping(): Promise<void> {

@@ -4,8 +4,7 @@ import { json, readJsonObject } from '../http/responses.js';
 import type { Route } from '../http/router.js';
 import { newId } from '../ids.js';
 import { recordedClientAddress } from '../adapters/client-address.js';
-import { defaultMintRateLimits, type RateLimit } from '../tokens/public-minting.js';
-import { loadUsableWidget, mintFor } from '../tokens/public-minting.js';
+import { defaultMintRateLimits, enforceMintLimit, loadUsableWidget, mintFor } from '../tokens/public-minting.js';
 import { isValidOriginPattern } from '../widgets/origins.js';
 
 const widgetIdPattern = '(?<id>[A-Za-z0-9_-]{1,100})';
@@ -106,10 +105,10 @@ export function embedRoutes(context: AirlockContext): Route[] {
         // The same limits, under the same keys, as public minting: the frame is no way around them.
         const limits = context.options.mintRateLimits;
         const address = context.options.clientAddress?.(request) ?? recordedClientAddress(request);
-        if (address) await enforce(context, `mint:address:${address}`, limits?.perAddress ?? defaultMintRateLimits.perAddress);
+        if (address) await enforceMintLimit(context, `mint:address:${address}`, limits?.perAddress ?? defaultMintRateLimits.perAddress);
         const body = await readJsonObject(request, 4 * 1024);
         const widget = await loadUsableWidget(context.store, params.id);
-        await enforce(context, `mint:widget:${widget.id}`, limits?.perWidget ?? defaultMintRateLimits.perWidget);
+        await enforceMintLimit(context, `mint:widget:${widget.id}`, limits?.perWidget ?? defaultMintRateLimits.perWidget);
         if (context.options.verifyHuman && !(await context.options.verifyHuman(request, { widgetId: widget.id, body }))) {
           throw new AirlockError('forbidden', 'Please confirm you are human, then try again.');
         }
@@ -121,13 +120,6 @@ export function embedRoutes(context: AirlockContext): Route[] {
       },
     },
   ];
-}
-
-async function enforce(context: AirlockContext, key: string, limit: RateLimit): Promise<void> {
-  const result = await context.limiter.hit(key, limit.limit, limit.windowSeconds * 1000);
-  if (!result.allowed) {
-    throw new AirlockError('rate_limited', 'Too many requests; try again shortly.', { headers: { 'retry-after': String(result.retryAfterSeconds) } });
-  }
 }
 
 // The host, not the whole origin: behind a TLS-terminating proxy the request

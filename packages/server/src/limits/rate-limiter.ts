@@ -1,3 +1,5 @@
+import { AirlockError } from '../errors.js';
+
 /**
  * Result of one {@link RateLimiter.hit}.
  *
@@ -96,5 +98,28 @@ export class MemoryRateLimiter implements RateLimiter {
     for (const [key, window] of this.#windows) {
       if (now - window.startedAt >= 2 * window.windowMs) this.#windows.delete(key);
     }
+  }
+}
+
+/**
+ * Counts one request for `key` and throws 429 `rate_limited` (with
+ * `Retry-After`) when it is over `limit` in `windowMs`: the check every
+ * single-key limit (public minting, the embed page, admin sign-in) makes.
+ *
+ * @example
+ * ```ts
+ * await enforceRateLimit(context.counters, `mint:ip:${address}`, 30, 60_000);
+ * ```
+ */
+export async function enforceRateLimit(
+  limiter: RateLimiter,
+  key: string,
+  limit: number,
+  windowMs: number,
+  message = 'Too many requests; try again shortly.',
+): Promise<void> {
+  const result = await limiter.hit(key, limit, windowMs);
+  if (!result.allowed) {
+    throw new AirlockError('rate_limited', message, { headers: { 'retry-after': String(result.retryAfterSeconds) } });
   }
 }

@@ -125,7 +125,7 @@ export class SseUsageScanner {
 }
 
 /**
- * Options of {@link passThroughSse} and {@link sseResponse}.
+ * Options of {@link sseResponse}.
  *
  * @example
  * ```ts
@@ -349,16 +349,4 @@ export function sseResponse(upstream: Response, headers: HeadersInit, options: P
   const source = claimUpstreamBody(upstream) ?? Readable.fromWeb(upstream.body! as NodeWebStream<Uint8Array>);
   const relay = new SseRelay(source, options);
   return withNodeBody(new Response(relay.webStream(), { status: 200, headers }), relay);
-}
-
-/**
- * {@link sseResponse} for a bare Web stream: the relayed body as a Web stream.
- *
- * @example
- * ```ts
- * const body = passThroughSse(upstreamResponse.body!, { abortUpstream: () => controller.abort(), firstChunkTimeoutMs: 30_000, idleTimeoutMs: 60_000 });
- * ```
- */
-export function passThroughSse(upstream: ReadableStream<Uint8Array>, options: PassThroughOptions): ReadableStream<Uint8Array> {
-  return new SseRelay(Readable.fromWeb(upstream as NodeWebStream<Uint8Array>), options).webStream();
 }

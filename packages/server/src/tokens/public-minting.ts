@@ -5,6 +5,7 @@ import { AirlockError, toAirlockError } from '../errors.js';
 import { withCors } from '../http/cors.js';
 import { errorResponse, json, readJsonObject } from '../http/responses.js';
 import { newId } from '../ids.js';
+import { enforceRateLimit } from '../limits/rate-limiter.js';
 import type { Store, WidgetRecord } from '../stores/store.js';
 import { isOriginAllowed } from '../widgets/origins.js';
 import { publicConfig } from '../widgets/public-config.js';
@@ -120,21 +121,26 @@ export async function mintFor(
   return { token, expiresAt, widget: publicConfig(widget) };
 }
 
+/**
+ * Counts one mint against a {@link RateLimit}; throws 429 `rate_limited` over it.
+ * Public minting and the embed page share the same keys, so one visitor's
+ * mints count once whichever way they come.
+ *
+ * @example
+ * ```ts
+ * await enforceMintLimit(context, `mint:widget:${widget.id}`, defaultMintRateLimits.perWidget);
+ * ```
+ */
+export function enforceMintLimit(context: AirlockContext, key: string, limit: RateLimit): Promise<void> {
+  return enforceRateLimit(context.counters, key, limit.limit, limit.windowSeconds * 1000);
+}
+
 async function reportMinted(context: AirlockContext, event: TokenMintedEvent): Promise<void> {
   try {
     await context.onTokenMinted(event);
   } catch (error) {
     // Counting a view must never cost the visitor their token.
     context.logger.warn('onTokenMinted failed', { widgetId: event.widgetId, error });
-  }
-}
-
-async function enforce(context: AirlockContext, key: string, limit: RateLimit): Promise<void> {
-  const result = await context.limiter.hit(key, limit.limit, limit.windowSeconds * 1000);
-  if (!result.allowed) {
-    throw new AirlockError('rate_limited', 'Too many requests; try again shortly.', {
-      headers: { 'retry-after': String(result.retryAfterSeconds) },
-    });
   }
 }
 
@@ -157,14 +163,14 @@ export async function handlePublicMint(context: AirlockContext, request: Request
   // Without a known address (a runtime that does not expose one and no
   // clientAddress option) only the per-widget limit applies; one shared
   // bucket would let a single abuser lock every visitor out.
-  if (address) await enforce(context, `mint:address:${address}`, options.mintRateLimits?.perAddress ?? defaultMintRateLimits.perAddress);
+  if (address) await enforceMintLimit(context, `mint:address:${address}`, options.mintRateLimits?.perAddress ?? defaultMintRateLimits.perAddress);
   const body = await readJsonObject(request, 4 * 1024);
   const widget = await loadUsableWidget(context.store, body.widgetId);
   if (!isOriginAllowed(origin, widget.allowedOrigins)) {
     throw new AirlockError('origin_not_allowed', 'This site is not allowed to use this widget.');
   }
   try {
-    await enforce(context, `mint:widget:${widget.id}`, options.mintRateLimits?.perWidget ?? defaultMintRateLimits.perWidget);
+    await enforceMintLimit(context, `mint:widget:${widget.id}`, options.mintRateLimits?.perWidget ?? defaultMintRateLimits.perWidget);
     const visitorId = body.visitorId;
     if (visitorId !== undefined && (typeof visitorId !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(visitorId))) {
       throw new AirlockError('input_invalid', '"visitorId" must be 1 to 128 letters, digits, "_" or "-".');
