@@ -282,6 +282,8 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
   ];
 
   const logRequests = options.logRequests ?? false;
+  // Metric and log label of each route, worked out once rather than per request.
+  const routeLabels = new Map(routes.map((route) => [route, routeLabel(route.path)]));
   // Operations endpoints keep answering while the instance drains.
   const answeredWhileDraining = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -320,7 +322,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
       const readable = route?.browser === 'widget' && code !== 'origin_not_allowed';
       response = withCors(errorResponse(airlockError), readable ? origin : null);
     }
-    const label = route ? routeLabel(route.path) : 'unmatched';
+    const label = (route && routeLabels.get(route)) ?? 'unmatched';
     metrics.recordRequest(label, request.method, response.status);
     // Every response of ours is built here, so its headers are mutable (as withCors relies on too).
     response.headers.set('x-request-id', currentRequestContext()!.requestId);
