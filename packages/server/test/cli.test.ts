@@ -36,6 +36,16 @@ describe('airlock CLI', () => {
     });
   });
 
+  it('refuses a limit in the environment that is not a whole number, naming the variable', async () => {
+    const withKeys = { ...environment, AIRLOCK_MASTER_KEYS: `c1:${Buffer.alloc(32, 1).toString('base64')}` };
+    await expect(
+      run(process.execPath, [cli, 'serve', '--port', '0'], { env: { ...withKeys, AIRLOCK_WIDGET_REQUESTS_PER_MINUTE: 'lots' } }),
+    ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('AIRLOCK_WIDGET_REQUESTS_PER_MINUTE must be a whole number of at least 1') });
+    await expect(
+      run(process.execPath, [cli, 'serve', '--port', '0'], { env: { ...withKeys, AIRLOCK_DEFAULT_GENERATION_ALLOWANCE: '-1' } }),
+    ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('AIRLOCK_DEFAULT_GENERATION_ALLOWANCE must be a whole number of at least 0') });
+  });
+
   it('rejects an unknown command', async () => {
     await expect(run(process.execPath, [cli, 'constructor'], { env: environment })).rejects.toMatchObject({ code: 2 });
   });

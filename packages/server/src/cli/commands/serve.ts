@@ -74,12 +74,12 @@ function logLevel(value: string | undefined): 'debug' | 'info' | 'warn' | 'error
   throw new UsageError('AIRLOCK_LOG_LEVEL must be debug, info, warn or error.');
 }
 
-/** Whole numbers of at least 1 from the environment, or `undefined` when unset. */
-function positiveInteger(name: string): number | undefined {
+/** A whole number of at least `least` from the environment, or `undefined` when unset. */
+function positiveInteger(name: string, least = 1): number | undefined {
   const value = process.env[name];
   if (value === undefined || value === '') return undefined;
   const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new UsageError(`${name} must be a whole number of at least 1.`);
+  if (!Number.isInteger(number) || number < least) throw new UsageError(`${name} must be a whole number of at least ${least}.`);
   return number;
 }
 
@@ -95,6 +95,7 @@ function proxyOptionsFromEnvironment(): ProxyOptions {
       concurrentStreamsPerVisitor: positiveInteger('AIRLOCK_STREAMS_PER_VISITOR'),
     },
     defaultGenerationAllowance:
-      allowance === undefined || allowance === '' || allowance === 'unlimited' ? undefined : positiveInteger('AIRLOCK_DEFAULT_GENERATION_ALLOWANCE'),
+      // 0 is a real setting: accounts without their own allowance may not use the shared key.
+      allowance === undefined || allowance === '' || allowance === 'unlimited' ? undefined : positiveInteger('AIRLOCK_DEFAULT_GENERATION_ALLOWANCE', 0),
   };
 }
