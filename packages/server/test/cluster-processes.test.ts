@@ -36,6 +36,10 @@ async function startInstance(extraArgs: string[] = []): Promise<Instance> {
   const logs: string[] = [];
   let stdout = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // An instance that dies unasked shows why in the test output.
+  void exited.then((code) => {
+    if (code !== 0 && !child.killed) console.error(`airlock serve on port ${port} exited with ${code}:\n${logs.join('\n')}\n${partial}`);
+  });
   child.stderr!.setEncoding('utf8');
   let partial = '';
   child.stderr!.on('data', (text: string) => {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { AirlockError } from '../errors.js';
+import { AirlockError, isConnectionFailure } from '../errors.js';
 import { newId } from '../ids.js';
 import type { SealedSecret } from '../vault/vault.js';
 import type { Migration } from './migrations.js';
@@ -80,6 +80,8 @@ interface OpenAiKeyRow {
  * await store.migrate();
  * ```
  */
+const ignoreError = (): void => {};
+
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   readonly #pool: pg.Pool;
@@ -93,25 +95,32 @@ export class PostgresStore implements Store {
       // Without a limit, a request waits forever for a database that does not answer.
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     });
-    // An idle connection that breaks (server restart) emits 'error' on the pool;
-    // without a listener that would crash the process. The next query reconnects.
-    this.#pool.on('error', () => {});
+    // A connection the server ends (a restart, a failover) emits 'error': on
+    // the pool while idle, and on the client itself while checked out or after
+    // the pool dropped it, where the pool listens no more. Unheard, either is
+    // an uncaught error that ends the process. The statement that meets the
+    // broken connection fails on its own; the next one reconnects.
+    this.#pool.on('error', ignoreError);
+    this.#pool.on('connect', (client) => client.on('error', ignoreError));
     this.#migrations = options.migrations ?? postgresMigrations;
     this.#now = options.now ?? (() => new Date());
   }
 
   async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
+    let failure: unknown;
     try {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
+      failure = error;
       await client.query('ROLLBACK').catch(() => {});
       throw error;
     } finally {
-      client.release();
+      // A broken connection is dropped rather than returned to the pool.
+      client.release(failure instanceof Error && isConnectionFailure(failure) ? failure : undefined);
     }
   }
 
