@@ -34,6 +34,7 @@ import { tokenRoutes } from './tokens/routes.js';
 import { SigningKeys } from './tokens/signing-keys.js';
 import { createTokenHandler, type TokenHandlerOptions } from './tokens/token-handler.js';
 import { TokenService } from './tokens/token-service.js';
+import { requestPartsReader } from './http/request-parts.js';
 import { createKeyring, type KeyEncryptionProvider } from './vault/key-encryption.js';
 import { loadOrCreateDevMasterKey } from './vault/master-key-file.js';
 import { Vault } from './vault/vault.js';
@@ -333,12 +334,16 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     return response;
   }
 
+  // Every route reads bodies and the disconnect signal through http/request-parts.ts,
+  // so the Node adapters may build lighter Requests for it.
+  const fetchHandler = Object.assign((request: Request) => runWithRequestContext({ requestId: requestIdFor(request) }, () => handle(request)), {
+    [requestPartsReader]: true,
+  });
+
   return {
     store,
     basePath,
-    fetch(request) {
-      return runWithRequestContext({ requestId: requestIdFor(request) }, () => handle(request));
-    },
+    fetch: fetchHandler,
     async mintToken(input) {
       const widget = await loadUsableWidget(store, input.widgetId);
       if (typeof input.userId !== 'string' || input.userId.length === 0 || input.userId.length > 256) {

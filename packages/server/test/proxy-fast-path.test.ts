@@ -2,6 +2,8 @@ import { createServer as createHttpServer, request as httpRequest, type Server }
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeBodyOf } from '../src/adapters/node-body.js';
+import { toNodeListener } from '../src/adapters/node.js';
+import { clientSignal, readRequestBytes, requestPartsReader } from '../src/http/request-parts.js';
 import { SseUsageScanner } from '../src/proxy/sse-pass-through.js';
 import { claimUpstreamBody, createUpstreamFetch } from '../src/proxy/upstream-fetch.js';
 import type { WidgetRecord } from '../src/stores/store.js';
@@ -216,5 +218,46 @@ describe('createUpstreamFetch', () => {
     expect(closedAt! - abortedAt).toBeLessThan(200);
     await expect(reader.read()).rejects.toThrow();
     server.close();
+  });
+});
+
+describe('the Node adapter and request parts', () => {
+  // Serves `handler`, sends it one small POST and leaves once the handler has
+  // read it; resolves with what the handler saw of its request.
+  async function seenBy(read: (request: Request) => Promise<{ body: string; signal: AbortSignal }>, marked: boolean) {
+    let received!: () => void;
+    const gotRequest = new Promise<void>((resolve) => (received = resolve));
+    let report!: (value: unknown) => void;
+    const seen = new Promise<unknown>((resolve) => (report = resolve));
+    const handler = async (request: Request) => {
+      const { body, signal } = await read(request);
+      received();
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      report({ body, webBody: request.body === null ? 'none' : 'stream', aborted: signal.aborted });
+      return new Response('too late');
+    };
+    const server = createHttpServer(toNodeListener(marked ? Object.assign(handler, { [requestPartsReader]: true }) : handler));
+    const port = await listen(server);
+    const client = httpRequest({ port, host: '127.0.0.1', method: 'POST', path: '/x', headers: { 'content-type': 'application/json' } });
+    client.on('error', () => {});
+    client.end('{"hello":"world"}');
+    await gotRequest;
+    client.destroy();
+    const result = await seen;
+    server.close();
+    return result;
+  }
+
+  it('hands airlock.fetch (which reads request parts) the body and the disconnect signal on the side', async () => {
+    const result = await seenBy(async (request) => {
+      expect(await readRequestBytes(request, 4)).toBeUndefined();
+      return { body: Buffer.from((await readRequestBytes(request, 1024))!).toString(), signal: clientSignal(request) };
+    }, true);
+    expect(result).toEqual({ body: '{"hello":"world"}', webBody: 'none', aborted: true });
+  });
+
+  it('hands any other handler a complete Request: a readable body and a signal that aborts', async () => {
+    const result = await seenBy(async (request) => ({ body: await request.text(), signal: request.signal }), false);
+    expect(result).toEqual({ body: '{"hello":"world"}', webBody: 'stream', aborted: true });
   });
 });

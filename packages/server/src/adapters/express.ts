@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveMountable, type Mountable } from './mountable.js';
-import { toWebRequest, writeWebResponse } from './node.js';
+import { dispatchNodeRequest } from './node.js';
 
 /** The parts of an Express request the adapter reads (Express 4 and 5 alike). */
 type ExpressRequest = IncomingMessage & { originalUrl?: string; body?: unknown; _body?: boolean };
@@ -20,7 +20,7 @@ export type ExpressMiddleware = (request: ExpressRequest, response: ServerRespon
  * Airlock, it answers paths below its `basePath` and passes the rest on.
  * Works after `express.json()` and other body parsers: when the body has
  * already been read, it is rebuilt from `req.body`. Client disconnects
- * reach the handler (`request.signal`), which aborts the upstream call.
+ * reach the handler, which aborts the upstream call.
  *
  * @example
  * ```ts
@@ -41,10 +41,7 @@ export function toExpress(target: Mountable): ExpressMiddleware {
       next();
       return;
     }
-    const webRequest = toWebRequest(request, response, { path, ...(alreadyRead(request) && { body: rebuildBody(request) }) });
-    handler(webRequest)
-      .then((answer) => writeWebResponse(answer, response))
-      .catch(next);
+    dispatchNodeRequest(handler, request, response, { path, ...(alreadyRead(request) && { body: rebuildBody(request) }) }, next);
   };
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { resolveMountable, type Mountable } from './mountable.js';
-import { toWebRequest, writeWebResponse } from './node.js';
+import { dispatchNodeRequest } from './node.js';
 
 /**
  * Options of {@link toFastify}.
@@ -52,13 +52,10 @@ export function toFastify(target: Mountable, options: FastifyAirlockOptions = {}
       handler(request, reply) {
         // Airlock writes the Node response itself (streaming, back-pressure).
         reply.hijack();
-        const webRequest = toWebRequest(request.raw, reply.raw, { path: request.raw.url });
-        return handler(webRequest)
-          .then((answer) => writeWebResponse(answer, reply.raw))
-          .catch(() => {
-            if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'application/json' });
-            reply.raw.end();
-          });
+        dispatchNodeRequest(handler, request.raw, reply.raw, { path: request.raw.url }, () => {
+          if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'application/json' });
+          reply.raw.end();
+        });
       },
     });
   };

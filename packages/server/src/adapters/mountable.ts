@@ -1,3 +1,4 @@
+import { acceptsRequestParts, requestPartsReader } from '../http/request-parts.js';
 import type { FetchHandler } from './node.js';
 
 /**
@@ -16,8 +17,9 @@ export type Mountable = FetchHandler | { fetch: FetchHandler; basePath: string }
 export function resolveMountable(target: Mountable): { handler: FetchHandler; handles(path: string): boolean } {
   if (typeof target === 'function') return { handler: target, handles: () => true };
   const { basePath } = target;
+  // The wrapper keeps the handler's mark, so Airlock still gets light Requests.
   return {
-    handler: (request) => target.fetch(request),
+    handler: Object.assign((request: Request) => target.fetch(request), { [requestPartsReader]: acceptsRequestParts(target.fetch) }),
     handles: (path) => path.startsWith(`${basePath}/`),
   };
 }

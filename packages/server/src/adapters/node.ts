@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { acceptsRequestParts, withRequestParts } from '../http/request-parts.js';
 import { recordClientAddress } from './client-address.js';
 import { nodeBodyOf } from './node-body.js';
 
@@ -47,7 +48,9 @@ export function toWebRequest(incoming: IncomingMessage, outgoing: ServerResponse
 
 // `rebuilt`: the body comes from a framework's parsed copy (its length and
 // encoding may differ from the headers), rather than the raw bytes read here.
-function buildRequest(incoming: IncomingMessage, outgoing: ServerResponse, options: WebRequestOptions, rebuilt: boolean): Request {
+// `light`: the handler reads the body and the disconnect signal as request
+// parts (http/request-parts.ts), so the Request is built without them.
+function buildRequest(incoming: IncomingMessage, outgoing: ServerResponse, options: WebRequestOptions, rebuilt: boolean, light = false): Request {
   const controller = new AbortController();
   outgoing.once('close', () => {
     if (!outgoing.writableFinished) controller.abort();
@@ -67,12 +70,20 @@ function buildRequest(incoming: IncomingMessage, outgoing: ServerResponse, optio
     headers.delete('transfer-encoding');
     headers.set('content-length', String(options.body.byteLength));
   }
-  const request = new Request(url, {
-    method: incoming.method,
-    headers,
-    signal: controller.signal,
-    ...(hasBody && { body: options.body ?? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>), duplex: 'half' }),
-  } as RequestInit);
+  let request: Request;
+  if (light && (options.body || !hasBody)) {
+    request = withRequestParts(new Request(url, { method: incoming.method, headers }), {
+      signal: controller.signal,
+      ...(hasBody && { body: options.body }),
+    });
+  } else {
+    request = new Request(url, {
+      method: incoming.method,
+      headers,
+      signal: controller.signal,
+      ...(hasBody && { body: options.body ?? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>), duplex: 'half' }),
+    } as RequestInit);
+  }
   recordClientAddress(request, incoming.socket.remoteAddress);
   return request;
 }
@@ -160,31 +171,51 @@ export async function writeWebResponse(response: Response, outgoing: ServerRespo
  * ```
  */
 export function toNodeListener(handler: FetchHandler): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
-  const run = (request: Request, outgoing: ServerResponse) =>
+  return (incoming, outgoing) =>
+    dispatchNodeRequest(handler, incoming, outgoing, {}, () => {
+      if (!outgoing.headersSent) {
+        outgoing.writeHead(500, { 'content-type': 'application/json' });
+        outgoing.end('{"error":{"message":"Something went wrong on the server.","type":"airlock_error","code":"internal"}}');
+      } else {
+        outgoing.destroy();
+      }
+    });
+}
+
+/**
+ * Runs a handler for one Node request and writes its answer; what the Node,
+ * Express and Fastify adapters share. A small body of known length (every
+ * proxy call) is read here in one piece: a Web request over a Node stream
+ * costs a Web stream, an adapter and a promise per chunk, for a body that
+ * is already in. Handlers that read request parts (`airlock.fetch`) get a
+ * lighter Request (http/request-parts.ts).
+ *
+ * @example
+ * ```ts
+ * dispatchNodeRequest(airlock.fetch, incoming, outgoing, {}, (error) => next(error));
+ * ```
+ */
+export function dispatchNodeRequest(
+  handler: FetchHandler,
+  incoming: IncomingMessage,
+  outgoing: ServerResponse,
+  options: WebRequestOptions,
+  onError: (error: unknown) => void,
+): void {
+  const light = acceptsRequestParts(handler);
+  const run = (request: Request) =>
     handler(request)
       .then((response) => writeWebResponse(response, outgoing))
-      .catch(() => {
-        if (!outgoing.headersSent) {
-          outgoing.writeHead(500, { 'content-type': 'application/json' });
-          outgoing.end('{"error":{"message":"Something went wrong on the server.","type":"airlock_error","code":"internal"}}');
-        } else {
-          outgoing.destroy();
-        }
-      });
-  return (incoming, outgoing) => {
-    const declared = Number(incoming.headers['content-length']);
-    if (declared > 0 && declared <= preReadBytes && incoming.headers['transfer-encoding'] === undefined) {
-      // A small body of known length (every proxy call) is read here in
-      // one piece: a Web request over a Node stream costs a Web stream, an
-      // adapter and a promise per chunk, for a body that is already in.
-      readSmallBody(incoming, declared).then(
-        (body) => run(buildRequest(incoming, outgoing, { body }, false), outgoing),
-        () => outgoing.destroy(),
-      );
-      return;
-    }
-    void run(toWebRequest(incoming, outgoing), outgoing);
-  };
+      .catch(onError);
+  const declared = Number(incoming.headers['content-length']);
+  if (!options.body && declared > 0 && declared <= preReadBytes && incoming.headers['transfer-encoding'] === undefined) {
+    readSmallBody(incoming, declared).then(
+      (body) => run(buildRequest(incoming, outgoing, { ...options, body }, false, light)),
+      () => outgoing.destroy(),
+    );
+    return;
+  }
+  void run(buildRequest(incoming, outgoing, options, true, light));
 }
 
 // Larger bodies stream, so a handler's size limit can stop them early.

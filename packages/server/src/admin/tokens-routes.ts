@@ -57,14 +57,8 @@ export function tokenAdminRoutes(context: AirlockContext): Route[] {
       async handle(request) {
         requireAdmin(context, request);
         const { keys } = await context.started();
-        const text = await request.text();
-        let body: unknown = {};
-        try {
-          body = text.trim() === '' ? {} : JSON.parse(text);
-        } catch (error) {
-          throw new AirlockError('input_invalid', 'The request body is not valid JSON.', { cause: error });
-        }
-        const retirePrevious = (body as { retirePrevious?: unknown }).retirePrevious === true;
+        const body = await readJsonObject(request, 4 * 1024, { optional: true });
+        const retirePrevious = body.retirePrevious === true;
         const rotated = await keys.rotate({ retirePrevious });
         context.logger.info('signing key rotated', { kid: rotated.kid });
         return json(rotated, { status: 201 });

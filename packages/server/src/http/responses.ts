@@ -1,4 +1,5 @@
 import { AirlockError, toAirlockError } from '../errors.js';
+import { readRequestBytes } from './request-parts.js';
 
 /** Default largest request body: 64 KB. */
 export const defaultMaxBodyBytes = 64 * 1024;
@@ -28,34 +29,28 @@ export function errorResponse(error: unknown): Response {
  * Reads a JSON object body, refusing bodies over `maxBytes` (413
  * `payload_too_large`) and malformed JSON (400 `input_invalid`). The size is
  * checked while reading, so a lying or absent `Content-Length` cannot make
- * the server buffer more than the limit.
+ * the server buffer more than the limit. With `optional`, an empty body
+ * reads as `{}`.
  *
  * @example
  * ```ts
  * const body = await readJsonObject(request, 64 * 1024);
  * ```
  */
-export async function readJsonObject(request: Request, maxBytes = defaultMaxBodyBytes): Promise<Record<string, unknown>> {
+export async function readJsonObject(
+  request: Request,
+  maxBytes = defaultMaxBodyBytes,
+  options: { optional?: boolean } = {},
+): Promise<Record<string, unknown>> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > maxBytes) throw tooLarge(maxBytes);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (request.body) {
-    const reader = request.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge(maxBytes);
-      }
-      chunks.push(value);
-    }
-  }
+  const bytes = await readRequestBytes(request, maxBytes);
+  if (!bytes) throw tooLarge(maxBytes);
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  if (options.optional && text.trim() === '') return {};
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new AirlockError('input_invalid', 'The request body is not valid JSON.', { cause: error });
   }

@@ -1,6 +1,7 @@
 import type OpenAI from 'openai';
 import type { ChatCompletionCreateParamsBase, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { AirlockError } from '../errors.js';
+import { clientSignal } from '../http/request-parts.js';
 import { json, readJsonObject } from '../http/responses.js';
 import type { WidgetRecord } from '../stores/store.js';
 import { applyMemory, countTurnTokens, type ChatTurn, type SummaryService } from './memory.js';
@@ -211,11 +212,12 @@ export async function runChat(request: Request, services: ProxyServices, call: P
     settleTurn(false);
     throw error;
   }
-  // Aborted when the client disconnects (the adapter aborts request.signal)
+  // Aborted when the client disconnects (the adapter aborts clientSignal(request))
   // or when the stream's watchdog fires.
   const abort = new AbortController();
   const onClientGone = () => abort.abort();
-  request.signal.addEventListener('abort', onClientGone, { once: true });
+  const gone = clientSignal(request);
+  gone.addEventListener('abort', onClientGone, { once: true });
   let messages: ChatCompletionMessageParam[] = [];
 
   let finished = false;
@@ -227,7 +229,7 @@ export async function runChat(request: Request, services: ProxyServices, call: P
     // A turn answered in full keeps its key; one that failed or whose client
     // went away (it did not get the answer) may be retried.
     settleTurn(produced && !streamError && !cancelled);
-    request.signal.removeEventListener('abort', onClientGone);
+    gone.removeEventListener('abort', onClientGone);
     reservation.settle(produced ? 1 : 0);
     if (streamError) {
       // Answered inside the stream (headers were 200), so airlock.fetch never saw it.

@@ -1,4 +1,5 @@
 import { AirlockError } from '../errors.js';
+import { clientSignal } from '../http/request-parts.js';
 import { json, readJsonObject } from '../http/responses.js';
 import { checkPromptFilter } from './prompt-filter.js';
 import { reserveGenerations, resolveKey, type ProxyCall, type ProxyServices } from './proxy-services.js';
@@ -44,7 +45,8 @@ export async function handleImageGenerations(request: Request, call: ProxyCall, 
   const releaseSlot = await services.limits.openStream(call.caller);
   const abort = new AbortController();
   const onClientGone = () => abort.abort();
-  request.signal.addEventListener('abort', onClientGone, { once: true });
+  const gone = clientSignal(request);
+  gone.addEventListener('abort', onClientGone, { once: true });
   let reservation;
   try {
     reservation = await reserveGenerations(services, call, key, model, count);
@@ -70,6 +72,6 @@ export async function handleImageGenerations(request: Request, call: ProxyCall, 
     throw upstreamError(error);
   } finally {
     releaseSlot();
-    request.signal.removeEventListener('abort', onClientGone);
+    gone.removeEventListener('abort', onClientGone);
   }
 }

@@ -69,7 +69,7 @@ export function createTokenHandler(context: AirlockContext, options: TokenHandle
       }
       let widgetId = options.widgetId;
       if (widgetId === undefined) {
-        const body = request.headers.get('content-length') === '0' || !request.body ? {} : await readJsonObject(request, 4 * 1024);
+        const body = await readJsonObject(request, 4 * 1024, { optional: true });
         widgetId = typeof body.widgetId === 'string' ? body.widgetId : undefined;
         if (widgetId !== undefined && options.widgetIds && !options.widgetIds.includes(widgetId)) {
           throw new AirlockError('widget_not_found', 'There is no such widget.');
