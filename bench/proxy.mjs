@@ -1,6 +1,8 @@
 // Proxy overhead: the same streaming workload sent straight to the stand-in
-// upstream and through Airlock, in one run, on loopback. Upstream, Airlock and
-// the client each run in their own process (they share the machine's cores).
+// upstream, through a bare node:http pass-through proxy (the floor: what any
+// Node proxy costs here), and through Airlock, in one run, on loopback.
+// Upstream, the proxies and the client each run in their own process (they
+// share the machine's cores).
 // Uses the built packages (dist): run `pnpm build` first (`pnpm bench` does).
 //
 //   node bench/proxy.mjs              full run (a few minutes): each comparison 3 times, medians reported
@@ -8,15 +10,15 @@
 //   node bench/proxy.mjs --runs=5     repeat each comparison 5 times
 //   node bench/proxy.mjs --only=200   only the comparisons whose name contains "200"
 //
-// Direct and proxied runs alternate, so a change in the machine's load hits
-// both; Airlock's CPU time per stream does not depend on the load at all.
+// Direct, bare and Airlock runs alternate, so a change in the machine's load
+// hits all three; CPU time per stream does not depend on the load at all.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { closeConnections, load, ms, timed } from './lib/http-load.mjs';
-import { createBenchWidget, forkRole, runStandInUpstream, setPace, unlimitedProxy } from './lib/processes.mjs';
+import { createBenchWidget, forkRole, runBareProxy, runStandInUpstream, setPace, unlimitedProxy } from './lib/processes.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const role = process.argv[2];
@@ -60,51 +62,75 @@ async function main() {
   // BENCH_PROFILE=<dir> writes a CPU profile of the Airlock process there.
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const airlock = forkRole(self, '--airlock', { BENCH_KEY: apiKey, BENCH_UPSTREAM: baseURL }, profile);
+  const bareProxy = forkRole(self, '--bare', { BENCH_KEY: apiKey, BENCH_UPSTREAM: baseURL });
   const { url, token } = await airlock.ready;
   const direct = { url: baseURL, key: apiKey };
+  const bare = { url: (await bareProxy.ready).url, key: apiKey };
   const proxied = { url, key: token };
   const pace = (delayMs) => setPace(upstream, delayMs);
-  const airlockCpu = async () => {
-    airlock.process.send({ cpu: true });
-    const { cpu } = await new Promise((resolve) => airlock.process.once('message', resolve));
+  const cpuOf = async (child) => {
+    child.process.send({ cpu: true });
+    const { cpu } = await new Promise((resolve) => child.process.once('message', resolve));
     return cpu.user + cpu.system;
+  };
+  // CPU time is what a proxy costs whatever else the machine is doing; wall times depend on the load.
+  const measured = async (run, target, child) => {
+    const before = await cpuOf(child);
+    const result = await run(target);
+    return { ...result, cpu: ((await cpuOf(child)) - before) / result.count / 1000 };
   };
   const rows = [];
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
   const compare = async (name, run) => {
     if (only && !name.includes(only)) return;
-    // Warm both sides up, so neither gets a cold start.
-    await run(direct, true);
-    await run(proxied, true);
+    // Warm every side up, so none gets a cold start.
+    for (const target of [direct, bare, proxied]) await run(target, true);
     const samples = [];
     for (let index = 0; index < runs; index += 1) {
       const d = await run(direct);
-      const cpuBefore = await airlockCpu();
-      const a = await run(proxied);
-      // CPU time is what the proxy costs whatever else the machine is doing; wall times depend on the load.
-      const cpu = ((await airlockCpu()) - cpuBefore) / a.count / 1000;
-      samples.push({ d, a, cpu, added50: a.p50 - d.p50, added99: a.p99 - d.p99, p99x: a.p99 / d.p99, ratio: a.rate / d.rate });
+      const b = await measured(run, bare, bareProxy);
+      const a = await measured(run, proxied, airlock);
+      samples.push({
+        d,
+        b,
+        a,
+        added50: a.p50 - d.p50,
+        added99: a.p99 - d.p99,
+        p99x: a.p99 / d.p99,
+        ratio: a.rate / d.rate,
+        bareAdded50: b.p50 - d.p50,
+        bareP99x: b.p99 / d.p99,
+        bareRatio: b.rate / d.rate,
+      });
     }
     const m = (pick) => median(samples.map(pick));
+    const side = (pick) => ({ p50: m((s) => pick(s).p50), p99: m((s) => pick(s).p99), rate: m((s) => pick(s).rate), count: pick(samples[0]).count, cpu: m((s) => pick(s).cpu ?? 0) });
     const row = {
       name,
-      direct: { p50: m((s) => s.d.p50), p99: m((s) => s.d.p99), rate: m((s) => s.d.rate), count: samples[0].d.count },
-      airlock: { p50: m((s) => s.a.p50), p99: m((s) => s.a.p99), rate: m((s) => s.a.rate), count: samples[0].a.count },
+      direct: side((s) => s.d),
+      bare: side((s) => s.b),
+      airlock: side((s) => s.a),
       added50: m((s) => s.added50),
       added99: m((s) => s.added99),
       p99x: m((s) => s.p99x),
       ratio: m((s) => s.ratio),
-      cpu: m((s) => s.cpu),
+      cpu: m((s) => s.a.cpu),
+      bareAdded50: m((s) => s.bareAdded50),
+      bareP99x: m((s) => s.bareP99x),
+      bareRatio: m((s) => s.bareRatio),
     };
     rows.push(row);
     const spread = (pick, format) => (runs > 1 ? ` [${samples.map((s) => format(pick(s))).join(', ')}]` : '');
     const percent = (value) => `${(value * 100).toFixed(1)}%`;
+    const line = (label, side) => `  ${label} p50 ${ms(side.p50)}  p99 ${ms(side.p99)}  ${side.rate.toFixed(1)}/s (${side.count})`;
     console.log(
       `${name}${runs > 1 ? ` (median of ${runs} runs; each run in brackets)` : ''}\n` +
-        `  direct:  p50 ${ms(row.direct.p50)}  p99 ${ms(row.direct.p99)}  ${row.direct.rate.toFixed(1)}/s (${row.direct.count})\n` +
-        `  airlock: p50 ${ms(row.airlock.p50)}  p99 ${ms(row.airlock.p99)}  ${row.airlock.rate.toFixed(1)}/s (${row.airlock.count})\n` +
-        `  added TTFB p50 ${ms(row.added50)}${spread((s) => s.added50, ms)}, p99 ${ms(row.added99)} (p99 ${row.p99x.toFixed(2)}x${spread((s) => s.p99x, (v) => `${v.toFixed(2)}x`)})\n` +
-        `  throughput ${percent(row.ratio)} of direct${spread((s) => s.ratio, percent)}; Airlock CPU ${row.cpu.toFixed(2)} ms per stream${spread((s) => s.cpu, (v) => v.toFixed(2))}`,
+        `${line('direct: ', row.direct)}\n` +
+        `${line('bare:   ', row.bare)}\n` +
+        `${line('airlock:', row.airlock)}\n` +
+        `  bare node:http proxy (the floor): added TTFB p50 ${ms(row.bareAdded50)}, p99 ${row.bareP99x.toFixed(2)}x, throughput ${percent(row.bareRatio)} of direct, CPU ${row.bare.cpu.toFixed(2)} ms per stream\n` +
+        `  airlock: added TTFB p50 ${ms(row.added50)}${spread((s) => s.added50, ms)}, p99 ${ms(row.added99)} (p99 ${row.p99x.toFixed(2)}x${spread((s) => s.p99x, (v) => `${v.toFixed(2)}x`)})\n` +
+        `  airlock: throughput ${percent(row.ratio)} of direct${spread((s) => s.ratio, percent)}; CPU ${row.cpu.toFixed(2)} ms per stream${spread((s) => s.a.cpu, (v) => v.toFixed(2))}`,
     );
   };
 
@@ -120,11 +146,13 @@ async function main() {
 
   closeConnections();
   airlock.process.disconnect();
+  bareProxy.process.kill();
   upstream.process.kill();
   setTimeout(() => airlock.process.kill(), 5_000).unref();
   return rows;
 }
 
 if (role === '--upstream') await runStandInUpstream();
+else if (role === '--bare') await runBareProxy(process.env.BENCH_UPSTREAM, process.env.BENCH_KEY);
 else if (role === '--airlock') await runAirlock();
 else await main();

@@ -3,7 +3,10 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+// Idle kept-alive sockets are closed after 4 s, before a server's 5 s keep-alive timeout
+// (Node's default) can close one just as a request is sent on it ("socket hang up"):
+// while one target is measured, the others' sockets sit idle.
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, timeout: 4_000 });
 const body = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Tell me about tides.' }] });
 
 /** Closes the kept-alive sockets, so the process can exit. */
@@ -12,7 +15,7 @@ export function closeConnections() {
 }
 
 /**
- * One streamed request to `target` (`{ url, key }`, url ending in `/v1`);
+ * One streamed request to `target` (`{ url, key, headers? }`, url ending in `/v1`);
  * resolves with its time to first byte and total time in ms.
  */
 export function stream(target) {
@@ -26,7 +29,7 @@ export function stream(target) {
       {
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${target.key}`, 'content-length': Buffer.byteLength(body) },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${target.key}`, 'content-length': Buffer.byteLength(body), ...target.headers },
       },
       (response) => {
         if (response.statusCode !== 200) {

@@ -24,6 +24,41 @@ export async function runStandInUpstream() {
 }
 
 /**
+ * Runs a bare pass-through proxy in this process: `node:http` in, `node:http`
+ * with keep-alive out to `upstreamURL` with `apiKey`, the answer piped back.
+ * No checks, no SDK, no store: what any Node proxy costs on this machine,
+ * the floor Airlock's own work adds to. Tells the parent its base URL and
+ * answers `{ cpu: true }` with its CPU time.
+ */
+export async function runBareProxy(upstreamURL, apiKey) {
+  const http = await import('node:http');
+  const upstream = new URL(upstreamURL);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  const server = http.createServer((incoming, outgoing) => {
+    const chunks = [];
+    incoming.on('data', (chunk) => chunks.push(chunk));
+    incoming.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const headers = { 'content-type': 'application/json', authorization: `Bearer ${apiKey}`, 'content-length': body.length };
+      const request = http.request(
+        { host: upstream.hostname, port: upstream.port, path: `${upstream.pathname}/chat/completions`, method: 'POST', agent, headers },
+        (answer) => {
+          outgoing.writeHead(answer.statusCode, { 'content-type': answer.headers['content-type'] });
+          answer.pipe(outgoing);
+        },
+      );
+      request.on('error', () => outgoing.destroy());
+      request.end(body);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.on('message', (message) => {
+    if (message.cpu) process.send({ cpu: process.cpuUsage() });
+  });
+  process.send({ url: `http://127.0.0.1:${server.address().port}/v1` });
+}
+
+/**
  * Forks `file` with the role `flag`; `ready` resolves with the child's first message.
  */
 export function forkRole(file, flag, env = {}, execArgv = []) {
