@@ -1,4 +1,3 @@
-import type OpenAI from 'openai';
 import type { ChatCompletionCreateParamsBase, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { AirlockError } from '../errors.js';
 import { clientSignal } from '../http/request-parts.js';
@@ -90,14 +89,15 @@ export function outputCap(services: ProxyServices, call: ProxyCall): number {
   return Math.max(1, Math.min(widgetCap, services.maxOutputTokens, tokenLeft));
 }
 
-function summaryService(services: ProxyServices, call: ProxyCall, client: OpenAI, model: string): SummaryService {
+// The client is made only when a summary is due (most requests need none).
+function summaryService(services: ProxyServices, call: ProxyCall, apiKey: string, model: string): SummaryService {
   return {
     get: async (key) => (await services.store.getConversationSummary(key))?.summary,
     put: (key, summary) => services.store.putConversationSummary({ key, widgetId: call.widget.id, summary }),
     async summarise(previous, turns, maxTokens) {
       const transcript = turns.map((turn) => `${turn.role === 'user' ? 'Visitor' : 'Assistant'}: ${turn.content}`).join('\n\n');
       try {
-        const completion = await client.chat.completions.create({
+        const completion = await services.upstream.forKey(apiKey).chat.completions.create({
           model,
           max_completion_tokens: maxTokens,
           messages: [
@@ -140,7 +140,6 @@ export async function handleChatCompletions(request: Request, call: ProxyCall, s
   checkPromptFilter(behaviour.promptFilter, messages.map((message) => message.content));
   const maxOutputTokens = outputCap(services, call);
   const key = await resolveKey(services, widget);
-  const client = services.upstream.forKey(key.apiKey);
   return runChat(request, services, call, key, {
     model,
     stream,
@@ -152,7 +151,7 @@ export async function handleChatCompletions(request: Request, call: ProxyCall, s
         systemPrompt: behaviour.systemPrompt,
         maxOutputTokens,
         widgetId: widget.id,
-        summaries: summaryService(services, call, client, model),
+        summaries: summaryService(services, call, key.apiKey, model),
       });
       const upstreamMessages: ChatCompletionMessageParam[] = [];
       if (behaviour.systemPrompt) upstreamMessages.push({ role: 'system', content: behaviour.systemPrompt });

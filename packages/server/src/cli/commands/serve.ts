@@ -21,7 +21,7 @@ export async function runServe(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError('--port must be a port number.');
   const drainSeconds = Number(values['drain-seconds'] ?? process.env.AIRLOCK_DRAIN_SECONDS ?? 30);
   if (!Number.isFinite(drainSeconds) || drainSeconds < 0) throw new UsageError('--drain-seconds must be a number of seconds (0 or more).');
-  const trustedProxies = positiveInteger('AIRLOCK_TRUSTED_PROXIES');
+  const trustedProxies = wholeNumber('AIRLOCK_TRUSTED_PROXIES');
   const logger = createLogger({ level: logLevel(process.env.AIRLOCK_LOG_LEVEL) });
   const airlock = createAirlock({
     dev: values.dev,
@@ -75,7 +75,7 @@ function logLevel(value: string | undefined): 'debug' | 'info' | 'warn' | 'error
 }
 
 /** A whole number of at least `least` from the environment, or `undefined` when unset. */
-function positiveInteger(name: string, least = 1): number | undefined {
+function wholeNumber(name: string, least = 1): number | undefined {
   const value = process.env[name];
   if (value === undefined || value === '') return undefined;
   const number = Number(value);
@@ -87,15 +87,15 @@ function positiveInteger(name: string, least = 1): number | undefined {
 function proxyOptionsFromEnvironment(): ProxyOptions {
   const allowance = process.env.AIRLOCK_DEFAULT_GENERATION_ALLOWANCE;
   return {
-    maxOutputTokens: positiveInteger('AIRLOCK_MAX_OUTPUT_TOKENS'),
+    maxOutputTokens: wholeNumber('AIRLOCK_MAX_OUTPUT_TOKENS'),
     limits: {
-      widgetRequestsPerMinute: positiveInteger('AIRLOCK_WIDGET_REQUESTS_PER_MINUTE'),
-      visitorRequestsPerMinute: positiveInteger('AIRLOCK_VISITOR_REQUESTS_PER_MINUTE'),
-      tokenRequestsPerMinute: positiveInteger('AIRLOCK_TOKEN_REQUESTS_PER_MINUTE'),
-      concurrentStreamsPerVisitor: positiveInteger('AIRLOCK_STREAMS_PER_VISITOR'),
+      widgetRequestsPerMinute: wholeNumber('AIRLOCK_WIDGET_REQUESTS_PER_MINUTE'),
+      visitorRequestsPerMinute: wholeNumber('AIRLOCK_VISITOR_REQUESTS_PER_MINUTE'),
+      tokenRequestsPerMinute: wholeNumber('AIRLOCK_TOKEN_REQUESTS_PER_MINUTE'),
+      concurrentStreamsPerVisitor: wholeNumber('AIRLOCK_STREAMS_PER_VISITOR'),
     },
     defaultGenerationAllowance:
       // 0 is a real setting: accounts without their own allowance may not use the shared key.
-      allowance === undefined || allowance === '' || allowance === 'unlimited' ? undefined : positiveInteger('AIRLOCK_DEFAULT_GENERATION_ALLOWANCE', 0),
+      allowance === undefined || allowance === '' || allowance === 'unlimited' ? undefined : wholeNumber('AIRLOCK_DEFAULT_GENERATION_ALLOWANCE', 0),
   };
 }
