@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { closeConnections, load, ms, timed } from './lib/http-load.mjs';
-import { createBenchWidget, forkRole, runStandInUpstream, setPace, unlimitedProxy } from './lib/processes.mjs';
+import { answerCpuTime, cpuTimeOf, createBenchWidget, forkRole, runStandInUpstream, setPace, unlimitedProxy } from './lib/processes.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const role = process.argv[2];
@@ -38,9 +38,7 @@ async function runAirlock() {
       .then(() => airlock.close())
       .finally(() => process.exit(0));
   });
-  process.on('message', (message) => {
-    if (message.cpu) process.send({ cpu: process.cpuUsage() });
-  });
+  answerCpuTime();
   process.send({ url: `${server.url}/airlock/v1`, token });
 }
 
@@ -67,15 +65,7 @@ async function main() {
   const pace = (delayMs) => setPace(upstream, delayMs);
 
   // CPU time of both instances together, in microseconds.
-  const airlockCpu = async () => {
-    let total = 0;
-    for (const instance of [first, second]) {
-      instance.process.send({ cpu: true });
-      const { cpu } = await new Promise((resolve) => instance.process.once('message', resolve));
-      total += cpu.user + cpu.system;
-    }
-    return total;
-  };
+  const airlockCpu = async () => (await cpuTimeOf(first)) + (await cpuTimeOf(second));
   const measured = async (run, targets) => {
     const before = await airlockCpu();
     const result = await run(targets);

@@ -18,7 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { closeConnections, load, ms, timed } from './lib/http-load.mjs';
-import { createBenchWidget, forkRole, runBareProxy, runStandInUpstream, setPace, unlimitedProxy } from './lib/processes.mjs';
+import { answerCpuTime, cpuTimeOf, createBenchWidget, forkRole, runBareProxy, runStandInUpstream, setPace, unlimitedProxy } from './lib/processes.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const role = process.argv[2];
@@ -50,9 +50,7 @@ async function runAirlock() {
       .then(() => rmSync(dataDir, { recursive: true, force: true }))
       .finally(() => process.exit(0));
   });
-  process.on('message', (message) => {
-    if (message.cpu) process.send({ cpu: process.cpuUsage() });
-  });
+  answerCpuTime();
   process.send({ url: `${server.url}/airlock/v1`, token });
 }
 
@@ -68,18 +66,12 @@ async function main() {
   const bare = { url: (await bareProxy.ready).url, key: apiKey };
   const proxied = { url, key: token };
   const pace = (delayMs) => setPace(upstream, delayMs);
-  const cpuOf = async (child) => {
-    child.process.send({ cpu: true });
-    const { cpu } = await new Promise((resolve) => child.process.once('message', resolve));
-    return cpu.user + cpu.system;
-  };
   // CPU time is what a proxy costs whatever else the machine is doing; wall times depend on the load.
   const measured = async (run, target, child) => {
-    const before = await cpuOf(child);
+    const before = await cpuTimeOf(child);
     const result = await run(target);
-    return { ...result, cpu: ((await cpuOf(child)) - before) / result.count / 1000 };
+    return { ...result, cpu: ((await cpuTimeOf(child)) - before) / result.count / 1000 };
   };
-  const rows = [];
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
   const compare = async (name, run) => {
     if (only && !name.includes(only)) return;
@@ -114,12 +106,10 @@ async function main() {
       added99: m((s) => s.added99),
       p99x: m((s) => s.p99x),
       ratio: m((s) => s.ratio),
-      cpu: m((s) => s.a.cpu),
       bareAdded50: m((s) => s.bareAdded50),
       bareP99x: m((s) => s.bareP99x),
       bareRatio: m((s) => s.bareRatio),
     };
-    rows.push(row);
     const spread = (pick, format) => (runs > 1 ? ` [${samples.map((s) => format(pick(s))).join(', ')}]` : '');
     const percent = (value) => `${(value * 100).toFixed(1)}%`;
     const line = (label, side) => `  ${label} p50 ${ms(side.p50)}  p99 ${ms(side.p99)}  ${side.rate.toFixed(1)}/s (${side.count})`;
@@ -130,7 +120,7 @@ async function main() {
         `${line('airlock:', row.airlock)}\n` +
         `  bare node:http proxy (the floor): added TTFB p50 ${ms(row.bareAdded50)}, p99 ${row.bareP99x.toFixed(2)}x, throughput ${percent(row.bareRatio)} of direct, CPU ${row.bare.cpu.toFixed(2)} ms per stream\n` +
         `  airlock: added TTFB p50 ${ms(row.added50)}${spread((s) => s.added50, ms)}, p99 ${ms(row.added99)} (p99 ${row.p99x.toFixed(2)}x${spread((s) => s.p99x, (v) => `${v.toFixed(2)}x`)})\n` +
-        `  airlock: throughput ${percent(row.ratio)} of direct${spread((s) => s.ratio, percent)}; CPU ${row.cpu.toFixed(2)} ms per stream${spread((s) => s.a.cpu, (v) => v.toFixed(2))}`,
+        `  airlock: throughput ${percent(row.ratio)} of direct${spread((s) => s.ratio, percent)}; CPU ${row.airlock.cpu.toFixed(2)} ms per stream${spread((s) => s.a.cpu, (v) => v.toFixed(2))}`,
     );
   };
 
@@ -149,7 +139,6 @@ async function main() {
   bareProxy.process.kill();
   upstream.process.kill();
   setTimeout(() => airlock.process.kill(), 5_000).unref();
-  return rows;
 }
 
 if (role === '--upstream') await runStandInUpstream();

@@ -52,10 +52,22 @@ export async function runBareProxy(upstreamURL, apiKey) {
     });
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  answerCpuTime();
+  process.send({ url: `http://127.0.0.1:${server.address().port}/v1` });
+}
+
+/** In a forked role: answers the parent's `{ cpu: true }` with this process's CPU time ({@link cpuTimeOf}). */
+export function answerCpuTime() {
   process.on('message', (message) => {
     if (message.cpu) process.send({ cpu: process.cpuUsage() });
   });
-  process.send({ url: `http://127.0.0.1:${server.address().port}/v1` });
+}
+
+/** The CPU time (user and system, µs) a role forked by {@link forkRole} has spent, asked over IPC. */
+export async function cpuTimeOf(child) {
+  child.process.send({ cpu: true });
+  const { cpu } = await new Promise((resolve) => child.process.once('message', resolve));
+  return cpu.user + cpu.system;
 }
 
 /**

@@ -24,18 +24,35 @@ export interface RedisServer {
   close(): Promise<void>;
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+// The process id of the Redis answering on `port`, or undefined while none does.
+function answeringPid(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let reply = '';
+    const done = (pid: number | undefined) => {
+      socket.destroy();
+      resolve(pid);
+    };
+    socket.setTimeout(1_000, () => done(undefined));
+    socket.once('connect', () => socket.write('INFO server\r\n'));
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString('latin1');
+      const match = /process_id:(\d+)/.exec(reply);
+      if (match) done(Number(match[1]));
+    });
+    socket.once('error', () => done(undefined));
+    socket.once('close', () => done(undefined));
+  });
+}
+
+// Waits until the server started as `child` answers: checking its process id,
+// not just the port, since another test's Redis may have taken the port
+// between freePort() and the start (this one then exits with a bind error).
+async function waitForOwnServer(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`redis-server exited at start (port ${port} taken?)`);
+    if ((await answeringPid(port)) === child.pid) return;
     if (Date.now() > deadline) throw new Error(`redis-server did not listen on port ${port}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -65,7 +82,7 @@ export async function startRedis(): Promise<RedisServer> {
     const failed = new Promise<never>((_, reject) => {
       started.once('error', (error) => reject(new Error(`redis-server could not start (install the "redis-server" package): ${error.message}`)));
     });
-    await Promise.race([waitForPort(port, 5000), failed]);
+    await Promise.race([waitForOwnServer(port, started, 5000), failed]);
   };
   const stop = async () => {
     const running = child;
