@@ -287,11 +287,18 @@ describe('two airlock serve processes on PostgreSQL and Redis', () => {
     expect(open.status).toBe(200);
     const started = performance.now();
     instance.process.kill('SIGTERM');
-    await open.text().catch(() => '');
+    const received = await open.text().catch(() => '');
+    expect(received).not.toContain('[DONE]');
     expect(await instance.exited).toBe(0);
     const tookMs = performance.now() - started;
     expect(tookMs).toBeGreaterThan(400);
     expect(tookMs).toBeLessThan(3_000);
     expect(instance.logs.some((line) => line.includes('shutdown deadline reached'))).toBe(true);
+  });
+
+  it('wrote no OpenAI key and no admin token to any log line of any instance', () => {
+    const logs = instances.flatMap((instance) => instance.logs).join('\n');
+    expect(logs).toContain('"level"');
+    for (const secret of [canary, ownKey, adminToken]) expect(logs).not.toContain(secret);
   });
 });

@@ -5,7 +5,7 @@
 import { readStreamedText } from '@airlock/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forwardedClientAddress } from '../src/adapters/client-address.js';
-import { eventually, startProxyHarness, type ProxyHarness } from './proxy-helpers.js';
+import { errorCode, eventually, startProxyHarness, type ProxyHarness } from './proxy-helpers.js';
 import { startPostgres, type PostgresServer } from '@airlock/testing/services';
 
 const chat = { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Hello' }] };
@@ -33,7 +33,7 @@ describe('a PostgreSQL restart under load', () => {
     const refused = await harness.post('/v1/chat/completions', token, chat);
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('1');
-    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('service_unavailable');
+    expect(await errorCode(refused)).toBe('service_unavailable');
     expect((await fetch(`${harness.url}/airlock/readyz`)).status).toBe(503);
     expect(harness.logs.some((line) => line.includes('"database unreachable"'))).toBe(true);
 

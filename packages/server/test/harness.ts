@@ -92,3 +92,8 @@ export function chatRequest(
     signal,
   });
 }
+
+/** The Airlock error code of an error response (`{ error: { code } }`). */
+export async function errorCode(response: Response): Promise<string> {
+  return ((await response.json()) as { error: { code: string } }).error.code;
+}

@@ -1,6 +1,6 @@
 import { faults } from '@airlock/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatRequest, startHarness, type Harness } from './harness.js';
+import { chatRequest, errorCode, startHarness, type Harness } from './harness.js';
 
 let harness: Harness;
 beforeAll(async () => {
@@ -12,7 +12,6 @@ afterAll(async () => {
 
 const body = { messages: [{ role: 'user', content: 'Hello' }], stream: true };
 const send = (token: string, key: string) => chatRequest(harness.url, token, body, { 'idempotency-key': key });
-const codeOf = async (response: Response) => ((await response.json()) as { error: { code: string } }).error.code;
 const chatCalls = () => harness.upstream.requests.filter((request) => request.path === '/v1/chat/completions').length;
 
 describe('Idempotency-Key: a retried visitor turn is never sent twice', () => {
@@ -25,7 +24,7 @@ describe('Idempotency-Key: a retried visitor turn is never sent twice', () => {
 
     const whileRunning = await send(token, 'turn-1');
     expect(whileRunning.status).toBe(409);
-    expect(await codeOf(whileRunning)).toBe('conflict');
+    expect(await errorCode(whileRunning)).toBe('conflict');
 
     expect(await first.text()).toContain('[DONE]');
     const afterwards = await send(token, 'turn-1');
@@ -67,6 +66,6 @@ describe('Idempotency-Key: a retried visitor turn is never sent twice', () => {
 
     const malformed = await send(first, 'has spaces in it');
     expect(malformed.status).toBe(400);
-    expect(await codeOf(malformed)).toBe('input_invalid');
+    expect(await errorCode(malformed)).toBe('input_invalid');
   });
 });

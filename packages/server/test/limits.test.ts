@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryRateLimiter } from '../src/limits/rate-limiter.js';
-import { sseEvents, startProxyHarness, type ProxyHarness } from './proxy-helpers.js';
+import { errorCode, sseEvents, startProxyHarness, type ProxyHarness } from './proxy-helpers.js';
 
 let harness: ProxyHarness;
 // Generous rate limits, for the tests of other limits.
@@ -17,7 +17,6 @@ afterAll(async () => {
 });
 
 const hello = { messages: [{ role: 'user', content: 'hi' }] };
-const codeOf = async (response: Response) => ((await response.json()) as { error: { code: string } }).error.code;
 
 describe('rate limits', () => {
   it('limits requests per token, per visitor and per widget, with Retry-After', async () => {
@@ -29,7 +28,7 @@ describe('rate limits', () => {
     const perToken = await harness.post('/v1/chat/completions', first, hello);
     expect(perToken.status).toBe(429);
     expect(Number(perToken.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(await codeOf(perToken)).toBe('rate_limited');
+    expect(await errorCode(perToken)).toBe('rate_limited');
 
     // A fresh token for the same visitor: the visitor's own limit (3) still counts.
     const second = await harness.token(widget, 'visitor-a');
@@ -58,7 +57,7 @@ describe('rate limits', () => {
     expect(open.map((response) => response.status)).toEqual([200, 200]);
     const third = await roomy.post('/v1/chat/completions', tokens[2]!, { ...hello, stream: true });
     expect(third.status).toBe(429);
-    expect(await codeOf(third)).toBe('rate_limited');
+    expect(await errorCode(third)).toBe('rate_limited');
     await Promise.all(open.map((response) => sseEvents(response)));
     // Slots are released when streams end.
     const again = await roomy.post('/v1/chat/completions', tokens[2]!, { ...hello, stream: true });
@@ -76,7 +75,7 @@ describe('per-token limits from the token claims', () => {
     expect((await roomy.post('/v1/chat/completions', token, hello)).status).toBe(200);
     const refused = await roomy.post('/v1/chat/completions', token, hello);
     expect(refused.status).toBe(429);
-    expect(await codeOf(refused)).toBe('quota_exhausted');
+    expect(await errorCode(refused)).toBe('quota_exhausted');
     roomy.upstream.reset();
   });
 
@@ -93,7 +92,7 @@ describe('per-token limits from the token claims', () => {
     expect((roomy.upstream.requests.at(-1)!.body as { max_completion_tokens: number }).max_completion_tokens).toBe(4);
     const third = await roomy.post('/v1/chat/completions', token, hello);
     expect(third.status).toBe(429);
-    expect(await codeOf(third)).toBe('quota_exhausted');
+    expect(await errorCode(third)).toBe('quota_exhausted');
   });
 });
 

@@ -2,7 +2,7 @@ import { readStreamedText } from '@airlock/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logging/logger.js';
 import { routeLabel } from '../src/operations/metrics.js';
-import { canaryKey, startProxyHarness, type ProxyHarness } from './proxy-helpers.js';
+import { canaryKey, errorCode, startProxyHarness, type ProxyHarness } from './proxy-helpers.js';
 
 const adminToken = 'admin-secret-token';
 const chat = { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Hello' }] };
@@ -85,6 +85,7 @@ describe('operations endpoints', () => {
     expect(cut.error).toBe('upstream_unavailable');
     const after = await (await fetch(`${harness.url}/airlock/metrics`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
     expect(after).toContain('airlock_errors_total{code="upstream_unavailable"} 1');
+    expect(after).not.toContain(canaryKey);
     expect(text).toContain('# TYPE airlock_upstream_latency_seconds histogram');
     expect(text).not.toContain(canaryKey);
     expect(text).not.toContain(token);
@@ -147,7 +148,7 @@ describe('draining', () => {
     expect(refused.status).toBe(503);
     expect(refused.headers.get('connection')).toBe('close');
     expect(refused.headers.get('retry-after')).toBe('1');
-    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('service_unavailable');
+    expect(await errorCode(refused)).toBe('service_unavailable');
     expect((await fetch(`${harness.url}/airlock/healthz`)).status).toBe(200);
 
     expect((await readStreamedText(open)).text).toBe('still here');

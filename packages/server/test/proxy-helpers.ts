@@ -8,9 +8,9 @@ import { serve } from '../src/adapters/node.js';
 import { createAirlock, type Airlock, type AirlockOptions } from '../src/airlock.js';
 import { createLogger } from '../src/logging/logger.js';
 import type { NewWidget, WidgetRecord } from '../src/stores/store.js';
-import { allowedOrigin, canaryKey } from './harness.js';
+import { allowedOrigin, canaryKey, errorCode } from './harness.js';
 
-export { allowedOrigin, canaryKey };
+export { allowedOrigin, canaryKey, errorCode };
 
 /** A real Airlock on node:http (port 0) with SQLite in a temp dir and the stand-in upstream; exposes the node server to count its sockets. */
 export interface ProxyHarness {

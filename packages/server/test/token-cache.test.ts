@@ -3,7 +3,7 @@ import { createSigningKey } from '../src/tokens/signing-keys.js';
 import { Vault } from '../src/vault/vault.js';
 import { createKeyring } from '../src/vault/key-encryption.js';
 import { randomBytes } from 'node:crypto';
-import { chatRequest, startHarness, type Harness } from './harness.js';
+import { chatRequest, errorCode, startHarness, type Harness } from './harness.js';
 
 // Verified tokens are remembered per instance; these prove a remembered token
 // still expires, still obeys revocation, and stops when its key is retired.
@@ -18,7 +18,6 @@ afterAll(async () => {
 });
 
 const ask = (token: string) => chatRequest(harness.url, token, { messages: [{ role: 'user', content: 'hi' }] });
-const codeOf = async (response: Response) => ((await response.json()) as { error: { code: string } }).error.code;
 
 describe('the verified-token cache', () => {
   it('still refuses a remembered token once it has expired', async () => {
@@ -27,7 +26,7 @@ describe('the verified-token cache', () => {
     clock += 11 * 60_000 + 61_000;
     const response = await ask(token);
     expect(response.status).toBe(401);
-    expect(await codeOf(response)).toBe('token_expired');
+    expect(await errorCode(response)).toBe('token_expired');
   });
 
   it('still refuses a remembered token after revoke-tokens', async () => {
@@ -47,6 +46,6 @@ describe('the verified-token cache', () => {
     clock += 2_000;
     const response = await ask(token);
     expect(response.status).toBe(401);
-    expect(await codeOf(response)).toBe('token_invalid');
+    expect(await errorCode(response)).toBe('token_invalid');
   });
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTokens } from '../../src/cli/commands/tokens.js';
 import type { AirlockOptions } from '../../src/airlock.js';
-import { sseEvents, startProxyHarness, type ProxyHarness } from '../proxy-helpers.js';
+import { errorCode, sseEvents, startProxyHarness, type ProxyHarness } from '../proxy-helpers.js';
 import { startRedis, type RedisServer } from '@airlock/testing/services';
 
 let redis: RedisServer;
@@ -39,7 +39,6 @@ afterAll(async () => {
 });
 
 const hello = { messages: [{ role: 'user', content: 'hi' }] };
-const codeOf = async (response: Response) => ((await response.json()) as { error: { code: string } }).error.code;
 const both = () => [a, b] as const;
 
 describe('two instances sharing one Redis', () => {
@@ -51,7 +50,7 @@ describe('two instances sharing one Redis', () => {
       const instance = index % 2 === 0 ? a : b;
       const response = await instance.post('/v1/chat/completions', await instance.token(widget, `visitor-${index}`), hello);
       statuses.push(response.status);
-      if (response.status === 429) expect(await codeOf(response)).toBe('rate_limited');
+      if (response.status === 429) expect(await errorCode(response)).toBe('rate_limited');
       else await response.text();
     }
     expect(statuses.filter((status) => status === 200)).toHaveLength(5);
@@ -78,7 +77,7 @@ describe('two instances sharing one Redis', () => {
     for (const instance of both()) {
       const third = await instance.post('/v1/chat/completions', token, { ...hello, stream: true });
       expect(third.status).toBe(429);
-      expect(await codeOf(third)).toBe('rate_limited');
+      expect(await errorCode(third)).toBe('rate_limited');
     }
     await Promise.all(open.map((response) => sseEvents(response)));
     // Released on both when the streams end.
@@ -97,7 +96,7 @@ describe('two instances sharing one Redis', () => {
     for (let index = 0; index < 5; index += 1) {
       const response = await (index % 2 === 0 ? a : b).post('/v1/chat/completions', token, hello);
       statuses.push(response.status);
-      if (response.status === 429) expect(await codeOf(response)).toBe('quota_exhausted');
+      if (response.status === 429) expect(await errorCode(response)).toBe('quota_exhausted');
       else await response.text();
     }
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
@@ -116,7 +115,7 @@ describe('two instances sharing one Redis', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     const refused = await a.post('/v1/chat/completions', token, hello);
     expect(refused.status).toBe(429);
-    expect(await codeOf(refused)).toBe('quota_exhausted');
+    expect(await errorCode(refused)).toBe('quota_exhausted');
   });
 
   it('refuses an Idempotency-Key on one instance that was used on the other', async () => {
@@ -127,7 +126,7 @@ describe('two instances sharing one Redis', () => {
     expect(first.status).toBe(200);
     const whileRunning = await b.post('/v1/chat/completions', token, { ...hello, stream: true }, { headers: { 'idempotency-key': 'turn-1' } });
     expect(whileRunning.status).toBe(409);
-    expect(await codeOf(whileRunning)).toBe('conflict');
+    expect(await errorCode(whileRunning)).toBe('conflict');
     expect(await first.text()).toContain('[DONE]');
     const afterwards = await b.post('/v1/chat/completions', token, hello, { headers: { 'idempotency-key': 'turn-1' } });
     expect(afterwards.status).toBe(409);

@@ -135,11 +135,15 @@ export async function startPostgres(): Promise<PostgresServer> {
     async stop() {
       try {
         await run(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { ...as, cwd: dir });
-      } catch {
-        // Already stopped by shutDown().
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
+      } catch (error) {
+        // Already stopped by shutDown() is fine; a server still running keeps its directory.
+        const running = await run(join(binDir, 'pg_ctl'), ['-D', dataDir, 'status'], { ...as, cwd: dir }).then(
+          () => true,
+          () => false,
+        );
+        if (running) throw error;
       }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
