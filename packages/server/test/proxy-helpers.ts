@@ -1,4 +1,4 @@
-import { readSse, startUpstream, type Upstream, type UpstreamOptions } from '@airlock/testing';
+import { readSse, startUpstream, streamedText, type Upstream, type UpstreamOptions } from '@airlock/testing';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -10,7 +10,7 @@ import { createLogger } from '../src/logging/logger.js';
 import type { NewWidget, WidgetRecord } from '../src/stores/store.js';
 import { allowedOrigin, canaryKey, errorCode } from './harness.js';
 
-export { allowedOrigin, canaryKey, errorCode };
+export { allowedOrigin, canaryKey, errorCode, streamedText };
 
 /** A real Airlock on node:http (port 0) with SQLite in a temp dir and the stand-in upstream; exposes the node server to count its sockets. */
 export interface ProxyHarness {
@@ -107,18 +107,6 @@ export async function sseEvents(response: Response): Promise<string[]> {
   const events: string[] = [];
   for await (const data of readSse(response)) events.push(data);
   return events;
-}
-
-/** The content deltas of an SSE body joined, or the error event's code. */
-export function streamedText(events: readonly string[]): { text: string; error?: string } {
-  let text = '';
-  for (const data of events) {
-    if (data === '[DONE]') break;
-    const chunk = JSON.parse(data) as { choices?: { delta?: { content?: string } }[]; error?: { code: string } };
-    if (chunk.error) return { text, error: chunk.error.code };
-    text += chunk.choices?.[0]?.delta?.content ?? '';
-  }
-  return { text };
 }
 
 /** Resolves when `check` returns true, polling; rejects after `timeoutMs`. */

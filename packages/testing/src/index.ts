@@ -30,4 +30,4 @@ export {
   type StallBehaviour,
   type StreamBehaviour,
 } from './behaviours.js';
-export { formatSseEvent, readSse, readStreamedText } from './sse.js';
+export { formatSseEvent, readSse, readStreamedText, streamedText } from './sse.js';

@@ -74,9 +74,30 @@ function parseEventData(event: string): string | undefined {
 }
 
 /**
- * Reads an OpenAI chat-completions stream to its end and joins the content
- * deltas. Stops at `[DONE]`, or at an error event (`{error: {code}}`),
- * whose code it returns beside the text received so far.
+ * Joins the content deltas of an OpenAI chat-completions stream's `data`
+ * payloads (as {@link readSse} yields them). Stops at `[DONE]`, or at an
+ * error event (`{error: {code}}`), whose code it returns beside the text
+ * received before it.
+ *
+ * @example
+ * ```ts
+ * streamedText(['{"choices":[{"delta":{"content":"Hi"}}]}', '[DONE]']); // { text: 'Hi' }
+ * ```
+ */
+export function streamedText(events: Iterable<string>): { text: string; error?: string } {
+  let text = '';
+  for (const data of events) {
+    if (data === '[DONE]') break;
+    const chunk = JSON.parse(data) as { choices?: { delta?: { content?: string } }[]; error?: { code: string } };
+    if (chunk.error) return { text, error: chunk.error.code };
+    text += chunk.choices?.[0]?.delta?.content ?? '';
+  }
+  return { text };
+}
+
+/**
+ * Reads an OpenAI chat-completions stream to its end and joins its content
+ * deltas ({@link streamedText}).
  *
  * @example
  * ```ts
@@ -84,12 +105,7 @@ function parseEventData(event: string): string | undefined {
  * ```
  */
 export async function readStreamedText(response: Response): Promise<{ text: string; error?: string }> {
-  let text = '';
-  for await (const data of readSse(response)) {
-    if (data === '[DONE]') break;
-    const chunk = JSON.parse(data) as { choices?: { delta?: { content?: string } }[]; error?: { code: string } };
-    if (chunk.error) return { text, error: chunk.error.code };
-    text += chunk.choices?.[0]?.delta?.content ?? '';
-  }
-  return { text };
+  const events: string[] = [];
+  for await (const data of readSse(response)) events.push(data);
+  return streamedText(events);
 }
