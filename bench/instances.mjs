@@ -11,42 +11,24 @@ import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { closeConnections, load, ms, timed } from './lib/http-load.mjs';
-import { answerCpuTime, cpuTimeOf, createBenchWidget, forkRole, runStandInUpstream, setPace, unlimitedProxy } from './lib/processes.mjs';
+import { cpuTimeOf, forkRole, runAirlockRole, runStandInUpstream, setPace } from './lib/processes.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const role = process.argv[2];
 const quick = process.argv.includes('--quick');
 const apiKey = `sk-bench-${randomBytes(8).toString('hex')}`;
 
-async function runAirlock() {
-  const { createAirlock, silentLogger } = await import('@airlock/server');
-  const { serve } = await import('@airlock/server/node');
-  const airlock = createAirlock({
-    databaseUrl: process.env.BENCH_DATABASE,
-    redis: { url: process.env.BENCH_REDIS },
-    masterKeys: process.env.BENCH_MASTER_KEYS,
-    logger: silentLogger,
-    upstream: { apiKey: process.env.BENCH_KEY, baseURL: process.env.BENCH_UPSTREAM },
-    proxy: unlimitedProxy,
-  });
-  await airlock.ready();
-  const token = process.env.BENCH_CREATE_WIDGET ? await createBenchWidget(airlock) : undefined;
-  const server = await serve(airlock.fetch, { port: 0 });
-  process.on('disconnect', () => {
-    void server
-      .close()
-      .then(() => airlock.close())
-      .finally(() => process.exit(0));
-  });
-  answerCpuTime();
-  process.send({ url: `${server.url}/airlock/v1`, token });
+function runAirlock() {
+  return runAirlockRole(
+    { databaseUrl: process.env.BENCH_DATABASE, redis: { url: process.env.BENCH_REDIS }, masterKeys: process.env.BENCH_MASTER_KEYS },
+    { createWidget: Boolean(process.env.BENCH_CREATE_WIDGET) },
+  );
 }
 
 async function main() {
   const { startPostgres, startRedis } = await import('@airlock/testing/services');
-  const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
   const upstream = forkRole(self, '--upstream');
-  const { baseURL } = await upstream.ready;
+  const [postgres, redis, { baseURL }] = await Promise.all([startPostgres(), startRedis(), upstream.ready]);
   const environment = {
     BENCH_KEY: apiKey,
     BENCH_UPSTREAM: baseURL,

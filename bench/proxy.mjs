@@ -18,7 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { closeConnections, load, ms, timed } from './lib/http-load.mjs';
-import { answerCpuTime, cpuTimeOf, createBenchWidget, forkRole, runBareProxy, runStandInUpstream, setPace, unlimitedProxy } from './lib/processes.mjs';
+import { cpuTimeOf, forkRole, runAirlockRole, runBareProxy, runStandInUpstream, setPace } from './lib/processes.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const role = process.argv[2];
@@ -28,30 +28,12 @@ const runs = Number(argument('runs') ?? (quick ? 1 : 3));
 const only = argument('only');
 const apiKey = `sk-bench-${randomBytes(8).toString('hex')}`;
 
-async function runAirlock() {
-  const { createAirlock, silentLogger } = await import('@airlock/server');
-  const { serve } = await import('@airlock/server/node');
+function runAirlock() {
   const dataDir = mkdtempSync(join(tmpdir(), 'airlock-bench-'));
-  const airlock = createAirlock({
-    dataDir,
-    databaseUrl: `sqlite:${join(dataDir, 'airlock.db')}`,
-    masterKeys: `b1:${randomBytes(32).toString('base64')}`,
-    logger: silentLogger,
-    upstream: { apiKey: process.env.BENCH_KEY, baseURL: process.env.BENCH_UPSTREAM },
-    proxy: unlimitedProxy,
-  });
-  await airlock.ready();
-  const token = await createBenchWidget(airlock);
-  const server = await serve(airlock.fetch, { port: 0 });
-  process.on('disconnect', () => {
-    void server
-      .close()
-      .then(() => airlock.close())
-      .then(() => rmSync(dataDir, { recursive: true, force: true }))
-      .finally(() => process.exit(0));
-  });
-  answerCpuTime();
-  process.send({ url: `${server.url}/airlock/v1`, token });
+  return runAirlockRole(
+    { dataDir, databaseUrl: `sqlite:${join(dataDir, 'airlock.db')}`, masterKeys: `b1:${randomBytes(32).toString('base64')}` },
+    { onClosed: () => rmSync(dataDir, { recursive: true, force: true }) },
+  );
 }
 
 async function main() {

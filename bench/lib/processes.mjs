@@ -56,6 +56,36 @@ export async function runBareProxy(upstreamURL, apiKey) {
   process.send({ url: `http://127.0.0.1:${server.address().port}/v1` });
 }
 
+/**
+ * Runs Airlock in this process for a benchmark: `options` (the store, Redis,
+ * master keys) over silent logs, the upstream and key from `BENCH_UPSTREAM` and
+ * `BENCH_KEY`, and {@link unlimitedProxy}. Tells the parent its proxy URL and,
+ * with `createWidget`, a token for the bench widget; answers CPU-time
+ * requests; on disconnect closes, calls `onClosed` and exits.
+ */
+export async function runAirlockRole(options, { createWidget = true, onClosed = () => {} } = {}) {
+  const { createAirlock, silentLogger } = await import('@airlock/server');
+  const { serve } = await import('@airlock/server/node');
+  const airlock = createAirlock({
+    logger: silentLogger,
+    upstream: { apiKey: process.env.BENCH_KEY, baseURL: process.env.BENCH_UPSTREAM },
+    proxy: unlimitedProxy,
+    ...options,
+  });
+  await airlock.ready();
+  const token = createWidget ? await createBenchWidget(airlock) : undefined;
+  const server = await serve(airlock.fetch, { port: 0 });
+  process.on('disconnect', () => {
+    void server
+      .close()
+      .then(() => airlock.close())
+      .then(onClosed)
+      .finally(() => process.exit(0));
+  });
+  answerCpuTime();
+  process.send({ url: `${server.url}/airlock/v1`, token });
+}
+
 /** In a forked role: answers the parent's `{ cpu: true }` with this process's CPU time ({@link cpuTimeOf}). */
 export function answerCpuTime() {
   process.on('message', (message) => {

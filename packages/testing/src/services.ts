@@ -12,6 +12,6 @@
  *
  * @packageDocumentation
  */
-export { findPostgresBinDir, startPostgres, type PostgresServer } from './services/postgres.js';
+export { startPostgres, type PostgresServer } from './services/postgres.js';
 export { startRedis, type RedisServer } from './services/redis.js';
 export { freePort } from './services/free-port.js';

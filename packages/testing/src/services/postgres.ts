@@ -36,7 +36,7 @@ export interface PostgresServer {
 }
 
 /** The newest `/usr/lib/postgresql/<version>/bin` that has initdb, or `AIRLOCK_POSTGRES_BIN`. */
-export function findPostgresBinDir(): string | undefined {
+function findPostgresBinDir(): string | undefined {
   const fromEnvironment = process.env.AIRLOCK_POSTGRES_BIN;
   if (fromEnvironment) return existsSync(join(fromEnvironment, 'initdb')) ? fromEnvironment : undefined;
   const root = '/usr/lib/postgresql';
