@@ -1,6 +1,7 @@
 // Proxy overhead: the same streaming workload sent straight to the stand-in
 // upstream, through a bare node:http pass-through proxy (the floor: what any
-// Node proxy costs here), and through Airlock, in one run, on loopback.
+// Node proxy costs here), through Airlock and through the Portkey gateway (a
+// peer, installed from npm into bench/.peers on first use), in one run, on loopback.
 // Upstream, the proxies and the client each run in their own process (they
 // share the machine's cores).
 // Uses the built packages (dist): run `pnpm build` first (`pnpm bench` does).
@@ -9,15 +10,18 @@
 //   node bench/proxy.mjs --quick      a smaller run, once, for a smoke check
 //   node bench/proxy.mjs --runs=5     repeat each comparison 5 times
 //   node bench/proxy.mjs --only=200   only the comparisons whose name contains "200"
+//   node bench/proxy.mjs --no-peers   without Portkey (nothing is installed)
 //
-// Direct, bare and Airlock runs alternate, so a change in the machine's load
-// hits all three; CPU time per stream does not depend on the load at all.
+// Direct and the proxies alternate, so a change in the machine's load hits
+// them all; CPU time per stream does not depend on the load at all.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@airlock/testing/services';
 import { closeConnections, load, ms, timed } from './lib/http-load.mjs';
+import { installPortkey, portkeyRelease, procCpuTime, runPortkey } from './lib/peers.mjs';
 import { cpuTimeOf, forkRole, runAirlockRole, runBareProxy, runStandInUpstream, setPace } from './lib/processes.mjs';
 
 const self = fileURLToPath(import.meta.url);
@@ -26,6 +30,7 @@ const quick = process.argv.includes('--quick');
 const argument = (name) => process.argv.find((value) => value.startsWith(`--${name}=`))?.split('=')[1];
 const runs = Number(argument('runs') ?? (quick ? 1 : 3));
 const only = argument('only');
+const peers = !process.argv.includes('--no-peers');
 const apiKey = `sk-bench-${randomBytes(8).toString('hex')}`;
 
 function runAirlock() {
@@ -44,66 +49,64 @@ async function main() {
   const airlock = forkRole(self, '--airlock', { BENCH_KEY: apiKey, BENCH_UPSTREAM: baseURL }, profile);
   const bareProxy = forkRole(self, '--bare', { BENCH_KEY: apiKey, BENCH_UPSTREAM: baseURL });
   const { url, token } = await airlock.ready;
+  // The proxies measured against direct, each with how to read its process's CPU time.
+  const proxies = [
+    { name: 'bare', label: 'bare node:http proxy (the floor)', target: { url: (await bareProxy.ready).url, key: apiKey }, cpu: () => cpuTimeOf(bareProxy) },
+    { name: 'airlock', label: 'airlock', target: { url, key: token }, cpu: () => cpuTimeOf(airlock) },
+  ];
+  let portkey;
+  if (peers) {
+    try {
+      portkey = await runPortkey(installPortkey(), await freePort(), baseURL, apiKey);
+      const pid = portkey.process.pid;
+      proxies.push({ name: 'portkey', label: `portkey ${portkeyRelease.gateway}`, target: portkey.target, cpu: async () => procCpuTime(pid) });
+    } catch (error) {
+      console.log(`Portkey is left out of this run: ${error.message}\n`);
+    }
+  }
   const direct = { url: baseURL, key: apiKey };
-  const bare = { url: (await bareProxy.ready).url, key: apiKey };
-  const proxied = { url, key: token };
   const pace = (delayMs) => setPace(upstream, delayMs);
   // CPU time is what a proxy costs whatever else the machine is doing; wall times depend on the load.
-  const measured = async (run, target, child) => {
-    const before = await cpuTimeOf(child);
-    const result = await run(target);
-    return { ...result, cpu: ((await cpuTimeOf(child)) - before) / result.count / 1000 };
+  const measured = async (run, proxy) => {
+    const before = await proxy.cpu();
+    const result = await run(proxy.target);
+    return { ...result, cpu: ((await proxy.cpu()) - before) / result.count / 1000 };
   };
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+  const percent = (value) => `${(value * 100).toFixed(1)}%`;
   const compare = async (name, run) => {
     if (only && !name.includes(only)) return;
     // Warm every side up, so none gets a cold start.
-    for (const target of [direct, bare, proxied]) await run(target, true);
+    for (const target of [direct, ...proxies.map((proxy) => proxy.target)]) await run(target, true);
+    // One sample per run: direct, then each proxy, against that run's direct.
     const samples = [];
     for (let index = 0; index < runs; index += 1) {
       const d = await run(direct);
-      const b = await measured(run, bare, bareProxy);
-      const a = await measured(run, proxied, airlock);
-      samples.push({
-        d,
-        b,
-        a,
-        added50: a.p50 - d.p50,
-        added99: a.p99 - d.p99,
-        p99x: a.p99 / d.p99,
-        ratio: a.rate / d.rate,
-        bareAdded50: b.p50 - d.p50,
-        bareP99x: b.p99 / d.p99,
-        bareRatio: b.rate / d.rate,
-      });
+      const sample = { d };
+      for (const proxy of proxies) {
+        const p = await measured(run, proxy);
+        sample[proxy.name] = { ...p, added50: p.p50 - d.p50, added99: p.p99 - d.p99, p99x: p.p99 / d.p99, ratio: p.rate / d.rate };
+      }
+      samples.push(sample);
     }
     const m = (pick) => median(samples.map(pick));
-    const side = (pick) => ({ p50: m((s) => pick(s).p50), p99: m((s) => pick(s).p99), rate: m((s) => pick(s).rate), count: pick(samples[0]).count, cpu: m((s) => pick(s).cpu ?? 0) });
-    const row = {
-      name,
-      direct: side((s) => s.d),
-      bare: side((s) => s.b),
-      airlock: side((s) => s.a),
-      added50: m((s) => s.added50),
-      added99: m((s) => s.added99),
-      p99x: m((s) => s.p99x),
-      ratio: m((s) => s.ratio),
-      bareAdded50: m((s) => s.bareAdded50),
-      bareP99x: m((s) => s.bareP99x),
-      bareRatio: m((s) => s.bareRatio),
-    };
     const spread = (pick, format) => (runs > 1 ? ` [${samples.map((s) => format(pick(s))).join(', ')}]` : '');
-    const percent = (value) => `${(value * 100).toFixed(1)}%`;
-    const line = (label, side) => `  ${label} p50 ${ms(side.p50)}  p99 ${ms(side.p99)}  ${side.rate.toFixed(1)}/s (${side.count})`;
-    console.log(
-      `${name}${runs > 1 ? ` (median of ${runs} runs; each run in brackets)` : ''}\n` +
-        `${line('direct: ', row.direct)}\n` +
-        `${line('bare:   ', row.bare)}\n` +
-        `${line('airlock:', row.airlock)}\n` +
-        `  bare node:http proxy (the floor): added TTFB p50 ${ms(row.bareAdded50)}, p99 ${row.bareP99x.toFixed(2)}x, throughput ${percent(row.bareRatio)} of direct, CPU ${row.bare.cpu.toFixed(2)} ms per stream\n` +
-        `  airlock: added TTFB p50 ${ms(row.added50)}${spread((s) => s.added50, ms)}, p99 ${ms(row.added99)} (p99 ${row.p99x.toFixed(2)}x${spread((s) => s.p99x, (v) => `${v.toFixed(2)}x`)})\n` +
-        `  airlock: throughput ${percent(row.ratio)} of direct${spread((s) => s.ratio, percent)}; CPU ${row.airlock.cpu.toFixed(2)} ms per stream${spread((s) => s.a.cpu, (v) => v.toFixed(2))}`,
-    );
+    const line = (label, pick) => `  ${label.padEnd(8)} p50 ${ms(m((s) => pick(s).p50))}  p99 ${ms(m((s) => pick(s).p99))}  ${m((s) => pick(s).rate).toFixed(1)}/s (${pick(samples[0]).count})`;
+    const lines = [`${name}${runs > 1 ? ` (median of ${runs} runs; each run in brackets)` : ''}`, line('direct:', (s) => s.d)];
+    for (const proxy of proxies) lines.push(line(`${proxy.name}:`, (s) => s[proxy.name]));
+    for (const proxy of proxies) {
+      const of = (key) => (s) => s[proxy.name][key];
+      lines.push(
+        `  ${proxy.label}: added TTFB p50 ${ms(m(of('added50')))}${spread(of('added50'), ms)}, p99 ${ms(m(of('added99')))} (p99 ${m(of('p99x')).toFixed(2)}x${spread(of('p99x'), (v) => `${v.toFixed(2)}x`)})\n` +
+          `    throughput ${percent(m(of('ratio')))} of direct${spread(of('ratio'), percent)}; CPU ${m(of('cpu')).toFixed(2)} ms per stream${spread(of('cpu'), (v) => v.toFixed(2))}`,
+      );
+    }
+    if (proxies.some((proxy) => proxy.name === 'portkey')) {
+      // The budget: Airlock's rate against Portkey's, in each run.
+      const versus = (s) => s.airlock.rate / s.portkey.rate;
+      lines.push(`  airlock / portkey streams per second: ${m(versus).toFixed(2)}x${spread(versus, (v) => `${v.toFixed(2)}x`)}`);
+    }
+    console.log(lines.join('\n'));
   };
 
   const load1 = () => loadavg().map((value) => value.toFixed(2)).join(' ');
@@ -119,6 +122,7 @@ async function main() {
   closeConnections();
   airlock.process.disconnect();
   bareProxy.process.kill();
+  portkey?.process.kill();
   upstream.process.kill();
   setTimeout(() => airlock.process.kill(), 5_000).unref();
 }

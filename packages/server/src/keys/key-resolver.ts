@@ -1,6 +1,6 @@
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
-import { SHARED_KEY_OWNER, type OpenAiKeyRecord, type Store, type WidgetRecord } from '../stores/store.js';
+import { SHARED_KEY_OWNER, type OpenAiKeyRecord, type Store, type StoredKeys, type WidgetRecord } from '../stores/store.js';
 import type { Vault } from '../vault/vault.js';
 import { openAiKeyBinding } from './account-keys.js';
 
@@ -69,15 +69,19 @@ export class KeyResolver {
     this.#now = options.now ?? (() => new Date());
   }
 
-  /** The key for one call by `widget`; throws `upstream_key_invalid` when it has none usable. */
-  async apiKeyFor(widget: WidgetRecord): Promise<ResolvedKey> {
+  /**
+   * The key for one call by `widget`; throws `upstream_key_invalid` when it
+   * has none usable. `stored` are its keys as read with the widget
+   * (`Store.getWidgetWithKeys`); without them they are read here.
+   */
+  async apiKeyFor(widget: WidgetRecord, stored?: StoredKeys): Promise<ResolvedKey> {
     this.#used.delete(widget);
-    const own = widget.keySource === 'shared' ? undefined : await this.#store.getOpenAiKey(widget.accountId);
+    const own = widget.keySource === 'shared' ? undefined : stored ? stored.own : await this.#store.getOpenAiKey(widget.accountId);
     const ownIsCurrent = own !== undefined && own.status !== 'revoked';
     const resolved =
       widget.keySource === 'own' || (widget.keySource === undefined && ownIsCurrent)
         ? { apiKey: await this.#open(own, 'own'), source: 'own' as const, keyId: own!.id }
-        : await this.#shared();
+        : await this.#shared(stored ? stored.shared : await this.#store.getOpenAiKey(SHARED_KEY_OWNER));
     this.#used.set(widget, resolved);
     if (resolved.keyId) this.#noteUse(resolved.keyId);
     return resolved;
@@ -102,8 +106,7 @@ export class KeyResolver {
     }
   }
 
-  async #shared(): Promise<ResolvedKey> {
-    const stored = await this.#store.getOpenAiKey(SHARED_KEY_OWNER);
+  async #shared(stored: OpenAiKeyRecord | undefined): Promise<ResolvedKey> {
     if (stored && stored.status !== 'revoked') return { apiKey: await this.#open(stored, 'shared'), source: 'shared', keyId: stored.id };
     const environmentKey = this.#environmentKey();
     if (!environmentKey) throw this.#refuse('No OpenAI key is configured for this widget.');

@@ -139,7 +139,7 @@ export async function handleChatCompletions(request: Request, call: ProxyCall, s
   const { behaviour } = widget;
   checkPromptFilter(behaviour.promptFilter, messages.map((message) => message.content));
   const maxOutputTokens = outputCap(services, call);
-  const key = await resolveKey(services, widget);
+  const key = await resolveKey(services, call);
   return runChat(request, services, call, key, {
     model,
     stream,

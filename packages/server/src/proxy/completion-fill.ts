@@ -115,7 +115,7 @@ export async function handleCompletionFill(request: Request, call: ProxyCall, se
   const values = validateInputs(widget.behaviour.inputs ?? [], body.inputs ?? {}, services.input.maxMessageChars);
   checkPromptFilter(widget.behaviour.promptFilter, Object.values(values));
   const messages = completionPrompt(widget.behaviour, values, services.now());
-  const key = await resolveKey(services, widget);
+  const key = await resolveKey(services, call);
   return runChat(request, services, call, key, {
     model: widget.behaviour.model,
     stream: body.stream === true,

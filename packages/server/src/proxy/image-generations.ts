@@ -41,7 +41,7 @@ export async function handleImageGenerations(request: Request, call: ProxyCall, 
     throw new AirlockError('input_invalid', '"response_format" must be url or b64_json.');
   }
   checkPromptFilter(widget.behaviour.promptFilter, [prompt]);
-  const key = await resolveKey(services, widget);
+  const key = await resolveKey(services, call);
   const releaseSlot = await services.limits.openStream(call.caller);
   const abort = new AbortController();
   const onClientGone = () => abort.abort();

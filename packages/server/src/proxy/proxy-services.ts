@@ -3,7 +3,7 @@ import type { Metrics } from '../operations/metrics.js';
 import { generationCost, type GenerationCosts } from '../limits/generations.js';
 import { AirlockError } from '../errors.js';
 import type { LimitedCaller, ProxyLimitsOptions, RequestLimits } from '../limits/request-limits.js';
-import type { Store, WidgetRecord } from '../stores/store.js';
+import type { Store, StoredKeys, WidgetRecord } from '../stores/store.js';
 import type { UsageMeter } from '../usage/usage-meter.js';
 import type { IdempotencyGuard } from './idempotency.js';
 import type { UpstreamClients } from './upstream.js';
@@ -74,8 +74,11 @@ export interface ProxyServices {
   now: () => Date;
   /** Refuses a second request for a visitor turn that is running or was answered (`Idempotency-Key`). */
   idempotency: IdempotencyGuard;
-  /** The key for this widget, decrypted for this call only (a bare string counts as the shared key). */
-  apiKeyFor(widget: WidgetRecord): Promise<string | ResolvedKey>;
+  /**
+   * The key for this widget, decrypted for this call only (a bare string
+   * counts as the shared key); `keys` are the stored keys read with the widget.
+   */
+  apiKeyFor(widget: WidgetRecord, keys?: StoredKeys): Promise<string | ResolvedKey>;
 }
 
 /**
@@ -89,6 +92,8 @@ export interface ProxyServices {
 export interface ProxyCall {
   widget: WidgetRecord;
   caller: LimitedCaller;
+  /** The stored OpenAI keys read with the widget; without them, {@link resolveKey} has them read. */
+  keys?: StoredKeys;
 }
 
 /**
@@ -96,11 +101,11 @@ export interface ProxyCall {
  *
  * @example
  * ```ts
- * const { apiKey, source } = await resolveKey(services, widget);
+ * const { apiKey, source } = await resolveKey(services, call);
  * ```
  */
-export async function resolveKey(services: ProxyServices, widget: WidgetRecord): Promise<ResolvedKey> {
-  const key = await services.apiKeyFor(widget);
+export async function resolveKey(services: ProxyServices, call: ProxyCall): Promise<ResolvedKey> {
+  const key = await services.apiKeyFor(call.widget, call.keys);
   return typeof key === 'string' ? { apiKey: key, source: 'shared' } : key;
 }
 

@@ -3,7 +3,7 @@ import { AirlockError } from '../errors.js';
 import type { Route } from '../http/router.js';
 import { defaultGenerationCosts } from '../limits/generations.js';
 import { RequestLimits } from '../limits/request-limits.js';
-import type { WidgetRecord } from '../stores/store.js';
+import type { StoredKeys, WidgetRecord } from '../stores/store.js';
 import { authenticateWidgetRequest } from '../tokens/authenticate.js';
 import { handleChatCompletions } from './chat-completions.js';
 import { handleCompletionFill } from './completion-fill.js';
@@ -38,9 +38,9 @@ export function proxyRoutes(context: AirlockContext): Route[] {
     defaultAllowance: options.defaultGenerationAllowance ?? null,
     now: context.now,
     idempotency: new IdempotencyGuard(context.counters),
-    async apiKeyFor(widget: WidgetRecord): Promise<ResolvedKey> {
+    async apiKeyFor(widget: WidgetRecord, keys?: StoredKeys): Promise<ResolvedKey> {
       // Own or shared key, opened for this call only (keys/key-resolver.ts).
-      return context.keys.apiKeyFor(widget);
+      return context.keys.apiKeyFor(widget, keys);
     },
   };
 
@@ -49,7 +49,7 @@ export function proxyRoutes(context: AirlockContext): Route[] {
     path,
     browser: 'widget',
     async handle(request) {
-      const { verified, widget } = await authenticateWidgetRequest(context, request);
+      const { verified, widget, keys } = await authenticateWidgetRequest(context, request);
       const caller = {
         widgetId: widget.id,
         subject: verified.subject,
@@ -60,7 +60,7 @@ export function proxyRoutes(context: AirlockContext): Route[] {
       try {
         await services.limits.admit(caller);
         services.usage.record(widget.id, { requests: 1 });
-        return await handler(request, { widget, caller }, services);
+        return await handler(request, { widget, caller, keys }, services);
       } catch (error) {
         services.usage.recordError(widget.id, AirlockError.isInstance(error) ? error.code : 'internal');
         // Keep (issue 3): a 401 marks the stored key this request used `invalid`; no retry with another key.

@@ -4,7 +4,7 @@ import { newId } from '../ids.js';
 import type { SealedSecret } from '../vault/vault.js';
 import type { Migration } from './migrations.js';
 import { postgresMigrations } from './postgres-migrations.js';
-import { balanceFromRow, usageDays, type AllowanceRow, type UsageRow } from './rows.js';
+import { balanceFromRow, usageDays, widgetWithKeysFromRow, widgetWithKeysStatement, type AllowanceRow, type UsageRow } from './rows.js';
 import type {
   AccountRecord,
   AdminAccessTokenRecord,
@@ -22,6 +22,7 @@ import type {
   UsageIncrement,
   WidgetPatch,
   WidgetRecord,
+  WidgetWithKeys,
 } from './store.js';
 
 /** Options of {@link PostgresStore}. */
@@ -40,6 +41,10 @@ export interface PostgresStoreOptions {
 
 // Arbitrary constant naming Airlock's migration lock among advisory locks.
 const migrationLockId = 0x41_69_72_6c; // 'Airl'
+
+// An owner's current key (active or invalid) first, else its most recently revoked one.
+const currentKeyOrder = `status = 'revoked', revoked_at DESC NULLS LAST, saved_at DESC`;
+const widgetWithKeysSql = widgetWithKeysStatement(currentKeyOrder, '$1');
 
 interface WidgetRow {
   id: string;
@@ -191,6 +196,11 @@ export class PostgresStore implements Store {
   async getWidget(id: string): Promise<WidgetRecord | undefined> {
     const [row] = await this.#rows<WidgetRow>('SELECT * FROM widgets WHERE id = $1', [id]);
     return row && widgetFromRow(row);
+  }
+
+  async getWidgetWithKeys(id: string): Promise<WidgetWithKeys | undefined> {
+    const [row] = await this.#rows<WidgetRow>(widgetWithKeysSql, [id]);
+    return row && widgetWithKeysFromRow(row, widgetFromRow, openAiKeyFromRow);
   }
 
   async findWidgetByName(name: string): Promise<WidgetRecord | undefined> {
@@ -431,7 +441,7 @@ export class PostgresStore implements Store {
   async getOpenAiKey(ownerId: string): Promise<OpenAiKeyRecord | undefined> {
     const [row] = await this.#rows<OpenAiKeyRow>(
       `SELECT * FROM openai_keys WHERE owner_id = $1
-       ORDER BY status = 'revoked', revoked_at DESC NULLS LAST, saved_at DESC LIMIT 1`,
+       ORDER BY ${currentKeyOrder} LIMIT 1`,
       [ownerId],
     );
     return row && openAiKeyFromRow(row);

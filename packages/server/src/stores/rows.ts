@@ -1,5 +1,46 @@
-// Row shapes and mappers that the SQLite and PostgreSQL stores share.
-import type { GenerationBalance, UsageDay } from './store.js';
+// Row shapes, mappers and statements that the SQLite and PostgreSQL stores share.
+import { SHARED_KEY_OWNER, type GenerationBalance, type OpenAiKeyRecord, type UsageDay, type WidgetRecord, type WidgetWithKeys } from './store.js';
+
+const openAiKeyColumns = ['id', 'owner_id', 'fingerprint', 'status', 'sealed', 'saved_at', 'last_used_at', 'last_error_code', 'revoked_at'];
+
+/**
+ * The statement behind `Store.getWidgetWithKeys`: the widget's columns, then
+ * the account's current key as `own_*` columns and the shared key as
+ * `shared_*` (all NULL when there is none), each chosen as `getOpenAiKey`
+ * chooses it. `order` is the dialect's ordering of one owner's keys, `id`
+ * its placeholder for the widget id.
+ *
+ * @example
+ * ```ts
+ * const sql = widgetWithKeysStatement("status = 'revoked', revoked_at DESC, saved_at DESC", '?');
+ * ```
+ */
+export function widgetWithKeysStatement(order: string, id: string): string {
+  const current = (owner: string) => `(SELECT id FROM openai_keys WHERE owner_id = ${owner} ORDER BY ${order} LIMIT 1)`;
+  const columns = (alias: string) => openAiKeyColumns.map((column) => `${alias}.${column} AS ${alias}_${column}`).join(', ');
+  return `SELECT w.*, ${columns('own')}, ${columns('shared')} FROM widgets w
+    LEFT JOIN openai_keys own ON own.id = ${current('w.account_id')}
+    LEFT JOIN openai_keys shared ON shared.id = ${current(`'${SHARED_KEY_OWNER}'`)}
+    WHERE w.id = ${id}`;
+}
+
+/**
+ * A {@link widgetWithKeysStatement} row as the widget and its keys, through
+ * the dialect's own row mappers.
+ *
+ * @example
+ * ```ts
+ * return row && widgetWithKeysFromRow(row, widgetFromRow, openAiKeyFromRow);
+ * ```
+ */
+export function widgetWithKeysFromRow<W, K>(row: W, toWidget: (row: W) => WidgetRecord, toKey: (row: K) => OpenAiKeyRecord): WidgetWithKeys {
+  const key = (prefix: string): OpenAiKeyRecord | undefined => {
+    const columns = row as Record<string, unknown>;
+    if (columns[`${prefix}_id`] === null || columns[`${prefix}_id`] === undefined) return undefined;
+    return toKey(Object.fromEntries(openAiKeyColumns.map((column) => [column, columns[`${prefix}_${column}`]])) as K);
+  };
+  return { widget: toWidget(row), keys: { own: key('own'), shared: key('shared') } };
+}
 
 /** A `usage_daily` row (pg may return its BIGINT counters as strings). */
 export interface UsageRow {

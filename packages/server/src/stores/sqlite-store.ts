@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { newId } from '../ids.js';
-import { balanceFromRow, usageDays, type AllowanceRow, type UsageRow } from './rows.js';
+import { balanceFromRow, usageDays, widgetWithKeysFromRow, widgetWithKeysStatement, type AllowanceRow, type UsageRow } from './rows.js';
 import { sqliteMigrations, type Migration } from './migrations.js';
 import { AirlockError } from '../errors.js';
 import type { SealedSecret } from '../vault/vault.js';
@@ -23,7 +23,12 @@ import type {
   UsageIncrement,
   WidgetPatch,
   WidgetRecord,
+  WidgetWithKeys,
 } from './store.js';
+
+// An owner's current key (active or invalid) first, else its most recently revoked one.
+const currentKeyOrder = `status = 'revoked', revoked_at DESC, saved_at DESC`;
+const widgetWithKeysSql = widgetWithKeysStatement(currentKeyOrder, '?');
 
 interface WidgetRow {
   id: string;
@@ -145,6 +150,11 @@ export class SqliteStore implements Store {
   async getWidget(id: string): Promise<WidgetRecord | undefined> {
     const row = this.#statement('SELECT * FROM widgets WHERE id = ?').get(id) as WidgetRow | undefined;
     return row && widgetFromRow(row);
+  }
+
+  async getWidgetWithKeys(id: string): Promise<WidgetWithKeys | undefined> {
+    const row = this.#statement(widgetWithKeysSql).get(id) as WidgetRow | undefined;
+    return row && widgetWithKeysFromRow(row, widgetFromRow, openAiKeyFromRow);
   }
 
   async findWidgetByName(name: string): Promise<WidgetRecord | undefined> {
@@ -353,7 +363,7 @@ export class SqliteStore implements Store {
   async getOpenAiKey(ownerId: string): Promise<OpenAiKeyRecord | undefined> {
     const row = this.#statement(
         `SELECT * FROM openai_keys WHERE owner_id = ?
-         ORDER BY status = 'revoked', revoked_at DESC, saved_at DESC LIMIT 1`,
+         ORDER BY ${currentKeyOrder} LIMIT 1`,
       )
       .get(ownerId) as OpenAiKeyRow | undefined;
     return row && openAiKeyFromRow(row);

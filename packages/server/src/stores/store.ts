@@ -361,6 +361,33 @@ export interface AdminSessionRecord {
 }
 
 /**
+ * A widget and the stored OpenAI keys its calls may use ({@link Store.getWidgetWithKeys}).
+ *
+ * @example
+ * ```ts
+ * const found = await store.getWidgetWithKeys('wgt_abc'); // { widget, keys: { own: undefined, shared: { status: 'active', … } } }
+ * ```
+ */
+export interface WidgetWithKeys {
+  widget: WidgetRecord;
+  keys: StoredKeys;
+}
+
+/**
+ * The stored OpenAI keys one widget call may use: its account's current key
+ * and the stored shared key, each as {@link Store.getOpenAiKey} gives it.
+ *
+ * @example
+ * ```ts
+ * const keys: StoredKeys = { own: await store.getOpenAiKey(widget.accountId), shared: await store.getOpenAiKey(SHARED_KEY_OWNER) };
+ * ```
+ */
+export interface StoredKeys {
+  own?: OpenAiKeyRecord;
+  shared?: OpenAiKeyRecord;
+}
+
+/**
  * Persistence behind Airlock. Every method is async so SQLite and
  * PostgreSQL implementations share one interface and one conformance suite.
  *
@@ -376,6 +403,13 @@ export interface Store {
   migrate(): Promise<void>;
   createWidget(input: NewWidget): Promise<WidgetRecord>;
   getWidget(id: string): Promise<WidgetRecord | undefined>;
+  /**
+   * A widget with the stored OpenAI keys a call by it may use (what
+   * {@link Store.getOpenAiKey} gives for its account and for
+   * {@link SHARED_KEY_OWNER}), read in one statement: every proxy request
+   * needs all three, and on PostgreSQL that is one round trip instead of three.
+   */
+  getWidgetWithKeys(id: string): Promise<WidgetWithKeys | undefined>;
   findWidgetByName(name: string): Promise<WidgetRecord | undefined>;
   listWidgets(): Promise<WidgetRecord[]>;
   /** Applies a patch; throws `widget_not_found` when there is no such widget. */

@@ -197,6 +197,35 @@ export function defineStoreConformance(kind: 'sqlite' | 'postgres', createFixtur
       expect(await store.getOpenAiKey('acme')).toMatchObject({ id: 'oak_2', status: 'revoked' });
     });
 
+    it('reads a widget with its keys in one call, as the separate reads give them', async () => {
+      const { store } = await fresh();
+      const widget = await store.createWidget(newWidget({ accountId: 'acme' }));
+      const other = await store.createWidget(newWidget({ accountId: 'other', name: 'other', keySource: 'shared' }));
+      const separately = async (id: string) => {
+        const found = (await store.getWidget(id))!;
+        return { widget: found, keys: { own: await store.getOpenAiKey(found.accountId), shared: await store.getOpenAiKey(SHARED_KEY_OWNER) } };
+      };
+      const states: [string, () => Promise<unknown>][] = [
+        ['no keys', async () => {}],
+        ['an own key', () => store.putOpenAiKey({ id: 'oak_1', ownerId: 'acme', fingerprint: 'sk-…aaaa', sealed: sealed('1') })],
+        ['a shared key', () => store.putOpenAiKey({ id: 'oak_s', ownerId: SHARED_KEY_OWNER, fingerprint: 'sk-…ssss', sealed: sealed('s') })],
+        ['a replaced own key', () => store.putOpenAiKey({ id: 'oak_2', ownerId: 'acme', fingerprint: 'sk-…bbbb', sealed: sealed('2') })],
+        ['a used and refused own key', () => store.recordOpenAiKeyUse('oak_2').then(() => store.recordOpenAiKeyError('oak_2', 'upstream_key_invalid', { invalidate: true }))],
+        ['a revoked own key', () => store.revokeOpenAiKey('acme')],
+        ['a revoked shared key', () => store.revokeOpenAiKey(SHARED_KEY_OWNER)],
+      ];
+      for (const [state, change] of states) {
+        await change();
+        for (const id of [widget.id, other.id]) {
+          expect({ state, ...(await store.getWidgetWithKeys(id)) }).toEqual({ state, ...(await separately(id)) });
+        }
+      }
+      const last = (await store.getWidgetWithKeys(widget.id))!;
+      expect(last.keys.own).toMatchObject({ id: 'oak_2', status: 'revoked', revokedAt: expect.any(String) });
+      expect(last.keys.shared).toMatchObject({ id: 'oak_s', status: 'revoked' });
+      expect(await store.getWidgetWithKeys('wgt_missing')).toBeUndefined();
+    });
+
     it('leaves exactly one active key after concurrent saves for one owner', async () => {
       const { store, another } = await fresh();
       const instances = [store, await another(), await another()];
