@@ -7,7 +7,7 @@ import { clientSignal, readRequestBytes, requestPartsReader } from '../src/http/
 import { SseUsageScanner } from '../src/proxy/sse-pass-through.js';
 import { claimUpstreamBody, createUpstreamFetch } from '../src/proxy/upstream-fetch.js';
 import type { WidgetRecord } from '../src/stores/store.js';
-import { allowedOrigin, eventually, sseEvents, startProxyHarness, streamedText, type ProxyHarness } from './proxy-helpers.js';
+import { allowedOrigin, canaryKey, eventually, sseEvents, startProxyHarness, streamedText, type ProxyHarness } from './proxy-helpers.js';
 
 // The proxy's fast path (proxy/upstream-fetch.ts, the SSE relay, the Node
 // adapter's direct pipe) and the Web-stream paths it must stay equal to.
@@ -259,5 +259,59 @@ describe('the Node adapter and request parts', () => {
   it('hands any other handler a complete Request: a readable body and a signal that aborts', async () => {
     const result = await seenBy(async (request) => ({ body: await request.text(), signal: request.signal }), false);
     expect(result).toEqual({ body: '{"hello":"world"}', webBody: 'stream', aborted: true });
+  });
+});
+
+describe('store reads per proxied request', () => {
+  const ownKey = `sk-own-${Date.now().toString(16)}-0000`;
+  let harness: ProxyHarness;
+  beforeAll(async () => {
+    harness = await startProxyHarness({}, { acceptedKeys: [canaryKey, ownKey] });
+  });
+  afterAll(async () => {
+    await harness.close();
+  });
+
+  // Counts calls to the store's widget and key reads while `work` runs.
+  async function readsDuring(work: () => Promise<void>): Promise<Record<string, number>> {
+    const store = harness.airlock.store as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const counts: Record<string, number> = {};
+    const originals = ['getWidget', 'getWidgetWithKeys', 'getOpenAiKey'].map((name) => {
+      const original = store[name]!;
+      store[name] = (...args: unknown[]) => {
+        counts[name] = (counts[name] ?? 0) + 1;
+        return original.apply(harness.airlock.store, args);
+      };
+      return [name, original] as const;
+    });
+    try {
+      await work();
+    } finally {
+      for (const [name, original] of originals) store[name] = original;
+    }
+    return counts;
+  }
+
+  const chat = async (token: string) => {
+    const response = await harness.post('/v1/chat/completions', token, hello);
+    expect(response.status).toBe(200);
+    await harness.text(response);
+  };
+
+  it('reads the widget and both keys in one call, on the shared key and on an own key', async () => {
+    const shared = await harness.widget();
+    const sharedToken = await harness.token(shared);
+    expect(await readsDuring(() => chat(sharedToken))).toEqual({ getWidgetWithKeys: 1 });
+    expect(harness.upstream.requests.at(-1)?.headers.authorization).toBe(`Bearer ${canaryKey}`);
+
+    const saved = await fetch(`${harness.url}/airlock/admin/accounts/${shared.accountId}/key`, {
+      method: 'PUT',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ apiKey: ownKey }),
+    });
+    expect(saved.status).toBe(200);
+    const ownToken = await harness.token(await harness.widget());
+    expect(await readsDuring(() => chat(ownToken))).toEqual({ getWidgetWithKeys: 1 });
+    expect(harness.upstream.requests.at(-1)?.headers.authorization).toBe(`Bearer ${ownKey}`);
   });
 });
