@@ -276,7 +276,7 @@ describe('store reads per proxied request', () => {
   async function readsDuring(work: () => Promise<void>): Promise<Record<string, number>> {
     const store = harness.airlock.store as unknown as Record<string, (...args: unknown[]) => unknown>;
     const counts: Record<string, number> = {};
-    const originals = ['getWidget', 'getWidgetWithKeys', 'getOpenAiKey'].map((name) => {
+    const originals = ['getWidget', 'getWidgetForCall', 'getOpenAiKey'].map((name) => {
       const original = store[name]!;
       store[name] = (...args: unknown[]) => {
         counts[name] = (counts[name] ?? 0) + 1;
@@ -301,7 +301,7 @@ describe('store reads per proxied request', () => {
   it('reads the widget and both keys in one call, on the shared key and on an own key', async () => {
     const shared = await harness.widget();
     const sharedToken = await harness.token(shared);
-    expect(await readsDuring(() => chat(sharedToken))).toEqual({ getWidgetWithKeys: 1 });
+    expect(await readsDuring(() => chat(sharedToken))).toEqual({ getWidgetForCall: 1 });
     expect(harness.upstream.requests.at(-1)?.headers.authorization).toBe(`Bearer ${canaryKey}`);
 
     const saved = await fetch(`${harness.url}/airlock/admin/accounts/${shared.accountId}/key`, {
@@ -311,7 +311,7 @@ describe('store reads per proxied request', () => {
     });
     expect(saved.status).toBe(200);
     const ownToken = await harness.token(await harness.widget());
-    expect(await readsDuring(() => chat(ownToken))).toEqual({ getWidgetWithKeys: 1 });
+    expect(await readsDuring(() => chat(ownToken))).toEqual({ getWidgetForCall: 1 });
     expect(harness.upstream.requests.at(-1)?.headers.authorization).toBe(`Bearer ${ownKey}`);
   });
 });

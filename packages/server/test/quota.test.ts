@@ -1,7 +1,13 @@
 import { faults } from '@airlock/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AirlockOptions } from '../src/airlock.js';
+import { createLogger } from '../src/logging/logger.js';
+import { SqliteStore } from '../src/stores/sqlite-store.js';
 import type { WidgetRecord } from '../src/stores/store.js';
+import { UsageMeter } from '../src/usage/usage-meter.js';
 import { canaryKey, sseEvents, startProxyHarness, streamedText, type ProxyHarness } from './proxy-helpers.js';
 import { startPostgres, type PostgresServer } from '@airlock/testing/services';
 
@@ -118,6 +124,40 @@ function defineQuotaTests(kind: 'sqlite' | 'postgres', options: () => Promise<Pa
       expect(await setAllowance(widget.accountId, 1, true)).toMatchObject({ used: 0, remaining: 1 });
     });
 
+    it('counts an unlimited account without a reservation per request, and reserves again once a limit is set', async () => {
+      const widget = await harness.widget({ accountId: `acct-${kind}-unlimited` });
+      await setAllowance(widget.accountId, null);
+      const store = harness.airlock.store;
+      const reserve = store.reserveGenerations.bind(store);
+      let reservations = 0;
+      store.reserveGenerations = (...args) => {
+        reservations += 1;
+        return reserve(...args);
+      };
+      try {
+        harness.upstream.setDefault({ type: 'answer', text: 'unlimited' });
+        const statuses = await Promise.all(Array.from({ length: 6 }, async (_, index) => {
+          const response = await ask(widget, index % 2 === 0);
+          await response.text();
+          return response.status;
+        }));
+        expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+        expect(reservations).toBe(0);
+        // Written with the usage counts; the balance route flushes them first.
+        expect(await balance(widget.accountId)).toMatchObject({ allowance: null, used: 6 });
+
+        await setAllowance(widget.accountId, 7, false);
+        expect((await ask(widget)).status).toBe(200);
+        expect(reservations).toBe(1);
+        const refused = await ask(widget);
+        expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('quota_exhausted');
+        expect(await balance(widget.accountId)).toMatchObject({ allowance: 7, used: 7, remaining: 0 });
+      } finally {
+        store.reserveGenerations = reserve;
+        harness.upstream.reset();
+      }
+    });
+
     it('does not consume generations on an account\u2019s own key (still metered and rate-limited)', async () => {
       const accountId = `own-${kind}`;
       const created = await fetch(`${harness.url}/airlock/admin/accounts`, {
@@ -158,4 +198,51 @@ afterAll(async () => {
 defineQuotaTests('postgres', async () => {
   postgres ??= await startPostgres();
   return { databaseUrl: await postgres.createDatabase() };
+});
+
+describe('generations with a default allowance, and their write-behind', () => {
+  it('reserves in the store for an account without a row when the default allowance is limited', async () => {
+    const harness = await startProxyHarness({ proxy: { defaultGenerationAllowance: 2 } });
+    try {
+      const widget = await harness.widget({ accountId: 'acct-default-limited' });
+      harness.upstream.setDefault({ type: 'answer', text: 'counted' });
+      const codes: (number | string)[] = [];
+      for (let index = 0; index < 3; index += 1) {
+        const response = await harness.post('/v1/chat/completions', await harness.token(widget), { messages: [{ role: 'user', content: 'hi' }] });
+        codes.push(response.status === 200 ? 200 : ((await response.json()) as { error: { code: string } }).error.code);
+      }
+      expect(codes).toEqual([200, 200, 'quota_exhausted']);
+      expect(await harness.airlock.store.getGenerationBalance('acct-default-limited')).toEqual({ accountId: 'acct-default-limited', allowance: 2, used: 2 });
+    } finally {
+      await harness.close();
+    }
+  });
+
+  it('keeps generations whose write failed and writes them at the next flush', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'airlock-meter-'));
+    const store = new SqliteStore({ path: join(dataDir, 'airlock.db') });
+    await store.migrate();
+    const logs: string[] = [];
+    const meter = new UsageMeter({ store, logger: createLogger({ write: (line) => logs.push(line) }), flushIntervalMs: 60_000 });
+    const add = store.addGenerationsUsed.bind(store);
+    let failures = 1;
+    store.addGenerationsUsed = async (increments) => {
+      if (failures-- > 0) throw new Error('database restarting');
+      return add(increments);
+    };
+    try {
+      meter.recordGenerationsUsed('acme', 2);
+      meter.recordGenerationsUsed('acme', 3);
+      meter.recordGenerationsUsed('acme', 0);
+      await meter.flush();
+      expect(await store.getGenerationBalance('acme')).toBeUndefined();
+      expect(logs.some((line) => line.includes('generations flush failed; will retry'))).toBe(true);
+      meter.recordGenerationsUsed('acme', 1);
+      await meter.flush();
+      expect(await store.getGenerationBalance('acme')).toEqual({ accountId: 'acme', allowance: null, used: 6 });
+    } finally {
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });

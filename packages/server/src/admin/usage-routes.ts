@@ -85,6 +85,8 @@ export function usageAdminRoutes(context: AirlockContext): Route[] {
       async handle(request, params) {
         assertAccountAccess(requireAdmin(context, request, { accountOwners: true }), params.id!);
         await context.started();
+        // Generations of unlimited accounts are written with the usage counts.
+        await context.usage.flush();
         const balance = await context.store.getGenerationBalance(params.id!);
         const fallback = context.options.proxy?.defaultGenerationAllowance ?? null;
         return json(balanceBody(balance ?? { accountId: params.id!, allowance: fallback, used: 0 }));
@@ -103,6 +105,8 @@ export function usageAdminRoutes(context: AirlockContext): Route[] {
           throw new AirlockError('input_invalid', '"allowance" must be a whole number of generations, or null for unlimited.');
         }
         if (resetUsed !== undefined && typeof resetUsed !== 'boolean') throw new AirlockError('input_invalid', '"resetUsed" must be true or false.');
+        // Spent generations still in memory belong to the period before a reset.
+        await context.usage.flush();
         const balance = await context.store.setGenerationAllowance(params.id!, allowance, { resetUsed: resetUsed === true });
         return json(balanceBody(balance));
       },

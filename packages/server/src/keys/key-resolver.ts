@@ -72,7 +72,7 @@ export class KeyResolver {
   /**
    * The key for one call by `widget`; throws `upstream_key_invalid` when it
    * has none usable. `stored` are its keys as read with the widget
-   * (`Store.getWidgetWithKeys`); without them they are read here.
+   * (`Store.getWidgetForCall`); without them they are read here.
    */
   async apiKeyFor(widget: WidgetRecord, stored?: StoredKeys): Promise<ResolvedKey> {
     this.#used.delete(widget);

@@ -3,7 +3,7 @@ import type { Metrics } from '../operations/metrics.js';
 import { generationCost, type GenerationCosts } from '../limits/generations.js';
 import { AirlockError } from '../errors.js';
 import type { LimitedCaller, ProxyLimitsOptions, RequestLimits } from '../limits/request-limits.js';
-import type { Store, StoredKeys, WidgetRecord } from '../stores/store.js';
+import type { GenerationBalance, Store, StoredKeys, WidgetRecord } from '../stores/store.js';
 import type { UsageMeter } from '../usage/usage-meter.js';
 import type { IdempotencyGuard } from './idempotency.js';
 import type { UpstreamClients } from './upstream.js';
@@ -94,6 +94,11 @@ export interface ProxyCall {
   caller: LimitedCaller;
   /** The stored OpenAI keys read with the widget; without them, {@link resolveKey} has them read. */
   keys?: StoredKeys;
+  /**
+   * The account's generation balance read with the widget, `null` when it has
+   * none yet; without it, {@link reserveGenerations} always reserves in the store.
+   */
+  generations?: GenerationBalance | null;
 }
 
 /**
@@ -128,7 +133,10 @@ export interface Reservation {
 /**
  * Takes a request's generations from the account's allowance before the
  * upstream call (shared key only; own keys reserve nothing). Throws
- * `quota_exhausted` when the allowance cannot cover it.
+ * `quota_exhausted` when the allowance cannot cover it. An account whose
+ * allowance was unlimited when its widget was read cannot overspend, so
+ * nothing is reserved: what the call keeps is added to its `used` with the
+ * usage counts (within a second), and the request makes no write.
  *
  * @example
  * ```ts
@@ -146,7 +154,9 @@ export async function reserveGenerations(
   const amount = unitCost * units;
   const accountId = call.widget.accountId;
   const metered = key.source === 'shared' && amount > 0;
-  if (metered) {
+  const { generations } = call;
+  const unlimited = generations !== undefined && (generations === null ? services.defaultAllowance === null : generations.allowance === null);
+  if (metered && !unlimited) {
     const balance = await services.store.reserveGenerations(accountId, amount, services.defaultAllowance);
     if (!balance) throw new AirlockError('quota_exhausted', 'This assistant has used up its allowance for now.');
   }
@@ -157,7 +167,9 @@ export async function reserveGenerations(
       if (settled || !metered) return;
       settled = true;
       const kept = Math.min(amount, Math.max(0, keptUnits) * unitCost);
-      if (kept < amount) {
+      if (unlimited) {
+        services.usage.recordGenerationsUsed(accountId, kept);
+      } else if (kept < amount) {
         services.store.refundGenerations(accountId, amount - kept).catch((error: unknown) => {
           services.logger.error('generation refund failed', { accountId, error });
         });

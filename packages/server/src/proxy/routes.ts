@@ -49,7 +49,7 @@ export function proxyRoutes(context: AirlockContext): Route[] {
     path,
     browser: 'widget',
     async handle(request) {
-      const { verified, widget, keys } = await authenticateWidgetRequest(context, request);
+      const { verified, widget, keys, generations } = await authenticateWidgetRequest(context, request);
       const caller = {
         widgetId: widget.id,
         subject: verified.subject,
@@ -60,7 +60,7 @@ export function proxyRoutes(context: AirlockContext): Route[] {
       try {
         await services.limits.admit(caller);
         services.usage.record(widget.id, { requests: 1 });
-        return await handler(request, { widget, caller, keys }, services);
+        return await handler(request, { widget, caller, keys, generations }, services);
       } catch (error) {
         services.usage.recordError(widget.id, AirlockError.isInstance(error) ? error.code : 'internal');
         // Keep (issue 3): a 401 marks the stored key this request used `invalid`; no retry with another key.

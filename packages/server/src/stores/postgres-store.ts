@@ -4,13 +4,14 @@ import { newId } from '../ids.js';
 import type { SealedSecret } from '../vault/vault.js';
 import type { Migration } from './migrations.js';
 import { postgresMigrations } from './postgres-migrations.js';
-import { balanceFromRow, usageDays, widgetWithKeysFromRow, widgetWithKeysStatement, type AllowanceRow, type UsageRow } from './rows.js';
+import { balanceFromRow, usageDays, widgetForCallFromRow, widgetForCallStatement, type AllowanceRow, type UsageRow } from './rows.js';
 import type {
   AccountRecord,
   AdminAccessTokenRecord,
   AdminSessionRecord,
   ConversationSummary,
   GenerationBalance,
+  GenerationIncrement,
   KeySource,
   NewWidget,
   OpenAiKeyRecord,
@@ -22,7 +23,7 @@ import type {
   UsageIncrement,
   WidgetPatch,
   WidgetRecord,
-  WidgetWithKeys,
+  WidgetForCall,
 } from './store.js';
 
 /** Options of {@link PostgresStore}. */
@@ -44,7 +45,7 @@ const migrationLockId = 0x41_69_72_6c; // 'Airl'
 
 // An owner's current key (active or invalid) first, else its most recently revoked one.
 const currentKeyOrder = `status = 'revoked', revoked_at DESC NULLS LAST, saved_at DESC`;
-const widgetWithKeysSql = widgetWithKeysStatement(currentKeyOrder, '$1');
+const widgetForCallSql = widgetForCallStatement(currentKeyOrder, '$1');
 
 interface WidgetRow {
   id: string;
@@ -198,9 +199,9 @@ export class PostgresStore implements Store {
     return row && widgetFromRow(row);
   }
 
-  async getWidgetWithKeys(id: string): Promise<WidgetWithKeys | undefined> {
-    const [row] = await this.#rows<WidgetRow>(widgetWithKeysSql, [id]);
-    return row && widgetWithKeysFromRow(row, widgetFromRow, openAiKeyFromRow);
+  async getWidgetForCall(id: string): Promise<WidgetForCall | undefined> {
+    const [row] = await this.#rows<WidgetRow>(widgetForCallSql, [id]);
+    return row && widgetForCallFromRow(row, widgetFromRow, openAiKeyFromRow);
   }
 
   async findWidgetByName(name: string): Promise<WidgetRecord | undefined> {
@@ -354,6 +355,20 @@ export class PostgresStore implements Store {
       this.#now(),
       accountId,
     ]);
+  }
+
+  async addGenerationsUsed(increments: GenerationIncrement[]): Promise<void> {
+    if (increments.length === 0) return;
+    const now = this.#now();
+    await this.#transaction(async (client) => {
+      for (const increment of increments) {
+        await client.query(
+          `INSERT INTO generation_allowances AS current (account_id, allowance, used, updated_at) VALUES ($1, NULL, $2, $3)
+           ON CONFLICT (account_id) DO UPDATE SET used = current.used + excluded.used, updated_at = excluded.updated_at`,
+          [increment.accountId, increment.amount, now],
+        );
+      }
+    });
   }
 
   async getGenerationBalance(accountId: string): Promise<GenerationBalance | undefined> {

@@ -1,45 +1,58 @@
 // Row shapes, mappers and statements that the SQLite and PostgreSQL stores share.
-import { SHARED_KEY_OWNER, type GenerationBalance, type OpenAiKeyRecord, type UsageDay, type WidgetRecord, type WidgetWithKeys } from './store.js';
+import { SHARED_KEY_OWNER, type GenerationBalance, type OpenAiKeyRecord, type UsageDay, type WidgetRecord, type WidgetForCall } from './store.js';
 
 const openAiKeyColumns = ['id', 'owner_id', 'fingerprint', 'status', 'sealed', 'saved_at', 'last_used_at', 'last_error_code', 'revoked_at'];
 
 /**
- * The statement behind `Store.getWidgetWithKeys`: the widget's columns, then
+ * The statement behind `Store.getWidgetForCall`: the widget's columns, then
  * the account's current key as `own_*` columns and the shared key as
  * `shared_*` (all NULL when there is none), each chosen as `getOpenAiKey`
- * chooses it. `order` is the dialect's ordering of one owner's keys, `id`
- * its placeholder for the widget id.
+ * chooses it, and the account's generation allowance row as
+ * `generations_*`. `order` is the dialect's ordering of one owner's keys,
+ * `id` its placeholder for the widget id.
  *
  * @example
  * ```ts
- * const sql = widgetWithKeysStatement("status = 'revoked', revoked_at DESC, saved_at DESC", '?');
+ * const sql = widgetForCallStatement("status = 'revoked', revoked_at DESC, saved_at DESC", '?');
  * ```
  */
-export function widgetWithKeysStatement(order: string, id: string): string {
+export function widgetForCallStatement(order: string, id: string): string {
   const current = (owner: string) => `(SELECT id FROM openai_keys WHERE owner_id = ${owner} ORDER BY ${order} LIMIT 1)`;
   const columns = (alias: string) => openAiKeyColumns.map((column) => `${alias}.${column} AS ${alias}_${column}`).join(', ');
-  return `SELECT w.*, ${columns('own')}, ${columns('shared')} FROM widgets w
+  return `SELECT w.*, ${columns('own')}, ${columns('shared')},
+      generations.account_id AS generations_account_id, generations.allowance AS generations_allowance, generations.used AS generations_used
+    FROM widgets w
     LEFT JOIN openai_keys own ON own.id = ${current('w.account_id')}
     LEFT JOIN openai_keys shared ON shared.id = ${current(`'${SHARED_KEY_OWNER}'`)}
+    LEFT JOIN generation_allowances generations ON generations.account_id = w.account_id
     WHERE w.id = ${id}`;
 }
 
 /**
- * A {@link widgetWithKeysStatement} row as the widget and its keys, through
- * the dialect's own row mappers.
+ * A {@link widgetForCallStatement} row as the widget, its keys and its
+ * account's generation balance, through the dialect's own row mappers.
  *
  * @example
  * ```ts
- * return row && widgetWithKeysFromRow(row, widgetFromRow, openAiKeyFromRow);
+ * return row && widgetForCallFromRow(row, widgetFromRow, openAiKeyFromRow);
  * ```
  */
-export function widgetWithKeysFromRow<W, K>(row: W, toWidget: (row: W) => WidgetRecord, toKey: (row: K) => OpenAiKeyRecord): WidgetWithKeys {
+export function widgetForCallFromRow<W, K>(row: W, toWidget: (row: W) => WidgetRecord, toKey: (row: K) => OpenAiKeyRecord): WidgetForCall {
   const key = (prefix: string): OpenAiKeyRecord | undefined => {
     const columns = row as Record<string, unknown>;
     if (columns[`${prefix}_id`] === null || columns[`${prefix}_id`] === undefined) return undefined;
     return toKey(Object.fromEntries(openAiKeyColumns.map((column) => [column, columns[`${prefix}_${column}`]])) as K);
   };
-  return { widget: toWidget(row), keys: { own: key('own'), shared: key('shared') } };
+  const columns = row as Record<string, unknown>;
+  const generations =
+    columns.generations_account_id === null || columns.generations_account_id === undefined
+      ? undefined
+      : balanceFromRow({
+          account_id: columns.generations_account_id as string,
+          allowance: columns.generations_allowance as AllowanceRow['allowance'],
+          used: columns.generations_used as AllowanceRow['used'],
+        });
+  return { widget: toWidget(row), keys: { own: key('own'), shared: key('shared') }, generations };
 }
 
 /** A `usage_daily` row (pg may return its BIGINT counters as strings). */

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { newId } from '../ids.js';
-import { balanceFromRow, usageDays, widgetWithKeysFromRow, widgetWithKeysStatement, type AllowanceRow, type UsageRow } from './rows.js';
+import { balanceFromRow, usageDays, widgetForCallFromRow, widgetForCallStatement, type AllowanceRow, type UsageRow } from './rows.js';
 import { sqliteMigrations, type Migration } from './migrations.js';
 import { AirlockError } from '../errors.js';
 import type { SealedSecret } from '../vault/vault.js';
@@ -16,6 +16,7 @@ import type {
   SealedRecord,
   ConversationSummary,
   GenerationBalance,
+  GenerationIncrement,
   NewWidget,
   SigningKeyRecord,
   Store,
@@ -23,12 +24,12 @@ import type {
   UsageIncrement,
   WidgetPatch,
   WidgetRecord,
-  WidgetWithKeys,
+  WidgetForCall,
 } from './store.js';
 
 // An owner's current key (active or invalid) first, else its most recently revoked one.
 const currentKeyOrder = `status = 'revoked', revoked_at DESC, saved_at DESC`;
-const widgetWithKeysSql = widgetWithKeysStatement(currentKeyOrder, '?');
+const widgetForCallSql = widgetForCallStatement(currentKeyOrder, '?');
 
 interface WidgetRow {
   id: string;
@@ -152,9 +153,9 @@ export class SqliteStore implements Store {
     return row && widgetFromRow(row);
   }
 
-  async getWidgetWithKeys(id: string): Promise<WidgetWithKeys | undefined> {
-    const row = this.#statement(widgetWithKeysSql).get(id) as WidgetRow | undefined;
-    return row && widgetWithKeysFromRow(row, widgetFromRow, openAiKeyFromRow);
+  async getWidgetForCall(id: string): Promise<WidgetForCall | undefined> {
+    const row = this.#statement(widgetForCallSql).get(id) as WidgetRow | undefined;
+    return row && widgetForCallFromRow(row, widgetFromRow, openAiKeyFromRow);
   }
 
   async findWidgetByName(name: string): Promise<WidgetRecord | undefined> {
@@ -291,6 +292,17 @@ export class SqliteStore implements Store {
   async refundGenerations(accountId: string, amount: number): Promise<void> {
     this.#statement('UPDATE generation_allowances SET used = MAX(0, used - ?), updated_at = ? WHERE account_id = ?')
       .run(amount, this.#now().toISOString(), accountId);
+  }
+
+  async addGenerationsUsed(increments: GenerationIncrement[]): Promise<void> {
+    const add = this.#statement(
+      `INSERT INTO generation_allowances (account_id, allowance, used, updated_at) VALUES (?, NULL, ?, ?)
+       ON CONFLICT (account_id) DO UPDATE SET used = used + excluded.used, updated_at = excluded.updated_at`,
+    );
+    const now = this.#now().toISOString();
+    this.#db.transaction(() => {
+      for (const increment of increments) add.run(increment.accountId, increment.amount, now);
+    })();
   }
 
   async getGenerationBalance(accountId: string): Promise<GenerationBalance | undefined> {

@@ -214,6 +214,19 @@ export interface GenerationBalance {
 }
 
 /**
+ * Generations an account spent, for {@link Store.addGenerationsUsed}.
+ *
+ * @example
+ * ```ts
+ * const spent: GenerationIncrement = { accountId: 'acme', amount: 3 };
+ * ```
+ */
+export interface GenerationIncrement {
+  accountId: string;
+  amount: number;
+}
+
+/**
  * A cached running summary of a conversation's older turns (memory strategy `tokenized-summary`).
  *
  * @example
@@ -361,16 +374,18 @@ export interface AdminSessionRecord {
 }
 
 /**
- * A widget and the stored OpenAI keys its calls may use ({@link Store.getWidgetWithKeys}).
+ * A widget with what a proxy call by it needs from the store ({@link Store.getWidgetForCall}).
  *
  * @example
  * ```ts
- * const found = await store.getWidgetWithKeys('wgt_abc'); // { widget, keys: { own: undefined, shared: { status: 'active', … } } }
+ * const found = await store.getWidgetForCall('wgt_abc'); // { widget, keys: { own: undefined, shared: { status: 'active', … } }, generations: undefined }
  * ```
  */
-export interface WidgetWithKeys {
+export interface WidgetForCall {
   widget: WidgetRecord;
   keys: StoredKeys;
+  /** The account's generation balance, as {@link Store.getGenerationBalance} gives it; absent when it has none yet. */
+  generations?: GenerationBalance;
 }
 
 /**
@@ -404,12 +419,12 @@ export interface Store {
   createWidget(input: NewWidget): Promise<WidgetRecord>;
   getWidget(id: string): Promise<WidgetRecord | undefined>;
   /**
-   * A widget with the stored OpenAI keys a call by it may use (what
-   * {@link Store.getOpenAiKey} gives for its account and for
-   * {@link SHARED_KEY_OWNER}), read in one statement: every proxy request
-   * needs all three, and on PostgreSQL that is one round trip instead of three.
+   * A widget with what a proxy call by it needs: the stored OpenAI keys it
+   * may use (what {@link Store.getOpenAiKey} gives for its account and for
+   * {@link SHARED_KEY_OWNER}) and its account's generation balance, read in
+   * one statement: on PostgreSQL one round trip instead of four.
    */
-  getWidgetWithKeys(id: string): Promise<WidgetWithKeys | undefined>;
+  getWidgetForCall(id: string): Promise<WidgetForCall | undefined>;
   findWidgetByName(name: string): Promise<WidgetRecord | undefined>;
   listWidgets(): Promise<WidgetRecord[]>;
   /** Applies a patch; throws `widget_not_found` when there is no such widget. */
@@ -439,6 +454,12 @@ export interface Store {
   reserveGenerations(accountId: string, amount: number, defaultAllowance: number | null): Promise<GenerationBalance | undefined>;
   /** Gives back generations reserved but not spent (never below zero used). */
   refundGenerations(accountId: string, amount: number): Promise<void>;
+  /**
+   * Adds generations spent without a reservation (accounts whose allowance
+   * is unlimited) to each account's `used`, in one transaction; an account
+   * without a row gets one with an unlimited allowance.
+   */
+  addGenerationsUsed(increments: GenerationIncrement[]): Promise<void>;
   getGenerationBalance(accountId: string): Promise<GenerationBalance | undefined>;
   /** Sets an account's allowance (`null`: unlimited); `resetUsed` starts a new period at zero. */
   setGenerationAllowance(accountId: string, allowance: number | null, options?: { resetUsed?: boolean }): Promise<GenerationBalance>;

@@ -1,6 +1,6 @@
 import type { AirlockContext } from '../context.js';
 import { AirlockError } from '../errors.js';
-import type { StoredKeys, WidgetRecord } from '../stores/store.js';
+import type { GenerationBalance, StoredKeys, WidgetRecord } from '../stores/store.js';
 import type { VerifiedToken } from './token-service.js';
 
 // Names under which a token might be put in a URL; refused outright.
@@ -14,7 +14,8 @@ export const widgetIdHeader = 'x-airlock-widget-id';
 
 /**
  * Verifies the bearer token of a widget request and loads its widget, with
- * the stored OpenAI keys its call may use (read in the same statement).
+ * the stored OpenAI keys its call may use and its account's generation
+ * balance (`null`: none yet), read in the same statement.
  * Tokens are accepted only from the `Authorization` header: tokens in URLs
  * end up in logs, history and `Referer` headers. The widget comes from the
  * token; when the route names a widget (`options.widgetId`) or the client
@@ -25,14 +26,14 @@ export const widgetIdHeader = 'x-airlock-widget-id';
  *
  * @example
  * ```ts
- * const { verified, widget, keys } = await authenticateWidgetRequest(context, request);
+ * const { verified, widget, keys, generations } = await authenticateWidgetRequest(context, request);
  * ```
  */
 export async function authenticateWidgetRequest(
   context: AirlockContext,
   request: Request,
   options: { widgetId?: string } = {},
-): Promise<{ verified: VerifiedToken; widget: WidgetRecord; keys: StoredKeys }> {
+): Promise<{ verified: VerifiedToken; widget: WidgetRecord; keys: StoredKeys; generations: GenerationBalance | null }> {
   const url = new URL(request.url);
   if (urlTokenNames.some((name) => url.searchParams.has(name))) {
     throw new AirlockError('token_invalid', 'Send the token in the Authorization header, never in the URL.');
@@ -45,14 +46,14 @@ export async function authenticateWidgetRequest(
   const verified = await tokens.verify(match[1]!);
   const named = options.widgetId ?? request.headers.get(widgetIdHeader);
   if (named && named !== verified.widgetId) throw new AirlockError('token_invalid', 'This token is for another widget.');
-  const found = await context.store.getWidgetWithKeys(verified.widgetId);
+  const found = await context.store.getWidgetForCall(verified.widgetId);
   if (!found) throw new AirlockError('token_invalid', 'This token is not valid.');
-  const { widget, keys } = found;
+  const { widget, keys, generations = null } = found;
   if (!widget.enabled) throw new AirlockError('widget_disabled', 'This widget is turned off.');
   if (verified.epoch < widget.epoch) throw new AirlockError('token_invalid', 'This token has been revoked.');
   const origin = request.headers.get('origin');
   if (verified.origin && origin && origin !== verified.origin) {
     throw new AirlockError('origin_not_allowed', 'This token belongs to another site.');
   }
-  return { verified, widget, keys };
+  return { verified, widget, keys, generations };
 }

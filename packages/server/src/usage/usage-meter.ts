@@ -20,7 +20,8 @@ export interface UsageMeterOptions {
 
 /**
  * Counts what each widget uses per UTC day: views, requests, input and
- * output tokens, generations and errors by code. Counts are added up in
+ * output tokens, generations and errors by code, and the generations
+ * accounts with an unlimited allowance spend. Counts are added up in
  * memory and written in one transaction per flush (every second by
  * default), so metering costs the request path a map update, not a write.
  *
@@ -36,6 +37,8 @@ export class UsageMeter {
   readonly #now: () => Date;
   readonly #intervalMs: number;
   #pending = new Map<string, UsageIncrement>();
+  // Generations spent by accounts with an unlimited allowance, by account.
+  #spent = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
@@ -61,6 +64,16 @@ export class UsageMeter {
     this.#add(widgetId, this.#now().toISOString().slice(0, 10), counts);
   }
 
+  /**
+   * Adds generations to an account's `used` at the next flush: for accounts
+   * whose allowance is unlimited, which need no reservation before a call.
+   */
+  recordGenerationsUsed(accountId: string, amount: number): void {
+    if (amount <= 0) return;
+    this.#spent.set(accountId, (this.#spent.get(accountId) ?? 0) + amount);
+    this.#schedule();
+  }
+
   #add(widgetId: string, day: string, counts: Omit<UsageIncrement, 'widgetId' | 'day'>): void {
     const key = `${widgetId}\u0000${day}`;
     let entry = this.#pending.get(key);
@@ -74,6 +87,10 @@ export class UsageMeter {
     entry.outputTokens! += counts.outputTokens ?? 0;
     entry.generations! += counts.generations ?? 0;
     for (const [code, count] of Object.entries(counts.errors ?? {})) entry.errors![code] = (entry.errors![code] ?? 0) + count;
+    this.#schedule();
+  }
+
+  #schedule(): void {
     if (!this.#timer) {
       this.#timer = setTimeout(() => void this.flush(), this.#intervalMs);
       // Buffered counts must not keep a process alive; close() flushes them.
@@ -86,16 +103,28 @@ export class UsageMeter {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const batch = [...this.#pending.values()];
+    const spent = [...this.#spent].map(([accountId, amount]) => ({ accountId, amount }));
     this.#pending = new Map();
+    this.#spent = new Map();
     // Flushes run one after another so a read after flush() sees every earlier count.
+    // The database may be restarting: counts that could not be written are kept
+    // for the next flush rather than lost.
     this.#flushing = this.#flushing.then(async () => {
-      if (batch.length === 0) return;
-      try {
-        await this.#store.addUsage(batch);
-      } catch (error) {
-        // The database may be restarting: keep the counts for the next flush rather than lose them.
-        this.#logger?.error('usage flush failed; will retry', { error, widgets: batch.length });
-        for (const entry of batch) this.#add(entry.widgetId, entry.day, entry);
+      if (batch.length > 0) {
+        try {
+          await this.#store.addUsage(batch);
+        } catch (error) {
+          this.#logger?.error('usage flush failed; will retry', { error, widgets: batch.length });
+          for (const entry of batch) this.#add(entry.widgetId, entry.day, entry);
+        }
+      }
+      if (spent.length > 0) {
+        try {
+          await this.#store.addGenerationsUsed(spent);
+        } catch (error) {
+          this.#logger?.error('generations flush failed; will retry', { error, accounts: spent.length });
+          for (const { accountId, amount } of spent) this.recordGenerationsUsed(accountId, amount);
+        }
       }
     });
     return this.#flushing;

@@ -203,7 +203,11 @@ export function defineStoreConformance(kind: 'sqlite' | 'postgres', createFixtur
       const other = await store.createWidget(newWidget({ accountId: 'other', name: 'other', keySource: 'shared' }));
       const separately = async (id: string) => {
         const found = (await store.getWidget(id))!;
-        return { widget: found, keys: { own: await store.getOpenAiKey(found.accountId), shared: await store.getOpenAiKey(SHARED_KEY_OWNER) } };
+        return {
+          widget: found,
+          keys: { own: await store.getOpenAiKey(found.accountId), shared: await store.getOpenAiKey(SHARED_KEY_OWNER) },
+          generations: await store.getGenerationBalance(found.accountId),
+        };
       };
       const states: [string, () => Promise<unknown>][] = [
         ['no keys', async () => {}],
@@ -213,17 +217,21 @@ export function defineStoreConformance(kind: 'sqlite' | 'postgres', createFixtur
         ['a used and refused own key', () => store.recordOpenAiKeyUse('oak_2').then(() => store.recordOpenAiKeyError('oak_2', 'upstream_key_invalid', { invalidate: true }))],
         ['a revoked own key', () => store.revokeOpenAiKey('acme')],
         ['a revoked shared key', () => store.revokeOpenAiKey(SHARED_KEY_OWNER)],
+        ['generations reserved', () => store.reserveGenerations('acme', 3, 10)],
+        ['an unlimited allowance', () => store.setGenerationAllowance('other', null)],
       ];
       for (const [state, change] of states) {
         await change();
         for (const id of [widget.id, other.id]) {
-          expect({ state, ...(await store.getWidgetWithKeys(id)) }).toEqual({ state, ...(await separately(id)) });
+          expect({ state, ...(await store.getWidgetForCall(id)) }).toEqual({ state, ...(await separately(id)) });
         }
       }
-      const last = (await store.getWidgetWithKeys(widget.id))!;
+      const last = (await store.getWidgetForCall(widget.id))!;
       expect(last.keys.own).toMatchObject({ id: 'oak_2', status: 'revoked', revokedAt: expect.any(String) });
       expect(last.keys.shared).toMatchObject({ id: 'oak_s', status: 'revoked' });
-      expect(await store.getWidgetWithKeys('wgt_missing')).toBeUndefined();
+      expect(last.generations).toEqual({ accountId: 'acme', allowance: 10, used: 3 });
+      expect((await store.getWidgetForCall(other.id))!.generations).toEqual({ accountId: 'other', allowance: null, used: 0 });
+      expect(await store.getWidgetForCall('wgt_missing')).toBeUndefined();
     });
 
     it('leaves exactly one active key after concurrent saves for one owner', async () => {
@@ -320,6 +328,21 @@ export function defineStoreConformance(kind: 'sqlite' | 'postgres', createFixtur
       expect(await store.reserveGenerations('acme', 1000, 5)).toEqual({ accountId: 'acme', allowance: null, used: 1000 });
       expect(await store.setGenerationAllowance('acme', 10, { resetUsed: true })).toEqual({ accountId: 'acme', allowance: 10, used: 0 });
       expect(await store.reserveGenerations('unlimited', 3, null)).toEqual({ accountId: 'unlimited', allowance: null, used: 3 });
+    });
+
+    it('adds generations spent without a reservation, creating unlimited rows', async () => {
+      const { store } = await fresh();
+      await store.setGenerationAllowance('limited', 5);
+      await store.addGenerationsUsed([
+        { accountId: 'fresh', amount: 2 },
+        { accountId: 'limited', amount: 4 },
+      ]);
+      await store.addGenerationsUsed([{ accountId: 'fresh', amount: 3 }]);
+      await store.addGenerationsUsed([]);
+      expect(await store.getGenerationBalance('fresh')).toEqual({ accountId: 'fresh', allowance: null, used: 5 });
+      // Spent while the allowance was unlimited: counted even past a limit set since.
+      expect(await store.getGenerationBalance('limited')).toEqual({ accountId: 'limited', allowance: 5, used: 4 });
+      expect(await store.reserveGenerations('limited', 2, null)).toBeUndefined();
     });
 
     it('stores admin access tokens by hash, notes their use and revokes them with their sessions', async () => {
