@@ -2,8 +2,8 @@ import { createServer as createHttpServer, request as httpRequest, type Server }
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeBodyOf } from '../src/adapters/node-body.js';
-import { toNodeListener } from '../src/adapters/node.js';
-import { clientSignal, readRequestBytes, requestPartsReader } from '../src/http/request-parts.js';
+import { toNodeListener, writeWebResponse } from '../src/adapters/node.js';
+import { clientSignal, readRequestBytes, requestPartsReader, withRequestParts } from '../src/http/request-parts.js';
 import { SseUsageScanner } from '../src/proxy/sse-pass-through.js';
 import { claimUpstreamBody, createUpstreamFetch } from '../src/proxy/upstream-fetch.js';
 import type { WidgetRecord } from '../src/stores/store.js';
@@ -53,6 +53,31 @@ describe('the SSE relay', () => {
     expect(direct!.pipeTo(undefined as never)).toBeUndefined();
     expect(streamedText(events).text).toBe('Read as a Web stream.');
     await eventually(async () => (await outputTokens(harness, widget)) === 4);
+  });
+
+  it('leaves the Web body out when the Node adapter will write the Node body', async () => {
+    const widget = await harness.widget();
+    const token = await harness.token(widget);
+    harness.upstream.next({ type: 'answer', text: 'Only piped.', chunks: 3, usage: { prompt_tokens: 5, completion_tokens: 3 } });
+    // As adapters/node.ts builds it for airlock.fetch.
+    const request = withRequestParts(
+      new Request('http://localhost/airlock/v1/chat/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', origin: allowedOrigin },
+      }),
+      { body: Buffer.from(JSON.stringify(hello)), signal: new AbortController().signal, writesNodeBody: true },
+    );
+    const response = await harness.airlock.fetch(request);
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    expect(response.body).toBeNull();
+    const server = createHttpServer((_incoming, outgoing) => void writeWebResponse(response, outgoing));
+    const port = await listen(server);
+    try {
+      const events = await sseEvents(await fetch(`http://127.0.0.1:${port}/`));
+      expect(streamedText(events).text).toBe('Only piped.');
+    } finally {
+      server.close();
+    }
   });
 
   it('ends a Web-read stream that stalls with an error event, after heartbeats', async () => {

@@ -75,6 +75,8 @@ function buildRequest(incoming: IncomingMessage, outgoing: ServerResponse, optio
     request = withRequestParts(new Request(url, { method: incoming.method, headers }), {
       signal: controller.signal,
       ...(hasBody && { body: options.body }),
+      // dispatchNodeRequest answers it through writeWebResponse.
+      writesNodeBody: true,
     });
   } else {
     request = new Request(url, {

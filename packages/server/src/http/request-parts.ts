@@ -27,6 +27,11 @@ export interface RequestParts {
   body?: Uint8Array;
   /** Aborts when the client disconnects before the response was sent. */
   signal?: AbortSignal;
+  /**
+   * The adapter writes a response's Node body (adapters/node-body.ts) when it
+   * has one and then never reads its Web body, so a handler may leave that out.
+   */
+  writesNodeBody?: boolean;
 }
 
 /**
@@ -57,6 +62,19 @@ export function withRequestParts(request: Request, parts: RequestParts): Request
 
 function partsOf(request: Request): RequestParts | undefined {
   return (request as Request & { [partsKey]?: RequestParts })[partsKey];
+}
+
+/**
+ * Whether the adapter that built `request` writes a response's Node body
+ * and leaves its Web body unread ({@link RequestParts.writesNodeBody}).
+ *
+ * @example
+ * ```ts
+ * const response = writesNodeBody(request) ? withNodeBody(new Response(null, { headers }), body) : new Response(webStream, { headers });
+ * ```
+ */
+export function writesNodeBody(request: Request): boolean {
+  return partsOf(request)?.writesNodeBody === true;
 }
 
 /**

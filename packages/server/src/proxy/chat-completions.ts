@@ -1,6 +1,6 @@
 import type { ChatCompletionCreateParamsBase, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { AirlockError } from '../errors.js';
-import { clientSignal } from '../http/request-parts.js';
+import { clientSignal, writesNodeBody } from '../http/request-parts.js';
 import { json, readJsonObject } from '../http/responses.js';
 import type { WidgetRecord } from '../stores/store.js';
 import { applyMemory, countTurnTokens, type ChatTurn, type SummaryService } from './memory.js';
@@ -272,6 +272,7 @@ export async function runChat(request: Request, services: ProxyServices, call: P
       firstChunkTimeoutMs: settings.firstChunkTimeoutMs,
       idleTimeoutMs: settings.idleTimeoutMs,
       heartbeatIntervalMs: settings.heartbeatIntervalMs,
+      webBody: !writesNodeBody(request),
       onEnd(meter, error) {
         // The role chunk carries `"content":""`; the rest are about a token each.
         const estimated = Math.max(0, meter.contentChunks - 1);

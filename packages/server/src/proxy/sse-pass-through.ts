@@ -143,6 +143,13 @@ export interface PassThroughOptions {
   heartbeatIntervalMs?: number;
   /** Called once when the stream ends, with what it carried and the error if it failed (or `'cancelled'` when the client left). */
   onEnd?: (meter: StreamMeter, error?: AirlockError | 'cancelled') => void;
+  /**
+   * Whether the response gets a Web `body` besides its Node body. Default:
+   * `true`. `false` when the Node adapters will write it
+   * (`writesNodeBody(request)`): they never read the Web body, and building
+   * its stream costs about as much as the rest of the relay's set-up.
+   */
+  webBody?: boolean;
 }
 
 // Where relayed bytes go: a Node response or a Web stream's controller.
@@ -338,7 +345,8 @@ class SseRelay implements NodeBody {
  * of the stream; it is never retried. When the client goes away the
  * upstream is aborted. The response works everywhere through its Web
  * `body`; on Node it also carries a {@link NodeBody}, so the Node adapters
- * move the upstream's socket chunks straight to the client's socket.
+ * move the upstream's socket chunks straight to the client's socket (for
+ * their own requests, `webBody: false` leaves the Web body out).
  *
  * @example
  * ```ts
@@ -348,5 +356,5 @@ class SseRelay implements NodeBody {
 export function sseResponse(upstream: Response, headers: HeadersInit, options: PassThroughOptions): Response {
   const source = claimUpstreamBody(upstream) ?? Readable.fromWeb(upstream.body! as NodeWebStream<Uint8Array>);
   const relay = new SseRelay(source, options);
-  return withNodeBody(new Response(relay.webStream(), { status: 200, headers }), relay);
+  return withNodeBody(new Response(options.webBody === false ? null : relay.webStream(), { status: 200, headers }), relay);
 }
