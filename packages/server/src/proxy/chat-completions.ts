@@ -211,12 +211,9 @@ export async function runChat(request: Request, services: ProxyServices, call: P
     settleTurn(false);
     throw error;
   }
-  // Aborted when the client disconnects (the adapter aborts clientSignal(request))
-  // or when the stream's watchdog fires.
-  const abort = new AbortController();
-  const onClientGone = () => abort.abort();
+  // The adapter aborts it when the client disconnects, which aborts the upstream
+  // call; once the answer streams, the relay stops it (the watchdog, the client gone).
   const gone = clientSignal(request);
-  gone.addEventListener('abort', onClientGone, { once: true });
   let messages: ChatCompletionMessageParam[] = [];
 
   let finished = false;
@@ -228,7 +225,6 @@ export async function runChat(request: Request, services: ProxyServices, call: P
     // A turn answered in full keeps its key; one that failed or whose client
     // went away (it did not get the answer) may be retried.
     settleTurn(produced && !streamError && !cancelled);
-    gone.removeEventListener('abort', onClientGone);
     reservation.settle(produced ? 1 : 0);
     if (streamError) {
       // Answered inside the stream (headers were 200), so airlock.fetch never saw it.
@@ -259,16 +255,15 @@ export async function runChat(request: Request, services: ProxyServices, call: P
     };
     const client = services.upstream.forKey(key.apiKey);
     if (!chat.stream) {
-      const completion = await client.chat.completions.create({ ...params, stream: false }, { signal: abort.signal });
+      const completion = await client.chat.completions.create({ ...params, stream: false }, { signal: gone });
       finish(completion.usage, true);
       return json(completion);
     }
     const upstreamResponse = await client.chat.completions
-      .create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal: abort.signal })
+      .create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal: gone })
       .asResponse();
     const settings = services.upstream.settings;
     return sseResponse(upstreamResponse, streamHeaders, {
-      abortUpstream: () => abort.abort(),
       firstChunkTimeoutMs: settings.firstChunkTimeoutMs,
       idleTimeoutMs: settings.idleTimeoutMs,
       heartbeatIntervalMs: settings.heartbeatIntervalMs,

@@ -43,10 +43,6 @@ export async function handleImageGenerations(request: Request, call: ProxyCall, 
   checkPromptFilter(widget.behaviour.promptFilter, [prompt]);
   const key = await resolveKey(services, call);
   const releaseSlot = await services.limits.openStream(call.caller);
-  const abort = new AbortController();
-  const onClientGone = () => abort.abort();
-  const gone = clientSignal(request);
-  gone.addEventListener('abort', onClientGone, { once: true });
   let reservation;
   try {
     reservation = await reserveGenerations(services, call, key, model, count);
@@ -60,7 +56,8 @@ export async function handleImageGenerations(request: Request, call: ProxyCall, 
         // gpt-image models always answer base64 and refuse the field.
         ...(responseFormat !== undefined && model.startsWith('dall-e') && { response_format: responseFormat }),
       },
-      { signal: abort.signal },
+      // Aborted by the adapter when the client disconnects.
+      { signal: clientSignal(request) },
     );
     const delivered = result.data?.length ?? 0;
     reservation.settle(delivered);
@@ -72,6 +69,5 @@ export async function handleImageGenerations(request: Request, call: ProxyCall, 
     throw upstreamError(error);
   } finally {
     releaseSlot();
-    gone.removeEventListener('abort', onClientGone);
   }
 }

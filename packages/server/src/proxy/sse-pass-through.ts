@@ -125,16 +125,16 @@ export class SseUsageScanner {
 }
 
 /**
- * Options of {@link sseResponse}.
+ * Options of {@link sseResponse}. The relay stops the upstream generation
+ * itself when it gives up (a timeout, the client gone): it destroys the
+ * upstream body, which closes its connection.
  *
  * @example
  * ```ts
- * const options: PassThroughOptions = { abortUpstream: () => controller.abort(), firstChunkTimeoutMs: 30_000, idleTimeoutMs: 60_000 };
+ * const options: PassThroughOptions = { firstChunkTimeoutMs: 30_000, idleTimeoutMs: 60_000 };
  * ```
  */
 export interface PassThroughOptions {
-  /** Aborts the upstream request (closes its connection). */
-  abortUpstream: () => void;
   /** Longest wait for the first chunk, in ms. */
   firstChunkTimeoutMs: number;
   /** Longest silence between chunks, in ms. */
@@ -296,8 +296,8 @@ class SseRelay implements NodeBody {
     if (this.#ended) return;
     const now = Date.now();
     if (now - this.#lastChunkAt >= (this.#received ? this.#options.idleTimeoutMs : this.#options.firstChunkTimeoutMs)) {
+      // #fail destroys the upstream body: its connection closes and the generation stops.
       this.#fail(new AirlockError('upstream_timeout', 'The AI service stopped answering.'));
-      this.#options.abortUpstream();
       return;
     }
     if (now - this.#lastSentAt >= this.#heartbeatMs && this.#sink) {
@@ -332,7 +332,6 @@ class SseRelay implements NodeBody {
   #cancel(): void {
     if (this.#ended) return;
     this.#finish('cancelled');
-    this.#options.abortUpstream();
     this.#source.destroy();
   }
 }
@@ -350,7 +349,7 @@ class SseRelay implements NodeBody {
  *
  * @example
  * ```ts
- * return sseResponse(upstreamResponse, { 'content-type': 'text/event-stream' }, { abortUpstream: () => controller.abort(), firstChunkTimeoutMs: 30_000, idleTimeoutMs: 60_000 });
+ * return sseResponse(upstreamResponse, { 'content-type': 'text/event-stream' }, { firstChunkTimeoutMs: 30_000, idleTimeoutMs: 60_000 });
  * ```
  */
 export function sseResponse(upstream: Response, headers: HeadersInit, options: PassThroughOptions): Response {
