@@ -211,6 +211,41 @@ describe('createUpstreamFetch', () => {
     server.close();
   });
 
+  it('builds a Web body only when one is read, never for a body the relay claims', async () => {
+    const server = createHttpServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.end('data: 1\n\ndata: [DONE]\n\n');
+    });
+    const port = await listen(server);
+    const original = globalThis.ReadableStream;
+    let built = 0;
+    globalThis.ReadableStream = new Proxy(original, {
+      construct(target, args, newTarget) {
+        built += 1;
+        return Reflect.construct(target, args, newTarget) as object;
+      },
+    });
+    try {
+      const claimed = await upstreamFetch(`http://127.0.0.1:${port}/v1/chat/completions`);
+      const incoming = claimUpstreamBody(claimed)!;
+      let text = '';
+      for await (const chunk of incoming) text += String(chunk);
+      expect(text).toBe('data: 1\n\ndata: [DONE]\n\n');
+      expect(claimed.bodyUsed).toBe(true);
+      expect(built).toBe(0);
+
+      const read = await upstreamFetch(`http://127.0.0.1:${port}/v1/chat/completions`);
+      expect(read.bodyUsed).toBe(false);
+      expect(await read.clone().text()).toBe('data: 1\n\ndata: [DONE]\n\n');
+      expect(await read.text()).toBe('data: 1\n\ndata: [DONE]\n\n');
+      expect(built).toBeGreaterThan(0);
+      expect(claimUpstreamBody(read)).toBeUndefined();
+    } finally {
+      globalThis.ReadableStream = original;
+      server.close();
+    }
+  });
+
   it('keeps a connection that is silent mid-body past the idle-connection timeout', async () => {
     const shortLived = createUpstreamFetch({ freeSocketTimeoutMs: 200 });
     const server = createHttpServer((_request, response) => {

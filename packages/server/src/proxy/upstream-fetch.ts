@@ -174,19 +174,72 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
   });
 }
 
+/**
+ * A response whose body stays the upstream's Node stream until it is read:
+ * its Web `body` is built on first use. A Web `ReadableStream` costs more to
+ * build than the rest of the response (Node 20 makes each one transferable),
+ * and the proxy's streamed answers, claimed by the relay, never need one.
+ * The reading methods go through that Web body, as the Fetch API's do.
+ */
+class UpstreamResponse extends Response {
+  readonly #source: BodySource;
+  // Node's chunks are Buffers over an ArrayBuffer; the Fetch types want that said.
+  #web: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
+
+  constructor(source: BodySource, init: ResponseInit) {
+    super(null, init);
+    this.#source = source;
+    Object.defineProperty(this, upstreamBody, { value: source });
+  }
+
+  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    return (this.#web ??= lazyWebBody(this.#source) as ReadableStream<Uint8Array<ArrayBuffer>>);
+  }
+
+  override get bodyUsed(): boolean {
+    return this.#source.claimed;
+  }
+
+  #read(): Response {
+    return new Response(this.body, { headers: this.headers });
+  }
+
+  override text(): Promise<string> {
+    return this.#read().text();
+  }
+
+  override json(): Promise<unknown> {
+    return this.#read().json();
+  }
+
+  override arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#read().arrayBuffer();
+  }
+
+  override blob(): Promise<Blob> {
+    return this.#read().blob();
+  }
+
+  override formData(): Promise<FormData> {
+    return this.#read().formData();
+  }
+
+  override clone(): Response {
+    const [kept, copy] = this.body.tee();
+    this.#web = kept;
+    return new Response(copy, { status: this.status, statusText: this.statusText, headers: this.headers });
+  }
+}
+
 function toResponse(incoming: IncomingMessage, method: string): Response {
   const responseHeaders = new Headers();
   const raw = incoming.rawHeaders;
   for (let index = 0; index < raw.length; index += 2) responseHeaders.append(raw[index]!, raw[index + 1]!);
   const status = incoming.statusCode ?? 502;
-  const empty = method === 'HEAD' || status === 204 || status === 304;
-  const source: BodySource = { incoming, claimed: false };
-  if (empty) incoming.resume();
-  const response = new Response(empty ? null : lazyWebBody(source), {
-    status,
-    statusText: incoming.statusMessage ?? '',
-    headers: responseHeaders,
-  });
-  if (!empty) Object.defineProperty(response, upstreamBody, { value: source });
-  return response;
+  const init = { status, statusText: incoming.statusMessage ?? '', headers: responseHeaders };
+  if (method === 'HEAD' || status === 204 || status === 304) {
+    incoming.resume();
+    return new Response(null, init);
+  }
+  return new UpstreamResponse({ incoming, claimed: false }, init);
 }
