@@ -224,6 +224,10 @@ class UpstreamResponse extends Response {
     return this.#read().formData();
   }
 
+  override bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    return this.#read().bytes();
+  }
+
   override clone(): Response {
     const [kept, copy] = this.body.tee();
     this.#web = kept;
