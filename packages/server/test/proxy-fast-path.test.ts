@@ -240,6 +240,8 @@ describe('createUpstreamFetch', () => {
       expect(Buffer.from(await read.bytes()).toString()).toBe('data: 1\n\ndata: [DONE]\n\n');
       expect(built).toBeGreaterThan(0);
       expect(claimUpstreamBody(read)).toBeUndefined();
+      // A body already read rejects (a promise, as the Fetch API's readers do).
+      await expect(read.json()).rejects.toThrow();
     } finally {
       globalThis.ReadableStream = original;
       server.close();

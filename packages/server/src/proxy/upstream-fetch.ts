@@ -200,32 +200,34 @@ class UpstreamResponse extends Response {
     return this.#source.claimed;
   }
 
-  #read(): Response {
+  // Async, so a body that cannot be read (already locked) rejects rather than throws.
+  async #read(): Promise<Response> {
     return new Response(this.body, { headers: this.headers });
   }
 
-  override text(): Promise<string> {
-    return this.#read().text();
+  override async text(): Promise<string> {
+    return (await this.#read()).text();
   }
 
-  override json(): Promise<unknown> {
-    return this.#read().json();
+  override async json(): Promise<unknown> {
+    return (await this.#read()).json();
   }
 
-  override arrayBuffer(): Promise<ArrayBuffer> {
-    return this.#read().arrayBuffer();
+  override async arrayBuffer(): Promise<ArrayBuffer> {
+    return (await this.#read()).arrayBuffer();
   }
 
-  override blob(): Promise<Blob> {
-    return this.#read().blob();
+  override async blob(): Promise<Blob> {
+    return (await this.#read()).blob();
   }
 
-  override formData(): Promise<FormData> {
-    return this.#read().formData();
+  override async formData(): Promise<FormData> {
+    return (await this.#read()).formData();
   }
 
-  override bytes(): Promise<Uint8Array<ArrayBuffer>> {
-    return this.#read().bytes();
+  // Through arrayBuffer(): Response.prototype.bytes is missing before Node 20.16.
+  override async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    return new Uint8Array(await (await this.#read()).arrayBuffer());
   }
 
   override clone(): Response {
