@@ -59,7 +59,10 @@ export async function runPortkey(script, port, upstreamURL, apiKey) {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`Portkey exited with ${child.exitCode}`);
     const open = await new Promise((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => resolve(socket.end() && true));
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
       socket.on('error', () => resolve(false));
     });
     if (open) break;

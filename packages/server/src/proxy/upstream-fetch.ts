@@ -27,8 +27,6 @@ export interface UpstreamFetchOptions {
  */
 export type UpstreamFetch = typeof fetch & { close(): void };
 
-const upstreamBody = Symbol('airlock.upstream-body');
-
 // The Node stream behind a response's body, until one side claims it: the
 // proxy (reading it directly) or the Web `body` (read by the SDK, for JSON
 // and error bodies).
@@ -50,10 +48,7 @@ interface BodySource {
  * ```
  */
 export function claimUpstreamBody(response: Response): IncomingMessage | undefined {
-  const source = (response as Response & { [upstreamBody]?: BodySource })[upstreamBody];
-  if (!source || source.claimed) return undefined;
-  source.claimed = true;
-  return source.incoming;
+  return response instanceof UpstreamResponse ? response.claim() : undefined;
 }
 
 function abortError(signal: AbortSignal): unknown {
@@ -189,7 +184,13 @@ class UpstreamResponse extends Response {
   constructor(source: BodySource, init: ResponseInit) {
     super(null, init);
     this.#source = source;
-    Object.defineProperty(this, upstreamBody, { value: source });
+  }
+
+  /** The Node stream, if neither the relay nor a Web reader has taken it ({@link claimUpstreamBody}). */
+  claim(): IncomingMessage | undefined {
+    if (this.#source.claimed) return undefined;
+    this.#source.claimed = true;
+    return this.#source.incoming;
   }
 
   override get body(): ReadableStream<Uint8Array<ArrayBuffer>> {

@@ -74,6 +74,7 @@ interface OpenAiKeyRow {
   revoked_at: Date | null;
 }
 
+const ignoreError = (): void => {};
 
 /**
  * The store for several server instances: PostgreSQL through a `pg` pool.
@@ -86,8 +87,6 @@ interface OpenAiKeyRow {
  * await store.migrate();
  * ```
  */
-const ignoreError = (): void => {};
-
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   readonly #pool: pg.Pool;

@@ -38,12 +38,11 @@ export function widgetForCallStatement(order: string, id: string): string {
  * ```
  */
 export function widgetForCallFromRow<W, K>(row: W, toWidget: (row: W) => WidgetRecord, toKey: (row: K) => OpenAiKeyRecord): WidgetForCall {
+  const columns = row as Record<string, unknown>;
   const key = (prefix: string): OpenAiKeyRecord | undefined => {
-    const columns = row as Record<string, unknown>;
     if (columns[`${prefix}_id`] === null || columns[`${prefix}_id`] === undefined) return undefined;
     return toKey(Object.fromEntries(openAiKeyColumns.map((column) => [column, columns[`${prefix}_${column}`]])) as K);
   };
-  const columns = row as Record<string, unknown>;
   const generations =
     columns.generations_account_id === null || columns.generations_account_id === undefined
       ? undefined
