@@ -30,6 +30,21 @@ import type {
 // An owner's current key (active or invalid) first, else its most recently revoked one.
 const currentKeyOrder = `status = 'revoked', revoked_at DESC, saved_at DESC`;
 const widgetForCallSql = widgetForCallStatement(currentKeyOrder, '?');
+// Whether anything changed since last asked: rows this connection has written
+// (`total_changes()`) and commits by any other connection, in this process or
+// another, such as the CLI (`data_version`). One cheap statement.
+const changesSql = 'SELECT total_changes(), data_version FROM pragma_data_version';
+// Widgets whose call data is kept at most; past it, the kept answers are dropped.
+const widgetsForCallKept = 1_000;
+
+// Kept answers are shared between requests, so none of them can change one.
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const property of Object.values(value)) deepFreeze(property);
+  }
+  return value;
+}
 
 interface WidgetRow {
   id: string;
@@ -81,6 +96,9 @@ export class SqliteStore implements Store {
   readonly #now: () => Date;
   // Statements of the hot paths (usage, generations), prepared once.
   readonly #statements = new Map<string, Database.Statement>();
+  // getWidgetForCall's answers, kept while the database is unchanged (#unchanged).
+  readonly #widgetsForCall = new Map<string, WidgetForCall>();
+  #changes: [number, number] = [-1, -1];
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -153,9 +171,33 @@ export class SqliteStore implements Store {
     return row && widgetFromRow(row);
   }
 
+  /**
+   * Kept between calls while the database is unchanged, checked on every call
+   * by one cheap statement: any write, through this store or any other
+   * connection to the file (another process, the CLI), drops every kept
+   * answer. A revoked token or key is refused on the next request, as with
+   * a fresh read; the widget statement, whose cost grows with the work
+   * between requests (cold caches), runs only after a change.
+   */
   async getWidgetForCall(id: string): Promise<WidgetForCall | undefined> {
+    if (!this.#unchanged()) this.#widgetsForCall.clear();
+    const kept = this.#widgetsForCall.get(id);
+    if (kept) return kept;
     const row = this.#statement(widgetForCallSql).get(id) as WidgetRow | undefined;
-    return row && widgetForCallFromRow(row, widgetFromRow, openAiKeyFromRow);
+    if (!row) return undefined;
+    const found = deepFreeze(widgetForCallFromRow(row, widgetFromRow, openAiKeyFromRow));
+    if (this.#widgetsForCall.size >= widgetsForCallKept) this.#widgetsForCall.clear();
+    this.#widgetsForCall.set(id, found);
+    return found;
+  }
+
+  // True when nothing was written since the last call; a read between this
+  // check and a later write is kept no longer than that write.
+  #unchanged(): boolean {
+    const [own, others] = this.#statement(changesSql).raw().get() as [number, number];
+    const unchanged = own === this.#changes[0] && others === this.#changes[1];
+    this.#changes = [own, others];
+    return unchanged;
   }
 
   async findWidgetByName(name: string): Promise<WidgetRecord | undefined> {
