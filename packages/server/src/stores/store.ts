@@ -422,7 +422,10 @@ export interface Store {
    * A widget with what a proxy call by it needs: the stored OpenAI keys it
    * may use (what {@link Store.getOpenAiKey} gives for its account and for
    * {@link SHARED_KEY_OWNER}) and its account's generation balance, read in
-   * one statement: on PostgreSQL one round trip instead of four.
+   * one statement: on PostgreSQL one round trip instead of four. Called on
+   * every proxied request, so it must see every write at once (revocation);
+   * an implementation may keep answers only while it can tell nothing was
+   * written, as the SQLite store does. Callers must not change the answer.
    */
   getWidgetForCall(id: string): Promise<WidgetForCall | undefined>;
   findWidgetByName(name: string): Promise<WidgetRecord | undefined>;

@@ -21,8 +21,9 @@ export const widgetIdHeader = 'x-airlock-widget-id';
  * token; when the route names a widget (`options.widgetId`) or the client
  * names one in `X-Airlock-Widget-Id`, the token must be for that widget.
  * The revocation epoch and the keys are read from the store on every
- * request (no cache), so `revoke-tokens` and a revoked key take effect at
- * once on every instance.
+ * request, so `revoke-tokens` and a revoked key take effect at once on
+ * every instance (the SQLite store keeps the answer only while its file is
+ * unchanged, which it checks on every call).
  *
  * @example
  * ```ts

@@ -234,6 +234,28 @@ export function defineStoreConformance(kind: 'sqlite' | 'postgres', createFixtur
       expect(await store.getWidgetForCall('wgt_missing')).toBeUndefined();
     });
 
+    it('reads every change made through another instance on the next call for a widget', async () => {
+      const { store, another } = await fresh();
+      const elsewhere = await another();
+      const widget = await store.createWidget(newWidget({ accountId: 'acme' }));
+      const read = async () => (await store.getWidgetForCall(widget.id))!;
+      const before = await read();
+      expect(before).toMatchObject({ widget: { epoch: 0, enabled: true }, keys: { own: undefined } });
+      await elsewhere.bumpWidgetEpoch(widget.id);
+      expect((await read()).widget.epoch).toBe(1);
+      await elsewhere.putOpenAiKey({ id: 'oak_1', ownerId: 'acme', fingerprint: 'sk-…aaaa', sealed: sealed() });
+      expect((await read()).keys.own).toMatchObject({ id: 'oak_1', status: 'active' });
+      await elsewhere.revokeOpenAiKey('acme');
+      expect((await read()).keys.own).toMatchObject({ id: 'oak_1', status: 'revoked' });
+      await elsewhere.setGenerationAllowance('acme', 5);
+      await elsewhere.reserveGenerations('acme', 2, null);
+      expect((await read()).generations).toEqual({ accountId: 'acme', allowance: 5, used: 2 });
+      await elsewhere.updateWidget(widget.id, { enabled: false });
+      expect((await read()).widget.enabled).toBe(false);
+      await elsewhere.deleteWidget(widget.id);
+      expect(await store.getWidgetForCall(widget.id)).toBeUndefined();
+    });
+
     it('leaves exactly one active key after concurrent saves for one owner', async () => {
       const { store, another } = await fresh();
       const instances = [store, await another(), await another()];

@@ -16,6 +16,45 @@ defineStoreConformance('sqlite', async () => {
   return { open: () => new SqliteStore({ path }) };
 });
 
+describe('SqliteStore.getWidgetForCall', () => {
+  it('keeps its answer, frozen, until anything is written through any connection', async () => {
+    const path = join(root, `kept-${++files}.db`);
+    const store = new SqliteStore({ path });
+    const cli = new SqliteStore({ path });
+    try {
+      await store.migrate();
+      const created = await store.createWidget({
+        name: 'kept',
+        type: 'chat',
+        allowedOrigins: ['https://shop.example.com'],
+        presentation: { title: 'Kept', theme: 'auto' },
+        behaviour: { model: 'gpt-4o-mini' },
+      });
+      const first = (await store.getWidgetForCall(created.id))!;
+      expect(await store.getWidgetForCall(created.id)).toBe(first);
+      // Shared between requests, so no request can change it for the next.
+      expect(Object.isFrozen(first.widget.behaviour)).toBe(true);
+      expect(() => {
+        (first.widget as { enabled: boolean }).enabled = false;
+      }).toThrowError(TypeError);
+
+      // A write through this store, even to another table, drops it.
+      await store.addUsage([{ widgetId: created.id, day: '2026-11-27', views: 1 }]);
+      const afterOwnWrite = (await store.getWidgetForCall(created.id))!;
+      expect(afterOwnWrite).not.toBe(first);
+      expect(afterOwnWrite).toEqual(first);
+      expect(await store.getWidgetForCall(created.id)).toBe(afterOwnWrite);
+
+      // So does a commit through another connection (here as the CLI would make it).
+      await cli.bumpWidgetEpoch(created.id);
+      expect((await store.getWidgetForCall(created.id))!.widget.epoch).toBe(1);
+    } finally {
+      await store.close();
+      await cli.close();
+    }
+  });
+});
+
 describe('openStore', () => {
   it('opens SQLite for sqlite: URLs and PostgreSQL for postgres:// URLs', async () => {
     const sqlite = openStore(`sqlite:${join(root, 'open.db')}`);
