@@ -1,7 +1,8 @@
 // Proxy overhead: the same streaming workload sent straight to the stand-in
-// upstream, through a bare node:http pass-through proxy (the floor: what any
-// Node proxy costs here), through Airlock and through the Portkey gateway (a
-// peer, installed from npm into bench/.peers on first use), in one run, on loopback.
+// upstream, through a TCP relay (no HTTP at all: what one more process costs
+// here), through a bare node:http pass-through proxy (the floor for an HTTP
+// proxy in Node), through Airlock and through the Portkey gateway (a peer,
+// installed from npm into bench/.peers on first use), in one run, on loopback.
 // Upstream, the proxies and the client each run in their own process (they
 // share the machine's cores).
 // Uses the built packages (dist): run `pnpm build` first (`pnpm bench` does).
@@ -22,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '@airlock/testing/services';
 import { closeConnections, load, ms, timed } from './lib/http-load.mjs';
 import { installPortkey, portkeyRelease, procCpuTime, runPortkey } from './lib/peers.mjs';
-import { cpuTimeOf, forkRole, runAirlockRole, runBareProxy, runStandInUpstream, setPace } from './lib/processes.mjs';
+import { cpuTimeOf, forkRole, runAirlockRole, runBareProxy, runStandInUpstream, runTcpRelay, setPace } from './lib/processes.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const role = process.argv[2];
@@ -48,9 +49,11 @@ async function main() {
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const airlock = forkRole(self, '--airlock', { BENCH_KEY: apiKey, BENCH_UPSTREAM: baseURL }, profile);
   const bareProxy = forkRole(self, '--bare', { BENCH_KEY: apiKey, BENCH_UPSTREAM: baseURL });
+  const tcpRelay = forkRole(self, '--tcp', { BENCH_UPSTREAM: baseURL });
   const { url, token } = await airlock.ready;
   // The proxies measured against direct, each with how to read its process's CPU time.
   const proxies = [
+    { name: 'tcp', label: 'TCP relay (no HTTP: one more process)', target: { url: (await tcpRelay.ready).url, key: apiKey }, cpu: () => cpuTimeOf(tcpRelay) },
     { name: 'bare', label: 'bare node:http proxy (the floor)', target: { url: (await bareProxy.ready).url, key: apiKey }, cpu: () => cpuTimeOf(bareProxy) },
     { name: 'airlock', label: 'airlock', target: { url, key: token }, cpu: () => cpuTimeOf(airlock) },
   ];
@@ -126,6 +129,7 @@ async function main() {
   closeConnections();
   airlock.process.disconnect();
   bareProxy.process.kill();
+  tcpRelay.process.kill();
   portkey?.process.kill();
   upstream.process.kill();
   setTimeout(() => airlock.process.kill(), 5_000).unref();
@@ -133,5 +137,6 @@ async function main() {
 
 if (role === '--upstream') await runStandInUpstream();
 else if (role === '--bare') await runBareProxy(process.env.BENCH_UPSTREAM, process.env.BENCH_KEY);
+else if (role === '--tcp') await runTcpRelay(process.env.BENCH_UPSTREAM);
 else if (role === '--airlock') await runAirlock();
 else await main();

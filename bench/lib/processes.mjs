@@ -57,6 +57,33 @@ export async function runBareProxy(upstreamURL, apiKey) {
 }
 
 /**
+ * Runs a TCP relay in this process: each connection is piped to the
+ * upstream's port byte for byte, without parsing HTTP. The floor under the
+ * bare proxy, and under any proxy: what one more process and two more
+ * sockets per request cost on this machine. Tells the parent its base URL
+ * (the upstream's path on the relay's port) and answers `{ cpu: true }`.
+ */
+export async function runTcpRelay(upstreamURL) {
+  const net = await import('node:net');
+  const upstream = new URL(upstreamURL);
+  const server = net.createServer((client) => {
+    const toUpstream = net.connect(Number(upstream.port), upstream.hostname);
+    // As node:http does for its sockets: small writes leave at once.
+    client.setNoDelay(true);
+    toUpstream.setNoDelay(true);
+    client.pipe(toUpstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      toUpstream.destroy();
+    };
+    for (const socket of [client, toUpstream]) socket.on('error', close).on('close', close);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  answerCpuTime();
+  process.send({ url: `http://127.0.0.1:${server.address().port}${upstream.pathname}` });
+}
+
+/**
  * Runs Airlock in this process for a benchmark: `options` (the store, Redis,
  * master keys) over silent logs, the upstream and key from `BENCH_UPSTREAM` and
  * `BENCH_KEY`, and {@link unlimitedProxy}. Tells the parent its proxy URL and,
