@@ -2,8 +2,9 @@
 // end to end, against SQLite and a real PostgreSQL: write-only keys, own vs
 // shared key (proved by the stand-in upstream's recorded Authorization
 // header), rotation with a request in flight, 401 → invalid without
-// fallback, revoke with and without force, concurrent saves, and canary keys
-// that must never appear in a response, a log line or the database.
+// fallback (also while another request of the widget is opening the key),
+// revoke with and without force, concurrent saves, and canary keys that must
+// never appear in a response, a log line or the database.
 import { readSse, startUpstream, type Upstream } from '@airlock/testing';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,6 +17,10 @@ import { createAirlock, type Airlock } from '../src/airlock.js';
 import { createLogger } from '../src/logging/logger.js';
 import { SHARED_KEY_OWNER, type NewWidget, type WidgetRecord } from '../src/stores/store.js';
 import { startPostgres, type PostgresServer } from '@airlock/testing/services';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createKeyring, type KeyEncryptionProvider } from '../src/vault/key-encryption.js';
+import { chatRequest, errorCode, startHarness } from './harness.js';
 
 const canary = (name: string) => `sk-canary-${name}-${randomBytes(12).toString('hex')}`;
 const adminToken = `admin-${randomBytes(16).toString('hex')}`;
@@ -318,5 +323,95 @@ describe.each(['sqlite', 'postgres'] as const)('accounts and keys (%s)', (kind) 
     // Saves and revocations are logged by fingerprint.
     expect(setup.logs.some((line) => line.includes('OpenAI key saved') && line.includes('sk-…'))).toBe(true);
     expect(setup.logs.some((line) => line.includes('OpenAI key revoked'))).toBe(true);
+  });
+});
+
+describe('a refused own key, while another request of the same widget opens its key', () => {
+  it('is marked invalid by the request it failed, whatever the other request does meanwhile', async () => {
+    // The upstream: answers the first chat, then refuses the key as OpenAI does (401), the
+    // second time only when released.
+    let releaseFirst!: () => void;
+    const firstReleased = new Promise<void>((resolve) => (releaseFirst = resolve));
+    let firstArrived!: () => void;
+    const firstArrival = new Promise<void>((resolve) => (firstArrived = resolve));
+    let calls = 0;
+    const refusing = createServer((request, response) => {
+      request.resume();
+      calls += 1;
+      if (calls === 1) {
+        const completion = { id: 'chatcmpl-1', object: 'chat.completion', created: 0, model: 'gpt-4o-mini', usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } };
+        const choices = [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }];
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...completion, choices }));
+        return;
+      }
+      const refuse = () =>
+        response
+          .writeHead(401, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' } }));
+      if (calls > 2) return refuse();
+      firstArrived();
+      void firstReleased.then(refuse);
+    });
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    const upstreamURL = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/v1`;
+
+    // The master keys: unwrapping a data key waits while held (as a remote key service might).
+    const keyring = createKeyring(`k1:${randomBytes(32).toString('base64')}`);
+    let held: Promise<void> | undefined;
+    let unwrapping!: () => void;
+    const masterKeys: KeyEncryptionProvider = {
+      primaryVersion: keyring.primaryVersion,
+      has: (version) => keyring.has(version),
+      wrap: (dataKey, context) => keyring.wrap(dataKey, context),
+      async unwrap(version, wrapped, context) {
+        if (held) {
+          unwrapping();
+          await held;
+        }
+        return keyring.unwrap(version, wrapped, context);
+      },
+    };
+    const harness = await startHarness({ adminToken, masterKeys, upstream: { baseURL: upstreamURL } });
+    try {
+      const saved = await fetch(`${harness.url}/airlock/admin/accounts/${harness.widget.accountId}/key`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ apiKey: canary('refused'), validate: false }),
+      });
+      expect(saved.status).toBe(200);
+      const [first, second] = [await harness.mint(), await harness.mint()];
+      const turn = { messages: [{ role: 'user', content: 'Hello' }] };
+      // One answered call first: the key's use is noted (a store write, then none for a
+      // minute) and the usage it metered is written, so the two requests below read the
+      // widget from the store with nothing written in between: the same kept record.
+      expect((await chatRequest(harness.url, first, turn)).status).toBe(200);
+      const flushed = await fetch(`${harness.url}/airlock/admin/accounts/${harness.widget.accountId}/generations`, {
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
+      expect(flushed.status).toBe(200);
+
+      // The first request opens the key and waits on the upstream, which will refuse it.
+      const firstAnswer = chatRequest(harness.url, first, turn);
+      await firstArrival;
+      // The second request, for the same widget, is opening the key when the first is refused.
+      let release!: () => void;
+      held = new Promise<void>((resolve) => (release = resolve));
+      const unwrapped = new Promise<void>((resolve) => (unwrapping = resolve));
+      const secondAnswer = chatRequest(harness.url, second, turn);
+      await unwrapped;
+      releaseFirst();
+      expect(await errorCode(await firstAnswer)).toBe('upstream_key_invalid');
+      expect(await harness.airlock.store.getOpenAiKey(harness.widget.accountId)).toMatchObject({
+        status: 'invalid',
+        lastErrorCode: 'upstream_key_invalid',
+      });
+
+      release();
+      expect(await errorCode(await secondAnswer)).toBe('upstream_key_invalid');
+    } finally {
+      await harness.close();
+      refusing.closeAllConnections();
+      await new Promise((resolve) => refusing.close(resolve));
+    }
   });
 });

@@ -55,9 +55,6 @@ export class KeyResolver {
   readonly #usageWriteIntervalMs: number;
   readonly #now: () => Date;
   readonly #lastUsageWrite = new Map<string, number>();
-  // Which stored key each widget request used, so a refusal marks that key
-  // (and not one saved since). Weak: it ends with the request's widget object.
-  readonly #used = new WeakMap<WidgetRecord, ResolvedKey>();
   readonly #ownErrors = new WeakSet<object>();
 
   constructor(options: KeyResolverOptions) {
@@ -75,26 +72,25 @@ export class KeyResolver {
    * (`Store.getWidgetForCall`); without them they are read here.
    */
   async apiKeyFor(widget: WidgetRecord, stored?: StoredKeys): Promise<ResolvedKey> {
-    this.#used.delete(widget);
     const own = widget.keySource === 'shared' ? undefined : stored ? stored.own : await this.#store.getOpenAiKey(widget.accountId);
     const ownIsCurrent = own !== undefined && own.status !== 'revoked';
     const resolved =
       widget.keySource === 'own' || (widget.keySource === undefined && ownIsCurrent)
         ? { apiKey: await this.#open(own, 'own'), source: 'own' as const, keyId: own!.id }
         : await this.#shared(stored ? stored.shared : await this.#store.getOpenAiKey(SHARED_KEY_OWNER));
-    this.#used.set(widget, resolved);
     if (resolved.keyId) this.#noteUse(resolved.keyId);
     return resolved;
   }
 
   /**
-   * Records an upstream failure of the key `widget`'s request used. On
+   * Records an upstream failure of the key a request used (`resolved`, as
+   * {@link apiKeyFor} gave it to that request; `undefined` when it got none),
+   * so a refusal marks that key and not one saved since. On
    * `upstream_key_invalid` (the upstream answered 401 or 403) a stored key
    * becomes `invalid`, so later requests fail at once instead of retrying
    * a refused key. Other errors only update `lastErrorCode`.
    */
-  async reportUpstreamFailure(widget: WidgetRecord, error: unknown): Promise<void> {
-    const resolved = this.#used.get(widget);
+  async reportUpstreamFailure(resolved: ResolvedKey | undefined, error: unknown): Promise<void> {
     if (!resolved?.keyId || !AirlockError.isInstance(error) || this.#ownErrors.has(error)) return;
     if (!error.code.startsWith('upstream_') || error.code === 'upstream_timeout') return;
     const invalidate = error.code === 'upstream_key_invalid';

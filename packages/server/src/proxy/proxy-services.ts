@@ -99,6 +99,8 @@ export interface ProxyCall {
    * none yet; without it, {@link reserveGenerations} always reserves in the store.
    */
   generations?: GenerationBalance | null;
+  /** The key {@link resolveKey} chose for this request, so a refusal of it can be reported (`KeyResolver.reportUpstreamFailure`). */
+  key?: ResolvedKey;
 }
 
 /**
@@ -111,7 +113,8 @@ export interface ProxyCall {
  */
 export async function resolveKey(services: ProxyServices, call: ProxyCall): Promise<ResolvedKey> {
   const key = await services.apiKeyFor(call.widget, call.keys);
-  return typeof key === 'string' ? { apiKey: key, source: 'shared' } : key;
+  call.key = typeof key === 'string' ? { apiKey: key, source: 'shared' } : key;
+  return call.key;
 }
 
 /**

@@ -57,14 +57,16 @@ export function proxyRoutes(context: AirlockContext): Route[] {
         expiresAt: verified.expiresAt,
         limits: verified.limits,
       };
+      // Per request: the widget record may be shared with concurrent requests (the store may keep it).
+      const call: ProxyCall = { widget, caller, keys, generations };
       try {
         await services.limits.admit(caller);
         services.usage.record(widget.id, { requests: 1 });
-        return await handler(request, { widget, caller, keys, generations }, services);
+        return await handler(request, call, services);
       } catch (error) {
         services.usage.recordError(widget.id, AirlockError.isInstance(error) ? error.code : 'internal');
         // Keep (issue 3): a 401 marks the stored key this request used `invalid`; no retry with another key.
-        await context.keys.reportUpstreamFailure(widget, error);
+        await context.keys.reportUpstreamFailure(call.key, error);
         throw error;
       }
     },

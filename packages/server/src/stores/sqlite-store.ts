@@ -32,10 +32,16 @@ const currentKeyOrder = `status = 'revoked', revoked_at DESC, saved_at DESC`;
 const widgetForCallSql = widgetForCallStatement(currentKeyOrder, '?');
 // Whether anything changed since last asked: rows this connection has written
 // (`total_changes()`) and commits by any other connection, in this process or
-// another, such as the CLI (`data_version`). One cheap statement.
+// another, such as the CLI (`data_version`). One cheap statement. It holds as
+// long as this store's own writes change rows (its schema changes do not
+// count, but each migration inserts a row) and its transactions are
+// synchronous, so no read runs inside one that may still roll back.
 const changesSql = 'SELECT total_changes(), data_version FROM pragma_data_version';
-// Widgets whose call data is kept at most; past it, the kept answers are dropped.
+// Most of getWidgetForCall's answers kept, by count and by the size of their
+// JSON columns (a behaviour may carry a long prompt and many blocked phrases);
+// past either, the kept answers are dropped.
 const widgetsForCallKept = 1_000;
+const widgetsForCallKeptChars = 8_000_000;
 
 // Kept answers are shared between requests, so none of them can change one.
 function deepFreeze<T>(value: T): T {
@@ -98,6 +104,7 @@ export class SqliteStore implements Store {
   readonly #statements = new Map<string, Database.Statement>();
   // getWidgetForCall's answers, kept while the database is unchanged (#unchanged).
   readonly #widgetsForCall = new Map<string, WidgetForCall>();
+  #widgetsForCallChars = 0;
   #changes: [number, number] = [-1, -1];
 
   constructor(options: SqliteStoreOptions) {
@@ -177,18 +184,30 @@ export class SqliteStore implements Store {
    * connection to the file (another process, the CLI), drops every kept
    * answer. A revoked token or key is refused on the next request, as with
    * a fresh read; the widget statement, whose cost grows with the work
-   * between requests (cold caches), runs only after a change.
+   * between requests (cold caches), runs only after a change. Writes
+   * include the usage meter's flush (each second while requests come) and,
+   * for an account with a limited allowance, every request's reservation, so
+   * such an account's answer is read afresh each time.
    */
   async getWidgetForCall(id: string): Promise<WidgetForCall | undefined> {
-    if (!this.#unchanged()) this.#widgetsForCall.clear();
+    if (!this.#unchanged()) this.#forgetWidgetsForCall();
     const kept = this.#widgetsForCall.get(id);
     if (kept) return kept;
     const row = this.#statement(widgetForCallSql).get(id) as WidgetRow | undefined;
     if (!row) return undefined;
     const found = deepFreeze(widgetForCallFromRow(row, widgetFromRow, openAiKeyFromRow));
-    if (this.#widgetsForCall.size >= widgetsForCallKept) this.#widgetsForCall.clear();
+    const chars = row.behaviour.length + row.presentation.length + row.allowed_origins.length;
+    if (this.#widgetsForCall.size >= widgetsForCallKept || this.#widgetsForCallChars + chars > widgetsForCallKeptChars) {
+      this.#forgetWidgetsForCall();
+    }
     this.#widgetsForCall.set(id, found);
+    this.#widgetsForCallChars += chars;
     return found;
+  }
+
+  #forgetWidgetsForCall(): void {
+    this.#widgetsForCall.clear();
+    this.#widgetsForCallChars = 0;
   }
 
   // True when nothing was written since the last call; a read between this

@@ -55,6 +55,36 @@ describe('SqliteStore.getWidgetForCall', () => {
   });
 });
 
+describe('SqliteStore.getWidgetForCall, bounded', () => {
+  it('keeps at most 1,000 answers, then starts again', async () => {
+    const store = new SqliteStore({ path: join(root, `bounded-${++files}.db`) });
+    try {
+      await store.migrate();
+      const ids: string[] = [];
+      for (let index = 0; index <= 1_000; index += 1) {
+        const widget = await store.createWidget({
+          name: `w${index}`,
+          type: 'chat',
+          allowedOrigins: [],
+          presentation: { title: 'W', theme: 'auto' },
+          behaviour: { model: 'gpt-4o-mini' },
+        });
+        ids.push(widget.id);
+      }
+      const first = await store.getWidgetForCall(ids[0]!);
+      for (const id of ids.slice(1, 1_000)) await store.getWidgetForCall(id);
+      expect(await store.getWidgetForCall(ids[0]!)).toBe(first);
+      // The 1,001st answer drops the others.
+      await store.getWidgetForCall(ids[1_000]!);
+      const again = await store.getWidgetForCall(ids[0]!);
+      expect(again).not.toBe(first);
+      expect(again).toEqual(first);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('openStore', () => {
   it('opens SQLite for sqlite: URLs and PostgreSQL for postgres:// URLs', async () => {
     const sqlite = openStore(`sqlite:${join(root, 'open.db')}`);
