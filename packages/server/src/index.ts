@@ -29,6 +29,17 @@ export { PostgresStore, type PostgresStoreOptions } from './stores/postgres-stor
 export { openStore } from './stores/open-store.js';
 export type { NewWidget, Store, WidgetBehaviour, WidgetPresentation, WidgetRecord } from './stores/store.js';
 export type { AccountRecord, KeySource, OpenAiKeyRecord, OpenAiKeyStatus } from './stores/store.js';
+// What a store of your own (`AirlockOptions.store`) takes and gives.
+export type {
+  AdminAccessTokenRecord,
+  AdminSessionRecord,
+  GenerationIncrement,
+  SealedRecord,
+  SigningKeyRecord,
+  StoredKeys,
+  WidgetForCall,
+  WidgetPatch,
+} from './stores/store.js';
 export { AccountKeys, type AccountKeysOptions, type KeyDetails, type SavedKey } from './keys/account-keys.js';
 export { rotateMasterKey, type RotationReport } from './vault/rotate-master.js';
 export { createKeyring, type KeyEncryptionProvider } from './vault/key-encryption.js';
