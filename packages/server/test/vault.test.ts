@@ -100,7 +100,7 @@ describe('stored keys in the database', () => {
       presentation: { title: 'w', theme: 'auto' },
       behaviour: { model: 'gpt-4o-mini' },
     });
-    const failure = await resolver.apiKeyFor(widget).then(
+    const failure = await resolver.apiKeyFor(widget, (await store.getWidgetForCall(widget.id))!.keys).then(
       () => undefined,
       (error: Error) => error,
     );
@@ -123,7 +123,7 @@ describe('stored keys in the database', () => {
       presentation: { title: 'w', theme: 'auto' },
       behaviour: { model: 'gpt-4o-mini' },
     });
-    await expect(resolver.apiKeyFor(widget)).rejects.toMatchObject({ code: 'internal', message: 'Something went wrong on the server.' });
+    await expect(resolver.apiKeyFor(widget, (await store.getWidgetForCall(widget.id))!.keys)).rejects.toMatchObject({ code: 'internal', message: 'Something went wrong on the server.' });
     expect(logs.join('\n')).toContain('master key version \\"old1\\", which is not in the keyring');
     expect(logs.join('\n')).not.toContain('canary');
     await store.close();

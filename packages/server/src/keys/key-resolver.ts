@@ -1,6 +1,6 @@
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
-import { SHARED_KEY_OWNER, type OpenAiKeyRecord, type Store, type StoredKeys, type WidgetRecord } from '../stores/store.js';
+import type { OpenAiKeyRecord, Store, StoredKeys, WidgetRecord } from '../stores/store.js';
 import type { Vault } from '../vault/vault.js';
 import { openAiKeyBinding } from './account-keys.js';
 
@@ -69,15 +69,15 @@ export class KeyResolver {
   /**
    * The key for one call by `widget`; throws `upstream_key_invalid` when it
    * has none usable. `stored` are its keys as read with the widget
-   * (`Store.getWidgetForCall`); without them they are read here.
+   * (`Store.getWidgetForCall`).
    */
-  async apiKeyFor(widget: WidgetRecord, stored?: StoredKeys): Promise<ResolvedKey> {
-    const own = widget.keySource === 'shared' ? undefined : stored ? stored.own : await this.#store.getOpenAiKey(widget.accountId);
+  async apiKeyFor(widget: WidgetRecord, stored: StoredKeys): Promise<ResolvedKey> {
+    const own = widget.keySource === 'shared' ? undefined : stored.own;
     const ownIsCurrent = own !== undefined && own.status !== 'revoked';
     const resolved =
       widget.keySource === 'own' || (widget.keySource === undefined && ownIsCurrent)
         ? { apiKey: await this.#open(own, 'own'), source: 'own' as const, keyId: own!.id }
-        : await this.#shared(stored ? stored.shared : await this.#store.getOpenAiKey(SHARED_KEY_OWNER));
+        : await this.#shared(stored.shared);
     if (resolved.keyId) this.#noteUse(resolved.keyId);
     return resolved;
   }

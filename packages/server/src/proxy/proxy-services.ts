@@ -78,27 +78,25 @@ export interface ProxyServices {
    * The key for this widget, decrypted for this call only (a bare string
    * counts as the shared key); `keys` are the stored keys read with the widget.
    */
-  apiKeyFor(widget: WidgetRecord, keys?: StoredKeys): Promise<string | ResolvedKey>;
+  apiKeyFor(widget: WidgetRecord, keys: StoredKeys): Promise<string | ResolvedKey>;
 }
 
 /**
- * A verified request: its widget and who is calling.
+ * A verified request: its widget, what was read with it, and who is calling.
  *
  * @example
  * ```ts
- * const call: ProxyCall = { widget, caller: { widgetId: widget.id, subject: verified.subject, tokenId: verified.tokenId, expiresAt: verified.expiresAt } };
+ * const { verified, widget, keys, generations } = await authenticateWidgetRequest(context, request);
+ * const call: ProxyCall = { widget, keys, generations, caller: { widgetId: widget.id, subject: verified.subject, tokenId: verified.tokenId, expiresAt: verified.expiresAt } };
  * ```
  */
 export interface ProxyCall {
   widget: WidgetRecord;
   caller: LimitedCaller;
-  /** The stored OpenAI keys read with the widget; without them, {@link resolveKey} has them read. */
-  keys?: StoredKeys;
-  /**
-   * The account's generation balance read with the widget, `null` when it has
-   * none yet; without it, {@link reserveGenerations} always reserves in the store.
-   */
-  generations?: GenerationBalance | null;
+  /** The stored OpenAI keys read with the widget. */
+  keys: StoredKeys;
+  /** The account's generation balance read with the widget, `null` when it has none yet. */
+  generations: GenerationBalance | null;
   /** The key {@link resolveKey} chose for this request, so a refusal of it can be reported (`KeyResolver.reportUpstreamFailure`). */
   key?: ResolvedKey;
 }
@@ -158,7 +156,7 @@ export async function reserveGenerations(
   const accountId = call.widget.accountId;
   const metered = key.source === 'shared' && amount > 0;
   const { generations } = call;
-  const unlimited = generations !== undefined && (generations === null ? services.defaultAllowance === null : generations.allowance === null);
+  const unlimited = generations === null ? services.defaultAllowance === null : generations.allowance === null;
   if (metered && !unlimited) {
     const balance = await services.store.reserveGenerations(accountId, amount, services.defaultAllowance);
     if (!balance) throw new AirlockError('quota_exhausted', 'This assistant has used up its allowance for now.');
