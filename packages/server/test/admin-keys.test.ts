@@ -5,7 +5,7 @@
 // fallback (also while another request of the widget is opening the key),
 // revoke with and without force, concurrent saves, and canary keys that must
 // never appear in a response, a log line or the database.
-import { readSse, startUpstream, type Upstream } from '@airlock/testing';
+import { faults, readSse, startUpstream, type Upstream } from '@airlock/testing';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,8 +17,6 @@ import { createAirlock, type Airlock } from '../src/airlock.js';
 import { createLogger } from '../src/logging/logger.js';
 import { SHARED_KEY_OWNER, type NewWidget, type WidgetRecord } from '../src/stores/store.js';
 import { startPostgres, type PostgresServer } from '@airlock/testing/services';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createKeyring, type KeyEncryptionProvider } from '../src/vault/key-encryption.js';
 import { chatRequest, errorCode, startHarness } from './harness.js';
 
@@ -328,32 +326,20 @@ describe.each(['sqlite', 'postgres'] as const)('accounts and keys (%s)', (kind) 
 
 describe('a refused own key, while another request of the same widget opens its key', () => {
   it('is marked invalid by the request it failed, whatever the other request does meanwhile', async () => {
-    // The upstream: answers the first chat, then refuses the key as OpenAI does (401), the
-    // second time only when released.
+    // The upstream call of the second chat (the first to be refused) is held until released.
     let releaseFirst!: () => void;
     const firstReleased = new Promise<void>((resolve) => (releaseFirst = resolve));
     let firstArrived!: () => void;
     const firstArrival = new Promise<void>((resolve) => (firstArrived = resolve));
     let calls = 0;
-    const refusing = createServer((request, response) => {
-      request.resume();
+    const heldFetch: typeof fetch = async (input, init) => {
       calls += 1;
-      if (calls === 1) {
-        const completion = { id: 'chatcmpl-1', object: 'chat.completion', created: 0, model: 'gpt-4o-mini', usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } };
-        const choices = [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }];
-        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...completion, choices }));
-        return;
+      if (calls === 2) {
+        firstArrived();
+        await firstReleased;
       }
-      const refuse = () =>
-        response
-          .writeHead(401, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' } }));
-      if (calls > 2) return refuse();
-      firstArrived();
-      void firstReleased.then(refuse);
-    });
-    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
-    const upstreamURL = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/v1`;
+      return fetch(input, init);
+    };
 
     // The master keys: unwrapping a data key waits while held (as a remote key service might).
     const keyring = createKeyring(`k1:${randomBytes(32).toString('base64')}`);
@@ -371,7 +357,8 @@ describe('a refused own key, while another request of the same widget opens its 
         return keyring.unwrap(version, wrapped, context);
       },
     };
-    const harness = await startHarness({ adminToken, masterKeys, upstream: { baseURL: upstreamURL } });
+    // Any key is accepted until the refusals are queued.
+    const harness = await startHarness({ adminToken, masterKeys, upstream: { fetch: heldFetch } }, {});
     try {
       const saved = await fetch(`${harness.url}/airlock/admin/accounts/${harness.widget.accountId}/key`, {
         method: 'PUT',
@@ -389,6 +376,8 @@ describe('a refused own key, while another request of the same widget opens its 
         headers: { authorization: `Bearer ${adminToken}` },
       });
       expect(flushed.status).toBe(200);
+      harness.upstream.next(faults.invalidKey());
+      harness.upstream.next(faults.invalidKey());
 
       // The first request opens the key and waits on the upstream, which will refuse it.
       const firstAnswer = chatRequest(harness.url, first, turn);
@@ -410,8 +399,6 @@ describe('a refused own key, while another request of the same widget opens its 
       expect(await errorCode(await secondAnswer)).toBe('upstream_key_invalid');
     } finally {
       await harness.close();
-      refusing.closeAllConnections();
-      await new Promise((resolve) => refusing.close(resolve));
     }
   });
 });
