@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { AirlockError } from '../errors.js';
 import { acceptsRequestParts, withRequestParts } from '../http/request-parts.js';
 import { recordClientAddress } from './client-address.js';
 import { nodeBodyOf } from './node-body.js';
@@ -204,20 +205,87 @@ export function dispatchNodeRequest(
   options: WebRequestOptions,
   onError: (error: unknown) => void,
 ): void {
+  const refusal = unrepresentable(incoming, options.path);
+  if (refusal) {
+    refuse(incoming, outgoing, refusal);
+    return;
+  }
   const light = acceptsRequestParts(handler);
-  const run = (request: Request) =>
-    handler(request)
+  const run = (build: () => Request) => {
+    let request: Request;
+    try {
+      request = build();
+    } catch (error) {
+      // Whatever the checks above missed that the Fetch API still refuses.
+      refuse(incoming, outgoing, new AirlockError('input_invalid', 'This request cannot be read.', { cause: error }));
+      return;
+    }
+    // A handler that throws instead of rejecting is answered like one that rejects.
+    Promise.resolve()
+      .then(() => handler(request))
       .then((response) => writeWebResponse(response, outgoing))
       .catch(onError);
+  };
   const declared = Number(incoming.headers['content-length']);
   if (!options.body && declared > 0 && declared <= preReadBytes && incoming.headers['transfer-encoding'] === undefined) {
     readSmallBody(incoming, declared).then(
-      (body) => run(buildRequest(incoming, outgoing, { ...options, body }, false, light)),
+      (body) => run(() => buildRequest(incoming, outgoing, { ...options, body }, false, light)),
       () => outgoing.destroy(),
     );
     return;
   }
-  void run(buildRequest(incoming, outgoing, options, true, light));
+  run(() => buildRequest(incoming, outgoing, options, true, light));
+}
+
+// Methods the Fetch API refuses to represent; no Airlock route answers them.
+const forbiddenMethods = new Set(['CONNECT', 'TRACE', 'TRACK']);
+const allowedMethods = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
+/**
+ * Why a Node request cannot become a Web `Request`: a method the Fetch API
+ * forbids, a request target that is not a path (`*`, absolute or authority
+ * form: Airlock is an origin server, not a forward proxy), or a `Host` that
+ * does not make a URL. Node's parser lets each of these through, and the
+ * `Request` constructor throws on them.
+ */
+function unrepresentable(incoming: IncomingMessage, path: string | undefined): AirlockError | undefined {
+  const method = incoming.method ?? '';
+  if (forbiddenMethods.has(method.toUpperCase())) {
+    return new AirlockError('method_not_allowed', `${method} is not supported here.`, { headers: { allow: allowedMethods } });
+  }
+  const target = path ?? incoming.url ?? '/';
+  if (!target.startsWith('/') || target.startsWith('//')) {
+    return new AirlockError('input_invalid', 'The request target must be a path, such as /airlock/token.');
+  }
+  const host = incoming.headers.host;
+  if (host !== undefined && !validHost(host)) return new AirlockError('input_invalid', 'The Host header is not a valid host.');
+  return undefined;
+}
+
+function validHost(host: string): boolean {
+  if (host === '' || /[\s/?#@\\%]/.test(host)) return false;
+  try {
+    // The parser accepts what a URL's authority may hold, and refuses bad ports.
+    const parsed = new URL(`http://${host}/`);
+    return parsed.host !== '' && parsed.pathname === '/';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Answers a request that never reaches the handler, in OpenAI's error
+ * shape, and closes the connection: its body, if any, is left unread.
+ */
+function refuse(incoming: IncomingMessage, outgoing: ServerResponse, error: AirlockError): void {
+  if (outgoing.headersSent) {
+    outgoing.destroy();
+    return;
+  }
+  outgoing.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', connection: 'close', ...error.headers });
+  outgoing.end(JSON.stringify(error.toJSON()));
+  // Nothing more is read from this connection.
+  incoming.resume();
 }
 
 // Larger bodies stream, so a handler's size limit can stop them early.
