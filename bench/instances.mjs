@@ -26,7 +26,7 @@ function runAirlock() {
 }
 
 async function main() {
-  const { startPostgres, startRedis } = await import('@airlock/testing/services');
+  const { startPostgres, startRedis } = await import('@airlock/test-services');
   const upstream = forkRole(self, '--upstream');
   const [postgres, redis, { baseURL }] = await Promise.all([startPostgres(), startRedis(), upstream.ready]);
   const environment = {

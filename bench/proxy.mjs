@@ -20,7 +20,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@airlock/testing/services';
+import { freePort } from '@airlock/test-services';
 import { closeConnections, load, ms, timed } from './lib/http-load.mjs';
 import { installPortkey, portkeyRelease, procCpuTime, runPortkey } from './lib/peers.mjs';
 import { cpuTimeOf, forkRole, runAirlockRole, runBareProxy, runStandInUpstream, runTcpRelay, setPace } from './lib/processes.mjs';

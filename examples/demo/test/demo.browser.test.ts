@@ -1,5 +1,5 @@
 import { startUpstream, type Upstream } from '@airlock/testing';
-import { launchBrowser } from '@airlock/testing/browser';
+import { launchBrowser } from '@airlock/test-services/browser';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';

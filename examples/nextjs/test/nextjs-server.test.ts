@@ -6,7 +6,7 @@
 // `dist/`: build it first (see the README).
 // Measured on two shared cores: build 29-64 s, start 0.9-1.4 s, whole file 33-70 s.
 import { readStreamedText, startUpstream, type Upstream } from '@airlock/testing';
-import { freePort } from '@airlock/testing/services';
+import { freePort } from '@airlock/test-services';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';

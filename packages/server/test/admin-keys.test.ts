@@ -16,7 +16,7 @@ import { createAccessToken } from '../src/admin/session.js';
 import { createAirlock, type Airlock } from '../src/airlock.js';
 import { createLogger } from '../src/logging/logger.js';
 import { SHARED_KEY_OWNER, type NewWidget, type WidgetRecord } from '../src/stores/store.js';
-import { startPostgres, type PostgresServer } from '@airlock/testing/services';
+import { startPostgres, type PostgresServer } from '@airlock/test-services';
 import { createKeyring, type KeyEncryptionProvider } from '../src/vault/key-encryption.js';
 import { chatRequest, errorCode, startHarness } from './harness.js';
 

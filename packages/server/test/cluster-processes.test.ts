@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startPostgres, startRedis, type PostgresServer, type RedisServer } from '@airlock/testing/services';
+import { freePort, startPostgres, startRedis, type PostgresServer, type RedisServer } from '@airlock/test-services';
 
 const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const canary = `sk-canary-${randomBytes(12).toString('hex')}`;

@@ -6,7 +6,7 @@ import { readStreamedText } from '@airlock/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forwardedClientAddress } from '../src/adapters/client-address.js';
 import { errorCode, eventually, startProxyHarness, type ProxyHarness } from './proxy-helpers.js';
-import { startPostgres, type PostgresServer } from '@airlock/testing/services';
+import { startPostgres, type PostgresServer } from '@airlock/test-services';
 
 const chat = { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Hello' }] };
 

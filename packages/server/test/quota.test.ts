@@ -9,7 +9,7 @@ import { SqliteStore } from '../src/stores/sqlite-store.js';
 import type { WidgetRecord } from '../src/stores/store.js';
 import { UsageMeter } from '../src/usage/usage-meter.js';
 import { canaryKey, sseEvents, startProxyHarness, streamedText, type ProxyHarness } from './proxy-helpers.js';
-import { startPostgres, type PostgresServer } from '@airlock/testing/services';
+import { startPostgres, type PostgresServer } from '@airlock/test-services';
 
 const admin = { authorization: 'Bearer admin-secret-token' };
 const ownKey = `sk-own-${'7'.repeat(40)}`;

@@ -1,5 +1,5 @@
 import { DEFAULT_ANSWER_TEXT } from '@airlock/testing';
-import { launchBrowser } from '@airlock/testing/browser';
+import { launchBrowser } from '@airlock/test-services/browser';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../src/stores/postgres-store.js';
 import { SqliteStore } from '../../src/stores/sqlite-store.js';
 import type { AdminSessionRecord, Store } from '../../src/stores/store.js';
-import { startPostgres, type PostgresServer } from '@airlock/testing/services';
+import { startPostgres, type PostgresServer } from '@airlock/test-services';
 
 // The admin page's storage (access tokens, sessions) on both stores, through the same checks.
 let postgres: PostgresServer;

@@ -6,7 +6,7 @@ import { RedisLimitCounters } from '../../src/cluster/redis-counters.js';
 import { RedisRateLimiter } from '../../src/cluster/redis-rate-limiter.js';
 import { MemoryLimitCounters, type LimitCounters } from '../../src/limits/counters.js';
 import { MemoryRateLimiter, type RateLimiter, type RateLimitResult } from '../../src/limits/rate-limiter.js';
-import { startRedis, type RedisServer } from '@airlock/testing/services';
+import { startRedis, type RedisServer } from '@airlock/test-services';
 
 let redis: RedisServer;
 const connections: Redis[] = [];

@@ -7,7 +7,7 @@ import { resolveRedisOptions } from '../../src/cluster/redis.js';
 import { MemoryLimitCounters } from '../../src/limits/counters.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { allowedOrigin, errorCode, eventually, startProxyHarness, type ProxyHarness } from '../proxy-helpers.js';
-import { startRedis, type RedisServer } from '@airlock/testing/services';
+import { startRedis, type RedisServer } from '@airlock/test-services';
 
 let redis: RedisServer;
 let closed: ProxyHarness;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTokens } from '../../src/cli/commands/tokens.js';
 import type { AirlockOptions } from '../../src/airlock.js';
 import { errorCode, sseEvents, startProxyHarness, type ProxyHarness } from '../proxy-helpers.js';
-import { startRedis, type RedisServer } from '@airlock/testing/services';
+import { startRedis, type RedisServer } from '@airlock/test-services';
 
 let redis: RedisServer;
 let sharedDir: string;

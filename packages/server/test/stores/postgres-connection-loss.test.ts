@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PostgresStore } from '../../src/stores/postgres-store.js';
-import { startPostgres, type PostgresServer } from '@airlock/testing/services';
+import { startPostgres, type PostgresServer } from '@airlock/test-services';
 
 let postgres: PostgresServer;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { PostgresStore } from '../../src/stores/postgres-store.js';
-import { startPostgres, type PostgresServer } from '@airlock/testing/services';
+import { startPostgres, type PostgresServer } from '@airlock/test-services';
 import { defineStoreConformance } from './conformance.js';
 
 let postgres: PostgresServer;

@@ -1,4 +1,4 @@
-import { launchBrowser } from '@airlock/testing/browser';
+import { launchBrowser } from '@airlock/test-services/browser';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';

@@ -1,12 +1,12 @@
 /**
- * `@airlock/testing/services`: throwaway PostgreSQL and Redis servers for
+ * `@airlock/test-services`: throwaway PostgreSQL and Redis servers for
  * tests and benchmarks, each on a free loopback port in a temp dir, deleted
  * when stopped. They run the system's own binaries (Debian packages
  * `postgresql` and `redis-server`; the test command installs them).
  *
  * @example
  * ```ts
- * import { startPostgres, startRedis } from '@airlock/testing/services';
+ * import { startPostgres, startRedis } from '@airlock/test-services';
  * const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
  * ```
  *
