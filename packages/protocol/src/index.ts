@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'token_missing',
   'token_invalid',
   'token_expired',
+  'sign_in_required',
   'origin_not_allowed',
   'widget_not_found',
   'widget_disabled',
@@ -68,6 +69,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   token_missing: 401,
   token_invalid: 401,
   token_expired: 401,
+  sign_in_required: 401,
   origin_not_allowed: 403,
   widget_not_found: 404,
   widget_disabled: 403,
@@ -150,6 +152,101 @@ export interface WidgetPublicConfig {
   locale?: string;
   /** The form fields of a text-completion widget, in order; absent for chat and image widgets. */
   inputs?: WidgetInput[];
+  /** How the widget looks: brand colour, position, launcher, sizes, font. Absent: the built-in look. */
+  style?: WidgetStyle;
+  /**
+   * Greeting, placeholder, suggested prompts and proactive greeting in other
+   * languages, by language tag (`fr`, `pt-BR`). The widget picks the visitor's
+   * tag, then its language; fields missing there come from the top level.
+   */
+  translations?: Record<string, WidgetTexts>;
+  /** A short message shown beside the closed launcher after a delay, once per visitor. Absent: none. */
+  proactiveGreeting?: WidgetProactiveGreeting;
+}
+
+/**
+ * The texts of a widget that an owner may translate.
+ *
+ * @example
+ * ```ts
+ * const french: WidgetTexts = { greeting: 'Bonjour !', placeholder: 'Votre question…', suggestedPrompts: ['Horaires ?'] };
+ * ```
+ */
+export interface WidgetTexts {
+  title?: string;
+  greeting?: string;
+  placeholder?: string;
+  suggestedPrompts?: string[];
+  /** Text of the proactive greeting in this language. */
+  proactiveGreeting?: string;
+}
+
+/**
+ * A proactive greeting: a small, dismissible message beside the closed
+ * launcher, shown once per visitor.
+ *
+ * @example
+ * ```ts
+ * const teaser: WidgetProactiveGreeting = { text: 'Questions about sizes? Ask us.', delaySeconds: 8 };
+ * ```
+ */
+export interface WidgetProactiveGreeting {
+  text: string;
+  /** Seconds after the page loads before it shows. Default: `5`. */
+  delaySeconds?: number;
+}
+
+/**
+ * Icons the launcher can show.
+ *
+ * @example
+ * ```ts
+ * const icon: LauncherIcon = 'help';
+ * ```
+ */
+export type LauncherIcon = 'chat' | 'help' | 'sparkles';
+
+/**
+ * A widget's look. Every field is optional; a page's own CSS custom
+ * properties (`--airlock-accent`, …) still take precedence over these.
+ *
+ * @example
+ * ```ts
+ * const style: WidgetStyle = { brandColor: '#0a7d4f', position: 'left', launcherLabel: 'Chat with us' };
+ * ```
+ */
+export interface WidgetStyle {
+  /** The launcher, Send button and the visitor's messages, as `#rrggbb`. Default: the theme's blue. */
+  brandColor?: string;
+  /**
+   * Text and icons on the brand colour, as `#rrggbb`, at least 4.5:1 against it
+   * (WCAG AA). The server works it out (black or white) when the owner sets none.
+   */
+  brandTextColor?: string;
+  /** Which bottom corner the launcher and panel sit in. Default: the end of the line (right, or left in Arabic and Hebrew). */
+  position?: 'left' | 'right';
+  /** Distance from the side of the page, in px. Default: `20`. */
+  offsetX?: number;
+  /** Distance from the bottom of the page, in px. Default: `20`. */
+  offsetY?: number;
+  /** The launcher's built-in icon. Default: `'chat'`. */
+  launcherIcon?: LauncherIcon;
+  /** An `https:` (or `data:image/`) URL shown in the launcher instead of the icon. */
+  launcherImage?: string;
+  /** A label beside the launcher's icon, such as "Chat with us". Default: none (a round button). */
+  launcherLabel?: string;
+  /** An `https:` (or `data:image/`) URL of a logo or avatar shown in the header. */
+  logo?: string;
+  /** Width of the launcher's panel, in px. Default: `380`. */
+  width?: number;
+  /** Height of the launcher's panel, in px. Default: `560`. */
+  height?: number;
+  /** Corner radius of the panel, in px. Default: `12`. */
+  radius?: number;
+  /** A CSS font-family list, such as `Inter, sans-serif`. Default: the visitor's system font. */
+  fontFamily?: string;
+  /** Whether the panel shows "Powered by Airlock" at its foot. Default: `false`. */
+  poweredBy?: boolean;
 }
 
 /**
@@ -200,8 +297,15 @@ export interface TokenRequest {
 export interface TokenResponse {
   /** A JWT to send as `Authorization: Bearer <token>`. */
   token: string;
-  /** Expiry as milliseconds since the epoch. */
+  /** Expiry as milliseconds since the epoch, by the server's clock. */
   expiresAt: number;
+  /**
+   * Seconds the token is valid from when it was issued. Clients schedule
+   * renewal from this on their own monotonic clock, since a visitor's device
+   * clock may be minutes off the server's. Absent from older servers: the
+   * token's `exp - iat` says the same.
+   */
+  expiresIn?: number;
   widget: WidgetPublicConfig;
 }
 
@@ -219,6 +323,8 @@ export interface TokenClaims {
   wid: string;
   /** The browser origin the token was minted for, when any. */
   origin?: string;
+  /** For a public visitor's token: the site (allowed origin) it was minted for, checked on every call. */
+  site?: string;
   /** The widget's revocation epoch at minting time. */
   epoch: number;
   /** Per-token limits set by a backend at minting time; the server enforces them. */

@@ -9,8 +9,8 @@ afterAll(async () => {
   await harness?.close();
 });
 
-const mintFromFrame = (widgetId: string, headers: Record<string, string>) =>
-  fetch(`${harness.url}/airlock/embed/${widgetId}/token`, {
+const mintFromFrame = (widgetId: string, headers: Record<string, string>, site = allowedOrigin) =>
+  fetch(`${harness.url}/airlock/embed/${widgetId}/token?site=${encodeURIComponent(site)}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ visitorId: 'visitor_1' }),
@@ -18,7 +18,8 @@ const mintFromFrame = (widgetId: string, headers: Record<string, string>) =>
 
 describe('GET /airlock/embed/<widgetId>', () => {
   it('serves a page that loads the widget in full-page mode under a strict CSP framed only by the allowed origins', async () => {
-    const response = await fetch(`${harness.url}/airlock/embed/${harness.widget.id}?locale=fr&theme=dark`);
+    // As a browser loads a frame: the Referer names the page that frames it.
+    const response = await fetch(`${harness.url}/airlock/embed/${harness.widget.id}?locale=fr&theme=dark`, { headers: { referer: `${allowedOrigin}/help` } });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(response.headers.get('cache-control')).toBe('no-store');
@@ -36,7 +37,7 @@ describe('GET /airlock/embed/<widgetId>', () => {
     expect(policy).not.toContain('unsafe');
     const page = await response.text();
     expect(page).toContain(
-      `<script src="../widget.js" data-widget-id="${harness.widget.id}" data-mode="page" data-token-url="/airlock/embed/${harness.widget.id}/token" data-locale="fr" data-theme="dark"></script>`,
+      `<script src="../widget.js" data-widget-id="${harness.widget.id}" data-mode="page" data-token-url="/airlock/embed/${harness.widget.id}/token?site=${encodeURIComponent(allowedOrigin)}" data-locale="fr" data-theme="dark"></script>`,
     );
     expect(page).toContain('<title>Support</title>');
     // No inline script or style: the page's own CSP would refuse them.
@@ -46,7 +47,7 @@ describe('GET /airlock/embed/<widgetId>', () => {
   });
 
   it('ignores query values that are not a locale or a theme', async () => {
-    const page = await (await fetch(`${harness.url}/airlock/embed/${harness.widget.id}?locale="><script>&theme=neon`)).text();
+    const page = await (await fetch(`${harness.url}/airlock/embed/${harness.widget.id}?locale="><script>&theme=neon`, { headers: { referer: allowedOrigin } })).text();
     expect(page).not.toContain('data-locale');
     expect(page).not.toContain('data-theme');
     expect(page).not.toContain('"><script>');

@@ -183,7 +183,8 @@ describe('public minting hooks', () => {
     await harness.mint();
     expect(minted.length).toBe(count + 1);
     expect(minted.at(-1)).toMatchObject({ widgetId: harness.widget.id, via: 'public', origin: allowedOrigin });
-    expect(minted.at(-1)!.subject).toMatch(/^vis_/);
+    // Public visitors' subjects are namespaced apart from backend user ids.
+    expect(minted.at(-1)!.subject).toMatch(/^v:vis_/);
   });
 
   it('refuses with 403 forbidden when verifyHuman says no, readable by the widget', async () => {

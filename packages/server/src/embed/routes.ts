@@ -1,11 +1,10 @@
 import type { AirlockContext } from '../context.js';
 import { AirlockError } from '../errors.js';
-import { json, readJsonObject } from '../http/responses.js';
+import { errorResponse, json } from '../http/responses.js';
 import type { Route } from '../http/router.js';
-import { newId } from '../ids.js';
-import { recordedClientAddress } from '../adapters/client-address.js';
-import { defaultMintRateLimits, enforceMintLimit, loadUsableWidget, mintFor } from '../tokens/public-minting.js';
-import { isValidOriginPattern } from '../widgets/origins.js';
+import type { WidgetRecord } from '../stores/store.js';
+import { loadUsableWidget, mintForVisitor } from '../tokens/public-minting.js';
+import { isOriginAllowed, isValidOriginPattern } from '../widgets/origins.js';
 
 const widgetIdPattern = '(?<id>[A-Za-z0-9_-]{1,100})';
 const localePattern = /^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$/;
@@ -51,11 +50,14 @@ export function embedRoutes(context: AirlockContext): Route[] {
       browser: 'none',
       async handle(request, params) {
         const widget = await loadUsableWidget(context.store, params.id);
+        const site = embeddingSite(request, widget);
+        if (typeof site !== 'string') return withHeaders(errorResponse(site), { 'content-security-policy': embedPolicy(widget.allowedOrigins) });
         const url = new URL(request.url);
         const attributes: Record<string, string> = {
           'data-widget-id': widget.id,
           'data-mode': 'page',
-          'data-token-url': `${context.basePath}/embed/${widget.id}/token`,
+          // The token endpoint learns the site from the page it serves, as public minting learns it from Origin.
+          'data-token-url': `${context.basePath}/embed/${widget.id}/token?site=${encodeURIComponent(site)}`,
         };
         const locale = url.searchParams.get('locale');
         if (locale && localePattern.test(locale)) attributes['data-locale'] = locale;
@@ -102,24 +104,53 @@ export function embedRoutes(context: AirlockContext): Route[] {
         if (!origin || !sameHost(origin, request.url) || (fetchSite !== null && fetchSite !== 'same-origin')) {
           throw new AirlockError('origin_not_allowed', 'This site is not allowed to use this widget.');
         }
-        // The same limits, under the same keys, as public minting: the frame is no way around them.
-        const limits = context.options.mintRateLimits;
-        const address = context.options.clientAddress?.(request) ?? recordedClientAddress(request);
-        if (address) await enforceMintLimit(context, `mint:address:${address}`, limits?.perAddress ?? defaultMintRateLimits.perAddress);
-        const body = await readJsonObject(request, 4 * 1024);
-        const widget = await loadUsableWidget(context.store, params.id);
-        await enforceMintLimit(context, `mint:widget:${widget.id}`, limits?.perWidget ?? defaultMintRateLimits.perWidget);
-        if (context.options.verifyHuman && !(await context.options.verifyHuman(request, { widgetId: widget.id, body }))) {
-          throw new AirlockError('forbidden', 'Please confirm you are human, then try again.');
-        }
-        const visitorId = body.visitorId;
-        if (visitorId !== undefined && (typeof visitorId !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(visitorId))) {
-          throw new AirlockError('input_invalid', '"visitorId" must be 1 to 128 letters, digits, "_" or "-".');
-        }
-        return json(await mintFor(context, widget, { subject: visitorId ?? newId('vis'), origin, via: 'public' }));
+        // Exactly the rules of public minting, with the embedding page's site
+        // instead of Origin; the token is bound to this server's own origin,
+        // where the frame's calls come from.
+        const site = new URL(request.url).searchParams.get('site');
+        return json(await mintForVisitor(context, request, { widgetId: params.id, site, origin }));
       },
     },
   ];
+}
+
+/**
+ * The site that frames the page: the origin of the `Referer` the browser
+ * sends when it loads a frame (by default it sends at least the origin),
+ * which must be one the widget allows. Without a `Referer`, a widget with a
+ * single exact allowed origin is framed only there (`frame-ancestors`);
+ * otherwise the site cannot be told and the page says so.
+ */
+function embeddingSite(request: Request, widget: WidgetRecord): string | AirlockError {
+  if (widget.allowedOrigins.length === 0) {
+    return new AirlockError('origin_not_allowed', 'This widget is private: only its site\'s backend can give it tokens, so it has no iframe page.');
+  }
+  const referrer = request.headers.get('referer');
+  if (referrer) {
+    const site = originOf(referrer);
+    if (site && isOriginAllowed(site, widget.allowedOrigins)) return site;
+    return new AirlockError('origin_not_allowed', 'This site is not allowed to use this widget.');
+  }
+  const [only, ...others] = widget.allowedOrigins;
+  if (others.length === 0 && only !== undefined && !only.includes('*') && isOriginAllowed(only, [only])) return only;
+  return new AirlockError(
+    'origin_not_allowed',
+    'Airlock cannot tell which site shows this page: let the iframe send its referrer (remove referrerpolicy="no-referrer").',
+  );
+}
+
+function originOf(url: string): string | undefined {
+  try {
+    const origin = new URL(url).origin;
+    return origin === 'null' ? undefined : origin;
+  } catch {
+    return undefined;
+  }
+}
+
+function withHeaders(response: Response, headers: Record<string, string>): Response {
+  for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
+  return response;
 }
 
 // The host, not the whole origin: behind a TLS-terminating proxy the request

@@ -1,5 +1,7 @@
 import type { AirlockContext } from '../context.js';
+import { assertUsableBehaviour } from '../proxy/behaviour-check.js';
 import { AirlockError } from '../errors.js';
+import { isOriginAllowed } from '../widgets/origins.js';
 import type { GenerationBalance, StoredKeys, WidgetRecord } from '../stores/store.js';
 import type { VerifiedToken } from './token-service.js';
 
@@ -56,5 +58,11 @@ export async function authenticateWidgetRequest(
   if (verified.origin && origin && origin !== verified.origin) {
     throw new AirlockError('origin_not_allowed', 'This token belongs to another site.');
   }
+  // A visitor's token works only while its site stays allowed: removing an
+  // origin stops its tokens at once, not when they expire.
+  if (verified.site !== undefined && !isOriginAllowed(verified.site, widget.allowedOrigins)) {
+    throw new AirlockError('origin_not_allowed', 'This site is no longer allowed to use this widget.');
+  }
+  assertUsableBehaviour(widget, context.logger);
   return { verified, widget, keys, generations };
 }

@@ -103,8 +103,11 @@ export async function loadUsableWidget(store: Store, widgetId: unknown): Promise
 export async function mintFor(
   context: AirlockContext,
   widget: WidgetRecord,
-  input: { subject: string; via: TokenMintedEvent['via']; origin?: string; ttlSeconds?: number; limits?: TokenLimits },
+  input: { subject: string; via: TokenMintedEvent['via']; origin?: string; site?: string; ttlSeconds?: number; limits?: TokenLimits },
 ): Promise<TokenResponse> {
+  if (input.via === 'backend' && input.subject.startsWith(visitorSubjectPrefix)) {
+    throw new AirlockError('input_invalid', `A user id may not start with "${visitorSubjectPrefix}": that names public visitors.`);
+  }
   if (input.origin !== undefined && !/^https?:\/\/[^/\s]+$/i.test(input.origin)) {
     throw new AirlockError('input_invalid', '"origin" must be an origin such as https://example.com.');
   }
@@ -114,6 +117,7 @@ export async function mintFor(
     subject: input.subject,
     epoch: widget.epoch,
     origin: input.origin,
+    site: input.site,
     ttlSeconds: input.ttlSeconds,
     limits: input.limits,
   });
@@ -144,12 +148,82 @@ async function reportMinted(context: AirlockContext, event: TokenMintedEvent): P
   }
 }
 
+/** Where the subject of every public visitor's token starts, so no visitor can take a backend user's id (and its limits). */
+export const visitorSubjectPrefix = 'v:';
+
 /**
- * `POST /airlock/token`: public minting. Checks, in order: the per-address
- * limit (before any database read), the widget (exists, enabled), the
- * `Origin` against its allow-list, the per-widget limit, then the optional
- * human check. Errors after the origin check are readable by that origin
- * (so the widget sees `Retry-After`); earlier ones are not.
+ * What a visitor's mint request is: the page's site (the origin that shows
+ * the widget), the origin the token's calls will come from, and the widget.
+ *
+ * @example
+ * ```ts
+ * const input: VisitorMintInput = { site: 'https://shop.example.com', origin: 'https://shop.example.com' };
+ * ```
+ */
+export interface VisitorMintInput {
+  /** The site the widget is shown on; it must be in the widget's allowed origins. */
+  site: string | null;
+  /** The origin the token is bound to: the site itself, or this server's own for the iframe page. */
+  origin: string;
+  /** The widget, when the path names it; otherwise the body's `widgetId`. */
+  widgetId?: string;
+  /** Told once the site is known to be allowed (errors from then on may be readable by it). */
+  onSiteAllowed?: () => void;
+}
+
+/**
+ * Mints a token for a public visitor: the one set of rules for
+ * `POST /airlock/token` and the iframe page's token endpoint. Checks, in
+ * order: the per-address limit (before any database read), the widget
+ * (exists, enabled, allows public use: has allowed origins), the site
+ * against its allow-list, the per-widget limit, the visitor id, then the
+ * optional human check. The subject is the server's namespace for visitors
+ * (`v:` and the visitor's id), never a backend user's id; the token carries
+ * the site, which every call checks against the widget's current list.
+ *
+ * @example
+ * ```ts
+ * const answer = await mintForVisitor(context, request, { site: origin, origin });
+ * ```
+ */
+export async function mintForVisitor(context: AirlockContext, request: Request, input: VisitorMintInput): Promise<TokenResponse> {
+  const options = context.options;
+  const limits = options.mintRateLimits;
+  const address = options.clientAddress?.(request) ?? recordedClientAddress(request);
+  // Without a known address (a runtime that does not expose one and no
+  // clientAddress option) only the per-widget limit applies; one shared
+  // bucket would let a single abuser lock every visitor out.
+  if (address) await enforceMintLimit(context, `mint:address:${address}`, limits?.perAddress ?? defaultMintRateLimits.perAddress);
+  const body = await readJsonObject(request, 4 * 1024, { optional: input.widgetId !== undefined });
+  const widget = await loadUsableWidget(context.store, input.widgetId ?? body.widgetId);
+  if (widget.allowedOrigins.length === 0) {
+    throw new AirlockError('origin_not_allowed', 'This widget is private: only its site\'s backend can give it tokens.');
+  }
+  if (!isOriginAllowed(input.site, widget.allowedOrigins)) {
+    throw new AirlockError('origin_not_allowed', 'This site is not allowed to use this widget.');
+  }
+  input.onSiteAllowed?.();
+  await enforceMintLimit(context, `mint:widget:${widget.id}`, limits?.perWidget ?? defaultMintRateLimits.perWidget);
+  const visitorId = body.visitorId;
+  if (visitorId !== undefined && (typeof visitorId !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(visitorId))) {
+    throw new AirlockError('input_invalid', '"visitorId" must be 1 to 128 letters, digits, "_" or "-".');
+  }
+  if (options.verifyHuman && !(await options.verifyHuman(request, { widgetId: widget.id, body }))) {
+    throw new AirlockError('forbidden', 'Please confirm you are human, then try again.');
+  }
+  return mintFor(context, widget, {
+    subject: `${visitorSubjectPrefix}${visitorId ?? newId('vis')}`,
+    origin: input.origin,
+    site: input.site!,
+    via: 'public',
+  });
+}
+
+/**
+ * `POST /airlock/token`: public minting, by {@link mintForVisitor} with the
+ * request's `Origin` as the site. Errors after the origin check are
+ * readable by that origin (so the widget sees `Retry-After`); earlier ones
+ * are not.
  *
  * @example
  * ```ts
@@ -157,32 +231,15 @@ async function reportMinted(context: AirlockContext, event: TokenMintedEvent): P
  * ```
  */
 export async function handlePublicMint(context: AirlockContext, request: Request): Promise<Response> {
-  const options = context.options;
   const origin = request.headers.get('origin');
-  const address = options.clientAddress?.(request) ?? recordedClientAddress(request);
-  // Without a known address (a runtime that does not expose one and no
-  // clientAddress option) only the per-widget limit applies; one shared
-  // bucket would let a single abuser lock every visitor out.
-  if (address) await enforceMintLimit(context, `mint:address:${address}`, options.mintRateLimits?.perAddress ?? defaultMintRateLimits.perAddress);
-  const body = await readJsonObject(request, 4 * 1024);
-  const widget = await loadUsableWidget(context.store, body.widgetId);
-  if (!isOriginAllowed(origin, widget.allowedOrigins)) {
-    throw new AirlockError('origin_not_allowed', 'This site is not allowed to use this widget.');
-  }
+  let readable = false;
   try {
-    await enforceMintLimit(context, `mint:widget:${widget.id}`, options.mintRateLimits?.perWidget ?? defaultMintRateLimits.perWidget);
-    const visitorId = body.visitorId;
-    if (visitorId !== undefined && (typeof visitorId !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(visitorId))) {
-      throw new AirlockError('input_invalid', '"visitorId" must be 1 to 128 letters, digits, "_" or "-".');
-    }
-    if (options.verifyHuman && !(await options.verifyHuman(request, { widgetId: widget.id, body }))) {
-      throw new AirlockError('forbidden', 'Please confirm you are human, then try again.');
-    }
-    const answer = await mintFor(context, widget, { subject: visitorId ?? newId('vis'), origin: origin!, via: 'public' });
+    const answer = await mintForVisitor(context, request, { site: origin, origin: origin ?? '', onSiteAllowed: () => (readable = true) });
     return withCors(json(answer), origin);
   } catch (error) {
+    if (!readable) throw error;
     const airlockError = toAirlockError(error);
-    if (airlockError.code === 'internal') context.logger.error('public minting failed', { widgetId: widget.id, error: airlockError.cause });
+    if (airlockError.code === 'internal') context.logger.error('public minting failed', { error: airlockError.cause });
     return withCors(errorResponse(airlockError), origin);
   }
 }

@@ -25,6 +25,8 @@ export interface VerifiedToken {
   widgetId: string;
   subject: string;
   origin?: string;
+  /** For a public visitor's token, the site it was minted for; each call checks it is still allowed. */
+  site?: string;
   epoch: number;
   tokenId: string;
   /** Issue time, milliseconds since the epoch. */
@@ -48,6 +50,8 @@ export interface MintInput {
   epoch: number;
   /** Binds the token to this browser origin. Default: unbound. */
   origin?: string;
+  /** A public visitor's site (the `site` claim), checked against the widget's allowed origins on every call. Default: none. */
+  site?: string;
   /** Lifetime in seconds, 1 to {@link maxTokenTtlSeconds}. Default: {@link defaultTokenTtlSeconds}. */
   ttlSeconds?: number;
   /** Per-token limits, carried as the `limits` claim. Default: none. */
@@ -119,6 +123,7 @@ export class TokenService {
     const issuedAt = Math.floor(this.#now().getTime() / 1000);
     const payload: JWTPayload = { wid: input.widgetId, epoch: input.epoch };
     if (input.origin) payload.origin = input.origin;
+    if (input.site) payload.site = input.site;
     const limits = parseTokenLimits(input.limits);
     if (limits) payload.limits = limits;
     const signing = await this.#keys.signingKey();
@@ -172,6 +177,7 @@ export class TokenService {
       });
       if (typeof payload.wid !== 'string' || typeof payload.epoch !== 'number') throw new Error('missing widget claims');
       if (payload.origin !== undefined && typeof payload.origin !== 'string') throw new Error('bad origin claim');
+      if (payload.site !== undefined && typeof payload.site !== 'string') throw new Error('bad site claim');
       // A token carrying limits the server cannot read must not run unlimited.
       const limits = payload.limits === undefined ? undefined : parseTokenLimits(payload.limits);
       // iat in the future beyond the skew means a forged or mis-clocked token.
@@ -180,6 +186,7 @@ export class TokenService {
         widgetId: payload.wid,
         subject: payload.sub!,
         origin: payload.origin as string | undefined,
+        ...(payload.site !== undefined && { site: payload.site as string }),
         epoch: payload.epoch,
         tokenId: payload.jti!,
         issuedAt: payload.iat! * 1000,

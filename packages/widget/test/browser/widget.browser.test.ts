@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 /** Opens a page, recording CSP violations, page errors and every response body it received. */
-async function open(url: string, options: { width?: number; height?: number } = {}) {
+async function open(url: string, options: { width?: number; height?: number; referer?: string } = {}) {
   const context = await browser.newContext({ viewport: { width: options.width ?? 1000, height: options.height ?? 760 }, permissions: [] });
   const page = await context.newPage();
   const problems: string[] = [];
@@ -41,7 +41,7 @@ async function open(url: string, options: { width?: number; height?: number } = 
     record.__violations = [];
     document.addEventListener('securitypolicyviolation', (event) => record.__violations.push(`${event.violatedDirective} ${event.blockedURI}`));
   });
-  await page.goto(url);
+  await page.goto(url, options.referer ? { referer: options.referer } : {});
   return {
     page,
     problems,
@@ -363,7 +363,7 @@ describe('the widget in a real browser against a real Airlock server', () => {
     if (screenshots) {
       await page.setViewportSize({ width: 520, height: 680 });
       await page.screenshot({ path: join(screenshots, 'widget-iframe.png') });
-      const full = await open(`${site.url}/airlock/embed/${widgetId}`, { width: 480, height: 640 });
+      const full = await open(`${site.url}/airlock/embed/${widgetId}`, { width: 480, height: 640, referer: `${site.otherOrigin}/pages/host` });
       await full.page.locator('[data-airlock="input"]').waitFor();
       await full.page.screenshot({ path: join(screenshots, 'widget-page.png') });
       await full.close();
