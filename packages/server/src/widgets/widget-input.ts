@@ -1,7 +1,7 @@
 import type { WidgetTheme, WidgetType } from '@airlock/protocol';
 import { AirlockError } from '../errors.js';
 import type { KeySource, NewWidget, WidgetBehaviour, WidgetPatch, WidgetPresentation, WidgetRecord } from '../stores/store.js';
-import { isValidOriginPattern } from './origins.js';
+import { originPatternProblem } from './origins.js';
 
 const widgetTypes: readonly WidgetType[] = ['chat', 'completion', 'image'];
 const themes: readonly WidgetTheme[] = ['light', 'dark', 'auto'];
@@ -40,10 +40,9 @@ export function parseAllowedOrigins(value: unknown): string[] {
   if (!Array.isArray(value)) throw invalid('"allowedOrigins" must be a list of origins.');
   if (value.length > maxOrigins) throw invalid(`"allowedOrigins" may hold at most ${maxOrigins} origins.`);
   const origins: string[] = [];
-  for (const entry of value) {
-    if (typeof entry !== 'string' || !isValidOriginPattern(entry.trim())) {
-      throw invalid('Each allowed origin must look like https://example.com or https://*.example.com (no path, no trailing slash).');
-    }
+  for (const [index, entry] of value.entries()) {
+    const problem = typeof entry === 'string' ? originPatternProblem(entry.trim()) : 'must be a string';
+    if (problem) throw invalid(`"allowedOrigins[${index}]" ${problem}.`);
     const normalised = entry.trim().toLowerCase();
     if (!origins.includes(normalised)) origins.push(normalised);
   }
