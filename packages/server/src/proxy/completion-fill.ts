@@ -27,7 +27,8 @@ export function validateInputs(declared: readonly WidgetInput[], given: unknown,
   const values = given as Record<string, unknown>;
   const names = new Set(declared.map((input) => input.name));
   for (const name of Object.keys(values)) {
-    if (!names.has(name)) throw new AirlockError('input_invalid', `"${name.slice(0, 40)}" is not an input of this widget.`);
+    // The name is the visitor's text: never repeated in an answer (it could be markup, or someone else's words).
+    if (!names.has(name)) throw new AirlockError('input_invalid', '"inputs" holds a name that is not an input of this widget.');
   }
   const result: Record<string, string> = {};
   for (const input of declared) {

@@ -218,8 +218,10 @@ export class PostgresStore implements Store {
       const [row] = (await client.query<WidgetRow>('SELECT * FROM widgets WHERE id = $1 FOR UPDATE', [id])).rows;
       if (!row) throw new AirlockError('widget_not_found', 'There is no such widget.');
       const next: WidgetRecord = { ...widgetFromRow(row), ...patch, updatedAt: this.#now().toISOString() };
+      // Disabling revokes every token minted so far, so enabling again later does not revive them.
+      if (row.enabled && !next.enabled) next.epoch += 1;
       await client.query(
-        `UPDATE widgets SET name = $1, enabled = $2, allowed_origins = $3, presentation = $4, behaviour = $5, updated_at = $6, key_source = $7
+        `UPDATE widgets SET name = $1, enabled = $2, allowed_origins = $3, presentation = $4, behaviour = $5, updated_at = $6, key_source = $7, epoch = $9
          WHERE id = $8`,
         [
           next.name,
@@ -230,6 +232,7 @@ export class PostgresStore implements Store {
           next.updatedAt,
           next.keySource ?? null,
           id,
+          next.epoch,
         ],
       );
       return next;

@@ -236,11 +236,13 @@ export class SqliteStore implements Store {
     const current = row && widgetFromRow(row);
     if (!current) throw new AirlockError('widget_not_found', 'There is no such widget.');
     const next: WidgetRecord = { ...current, ...patch, updatedAt: this.#now().toISOString() };
-    this.#statement(
-        `UPDATE widgets SET name = ?, enabled = ?, allowed_origins = ?, presentation = ?, behaviour = ?, updated_at = ?, key_source = ?
-         WHERE id = ?`,
+    // Disabling revokes every token minted so far, so enabling again later does not revive them.
+    const disabling = current.enabled && !next.enabled ? 1 : 0;
+    const written = this.#statement(
+        `UPDATE widgets SET name = ?, enabled = ?, allowed_origins = ?, presentation = ?, behaviour = ?, updated_at = ?, key_source = ?, epoch = epoch + ?
+         WHERE id = ? RETURNING epoch`,
       )
-      .run(
+      .get(
         next.name,
         next.enabled ? 1 : 0,
         JSON.stringify(next.allowedOrigins),
@@ -248,8 +250,10 @@ export class SqliteStore implements Store {
         JSON.stringify(next.behaviour),
         next.updatedAt,
         next.keySource ?? null,
+        disabling,
         id,
-      );
+      ) as { epoch: number } | undefined;
+    if (written) next.epoch = written.epoch;
     return next;
   }
 
