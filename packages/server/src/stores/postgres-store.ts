@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { AirlockError, isConnectionFailure } from '../errors.js';
 import { newId } from '../ids.js';
+import { assertValidWidget } from '../widgets/widget-input.js';
 import type { SealedSecret } from '../vault/vault.js';
 import type { Migration } from './migrations.js';
 import { postgresMigrations } from './postgres-migrations.js';
@@ -157,6 +158,8 @@ export class PostgresStore implements Store {
   }
 
   async createWidget(input: NewWidget): Promise<WidgetRecord> {
+    // The same schema as the admin API's, whoever writes: no malformed cap or list reaches the proxy.
+    assertValidWidget(input);
     const now = this.#now().toISOString();
     const record: WidgetRecord = {
       id: input.id ?? newId('wgt'),
@@ -218,6 +221,7 @@ export class PostgresStore implements Store {
       const [row] = (await client.query<WidgetRow>('SELECT * FROM widgets WHERE id = $1 FOR UPDATE', [id])).rows;
       if (!row) throw new AirlockError('widget_not_found', 'There is no such widget.');
       const next: WidgetRecord = { ...widgetFromRow(row), ...patch, updatedAt: this.#now().toISOString() };
+      assertValidWidget(next, Object.keys(patch));
       // Disabling revokes every token minted so far, so enabling again later does not revive them.
       if (row.enabled && !next.enabled) next.epoch += 1;
       await client.query(

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { newId } from '../ids.js';
+import { assertValidWidget } from '../widgets/widget-input.js';
 import { balanceFromRow, usageDays, widgetForCallFromRow, widgetForCallStatement, type AllowanceRow, type UsageRow } from './rows.js';
 import { sqliteMigrations, type Migration } from './migrations.js';
 import { AirlockError } from '../errors.js';
@@ -143,6 +144,8 @@ export class SqliteStore implements Store {
   }
 
   async createWidget(input: NewWidget): Promise<WidgetRecord> {
+    // The same schema as the admin API's, whoever writes: no malformed cap or list reaches the proxy.
+    assertValidWidget(input);
     const now = this.#now().toISOString();
     const record: WidgetRecord = {
       id: input.id ?? newId('wgt'),
@@ -236,6 +239,7 @@ export class SqliteStore implements Store {
     const current = row && widgetFromRow(row);
     if (!current) throw new AirlockError('widget_not_found', 'There is no such widget.');
     const next: WidgetRecord = { ...current, ...patch, updatedAt: this.#now().toISOString() };
+    assertValidWidget(next, Object.keys(patch));
     // Disabling revokes every token minted so far, so enabling again later does not revive them.
     const disabling = current.enabled && !next.enabled ? 1 : 0;
     const written = this.#statement(

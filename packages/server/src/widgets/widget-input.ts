@@ -1,12 +1,11 @@
 import type { WidgetTheme, WidgetType } from '@airlock/protocol';
 import { AirlockError } from '../errors.js';
 import type { KeySource, NewWidget, WidgetBehaviour, WidgetPatch, WidgetPresentation, WidgetRecord } from '../stores/store.js';
+import { assertValidBehaviour } from '../proxy/behaviour-check.js';
 import { originPatternProblem } from './origins.js';
 
 const widgetTypes: readonly WidgetType[] = ['chat', 'completion', 'image'];
 const themes: readonly WidgetTheme[] = ['light', 'dark', 'auto'];
-/** Largest `behaviour` object, as JSON. */
-const maxBehaviourBytes = 64 * 1024;
 const maxOrigins = 100;
 
 function invalid(message: string): AirlockError {
@@ -102,17 +101,19 @@ export function parsePresentation(value: unknown, base?: WidgetPresentation): Wi
 }
 
 /**
- * Basic checks of the server-side `behaviour` (model, prompts, memory, …):
- * a JSON object of at most 64 KB with a non-empty `model`. The proxy checks
- * the fields it uses in detail. With `base`, the input is merged over it; a
- * field set to `null` is removed.
+ * Checks the server-side `behaviour` (model, prompts, caps, memory, …)
+ * against the one behaviour schema (`behaviourProblems`): every field's
+ * type and range, no unknown fields, at most 64 KB as JSON, and what the
+ * widget's `type` needs (a completion widget's `promptTemplate`). With
+ * `base`, the input is merged over it and the result checked; a field set to
+ * `null` is removed. Throws `input_invalid` naming the first bad field.
  *
  * @example
  * ```ts
- * parseBehaviour({ model: 'gpt-4o-mini', systemPrompt: 'Be brief.' });
+ * parseBehaviour({ model: 'gpt-4o-mini', systemPrompt: 'Be brief.' }, undefined, 'chat');
  * ```
  */
-export function parseBehaviour(value: unknown, base?: WidgetBehaviour): WidgetBehaviour {
+export function parseBehaviour(value: unknown, base?: WidgetBehaviour, type: WidgetType = 'chat'): WidgetBehaviour {
   if (!isPlainObject(value)) throw invalid('"behaviour" must be an object.');
   const next: Record<string, unknown> = { ...base };
   for (const [field, raw] of Object.entries(value)) {
@@ -120,12 +121,7 @@ export function parseBehaviour(value: unknown, base?: WidgetBehaviour): WidgetBe
     if (raw === null) delete next[field];
     else next[field] = raw;
   }
-  if (typeof next.model !== 'string' || next.model.trim().length === 0 || next.model.length > 100) {
-    throw invalid('"behaviour.model" must name a model, such as gpt-4o-mini.');
-  }
-  if (Buffer.byteLength(JSON.stringify(next), 'utf8') > maxBehaviourBytes) {
-    throw invalid(`"behaviour" must be at most ${maxBehaviourBytes} bytes as JSON.`);
-  }
+  assertValidBehaviour(next, type);
   return next as unknown as WidgetBehaviour;
 }
 
@@ -167,7 +163,7 @@ export function parseNewWidget(body: Record<string, unknown>): NewWidget {
     enabled: (body.enabled as boolean | undefined) ?? true,
     allowedOrigins: parseAllowedOrigins(body.allowedOrigins ?? []),
     presentation: parsePresentation({ title: name, ...(body.presentation as object | undefined) }),
-    behaviour: parseBehaviour({ model: 'gpt-4o-mini', ...(body.behaviour as object | undefined) }),
+    behaviour: parseBehaviour({ model: 'gpt-4o-mini', ...(body.behaviour as object | undefined) }, undefined, type as WidgetType),
   };
 }
 
@@ -198,6 +194,30 @@ export function parseWidgetPatch(body: Record<string, unknown>, current: WidgetR
   if (body.allowedOrigins !== undefined) patch.allowedOrigins = parseAllowedOrigins(body.allowedOrigins);
   if (body.keySource !== undefined) patch.keySource = parseKeySource(body.keySource);
   if (body.presentation !== undefined) patch.presentation = parsePresentation(body.presentation, current.presentation);
-  if (body.behaviour !== undefined) patch.behaviour = parseBehaviour(body.behaviour, current.behaviour);
+  if (body.behaviour !== undefined) patch.behaviour = parseBehaviour(body.behaviour, current.behaviour, current.type);
   return patch;
+}
+
+/**
+ * The check a store runs on every widget it writes: the same schema as the
+ * admin API's, so a widget written in code, by the CLI or by a custom tool is
+ * held to the same rules. `createWidget` checks every field; `updateWidget`
+ * passes the patched widget and the fields its patch sets, so a widget whose
+ * stored behaviour predates these checks can still be renamed or turned off.
+ * Throws `input_invalid` naming the first bad field; changes nothing.
+ *
+ * @example
+ * ```ts
+ * assertValidWidget({ ...current, ...patch }, Object.keys(patch));
+ * ```
+ */
+export function assertValidWidget(widget: NewWidget, fields?: readonly string[]): void {
+  const checks = (field: string) => fields === undefined || fields.includes(field);
+  if (checks('name')) text(widget.name, 'name', 100);
+  if (!widgetTypes.includes(widget.type)) throw invalid('"type" must be chat, completion or image.');
+  if (checks('enabled') && widget.enabled !== undefined && typeof widget.enabled !== 'boolean') throw invalid('"enabled" must be true or false.');
+  if (checks('keySource') && widget.keySource !== undefined) parseKeySource(widget.keySource);
+  if (checks('allowedOrigins')) parseAllowedOrigins(widget.allowedOrigins);
+  if (checks('presentation')) parsePresentation(widget.presentation);
+  if (checks('behaviour')) assertValidBehaviour(widget.behaviour, widget.type);
 }
