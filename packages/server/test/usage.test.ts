@@ -51,7 +51,7 @@ describe('usage metering', () => {
     await sseEvents(await harness.post('/v1/chat/completions', token, { messages: [{ role: 'user', content: 'hi' }], stream: true }));
     harness.upstream.next({ type: 'answer', text: 'json answer', usage: { prompt_tokens: 7, completion_tokens: 2 } });
     await (await harness.post('/v1/chat/completions', token, { messages: [{ role: 'user', content: 'hi' }] })).text();
-    // Cut short before its usage chunk: estimated from the chunks seen and a local token count of the prompt.
+    // Cut short before its usage chunk: the text relayed ('Hello from the Airlock ', 6 tokens) and the prompt are counted with the tokenizer.
     harness.upstream.next({ type: 'stall', afterChunks: 4 });
     const stalledAt = Date.now();
     const cut = await harness.post('/v1/chat/completions', token, { messages: [{ role: 'user', content: 'count these four words' }], stream: true });
@@ -61,7 +61,7 @@ describe('usage metering', () => {
     await (await harness.post('/v1/chat/completions', token, { messages: [{ role: 'user', content: 'the secret plan' }] })).text();
     await (await harness.post('/v1/chat/completions', token, { messages: [{ role: 'system', content: 'x' }] })).text();
     // The cut stream's prompt is counted with the tokenizer, which loads on first use.
-    await eventually(async () => (await usage()).body.days[0]?.outputTokens === 9);
+    await eventually(async () => (await usage()).body.days[0]?.outputTokens === 11);
 
     const { status, body } = await usage();
     expect(status).toBe(200);
@@ -71,7 +71,7 @@ describe('usage metering', () => {
     expect(day.views).toBe(1);
     expect(day.requests).toBe(5);
     expect(day.generations).toBe(3);
-    expect(day.outputTokens).toBe(3 + 2 + 4);
+    expect(day.outputTokens).toBe(3 + 2 + 6);
     expect(day.inputTokens).toBeGreaterThan(11 + 7);
     expect(day.errors).toEqual({ upstream_timeout: 1, prompt_blocked: 1, input_invalid: 1 });
     expect(body.total).toMatchObject({ views: 1, requests: 5, generations: 3 });

@@ -66,6 +66,13 @@ export interface AnswerBehaviour {
    * of words in the request's messages, completion tokens the number of chunks.
    */
   usage?: AnswerUsage;
+  /**
+   * Whether the answer reports its usage: `false` leaves the usage chunk out
+   * of a stream (and `usage` out of a JSON answer), as some OpenAI-compatible
+   * servers do. Default: `true` (a stream sends it when the request asks,
+   * with `stream_options.include_usage`).
+   */
+  reportUsage?: boolean;
   match?: BehaviourMatch;
 }
 
@@ -86,6 +93,8 @@ export interface StreamBehaviour {
   delayMs?: number;
   /** Pause before the response headers and first event (time to first byte), in ms. Default: 0. */
   firstChunkDelayMs?: number;
+  /** Whether the stream reports its usage; see {@link AnswerBehaviour.reportUsage}. Default: `true`. */
+  reportUsage?: boolean;
   match?: BehaviourMatch;
 }
 
@@ -142,6 +151,8 @@ export interface StallBehaviour {
   afterChunks?: number;
   /** Text whose word-chunks are sent before stalling. Default: {@link DEFAULT_ANSWER_TEXT}. */
   text?: string;
+  /** With `afterChunks`: also send the first half of the next event, so the stream goes silent mid-event. Default: `false`. */
+  midEvent?: boolean;
   match?: BehaviourMatch;
 }
 
@@ -164,6 +175,77 @@ export interface DropBehaviour {
    */
   afterChunks?: number;
   /** Text whose word-chunks are sent before dropping. Default: {@link DEFAULT_ANSWER_TEXT}. */
+  text?: string;
+  /** With `afterChunks`: also send the first half of the next event, so the socket dies mid-event. Default: `false`. */
+  midEvent?: boolean;
+  /** Reset the connection (a TCP RST, as a crashed peer or a middlebox does) instead of closing it. Default: `false`. */
+  reset?: boolean;
+  match?: BehaviourMatch;
+}
+
+/**
+ * End a streamed chat answer early but cleanly: the headers, the role event
+ * and `afterChunks` content deltas, then the end of the response, with no
+ * finish reason and no `data: [DONE]` (a server that gave up, or a proxy
+ * that cut the body at a size limit). A request that does not stream gets
+ * the default answer.
+ *
+ * @example
+ * ```ts
+ * upstream.next({ type: 'cut', afterChunks: 2 });                 // ends after 2 deltas
+ * upstream.next({ type: 'cut', afterChunks: 2, midEvent: true }); // ends in the middle of the third
+ * ```
+ */
+export interface CutBehaviour {
+  type: 'cut';
+  /** Content deltas sent before the end. Default: `0`. */
+  afterChunks?: number;
+  /** Text whose word-chunks are sent. Default: {@link DEFAULT_ANSWER_TEXT}. */
+  text?: string;
+  /** Also send the first half of the next event before ending. Default: `false`. */
+  midEvent?: boolean;
+  match?: BehaviourMatch;
+}
+
+/**
+ * Answer with a body of your own, byte for byte, under the status and
+ * content type given: a JSON or HTML page, or garbage, where a stream was
+ * expected (a misconfigured proxy or gateway in front of the AI service).
+ * Applies to every route.
+ *
+ * @example
+ * ```ts
+ * upstream.next({ type: 'raw', body: '<html><body>Bad gateway</body></html>' });
+ * upstream.next({ type: 'raw', body: '{"error":{"message":"Boom","type":"server_error","code":null}}' });
+ * ```
+ */
+export interface RawBehaviour {
+  type: 'raw';
+  body: string;
+  /** HTTP status. Default: `200`. */
+  status?: number;
+  /** The `content-type` header. Default: `'text/event-stream; charset=utf-8'`. */
+  contentType?: string;
+  match?: BehaviourMatch;
+}
+
+/**
+ * Fail inside a streamed chat answer, as OpenAI does when a generation breaks
+ * after the 200: the headers, the role event and `afterChunks` content
+ * deltas, then one `data: {"error": …}` event, then the end of the response.
+ * A chat request that does not stream gets the error as an HTTP 500 answer.
+ *
+ * @example
+ * ```ts
+ * upstream.next({ type: 'stream-error', afterChunks: 2, error: { message: 'Boom', type: 'server_error', code: null } });
+ * ```
+ */
+export interface StreamErrorBehaviour {
+  type: 'stream-error';
+  error: OpenAIErrorBody;
+  /** Content deltas sent before the error event. Default: `0`. */
+  afterChunks?: number;
+  /** Text whose word-chunks are sent. Default: {@link DEFAULT_ANSWER_TEXT}. */
   text?: string;
   match?: BehaviourMatch;
 }
@@ -192,9 +274,10 @@ export interface ImageBehaviour {
 /**
  * Everything the test upstream can be told to do with a request.
  *
- * `answer` and `stream` apply only to chat completions, `image` only to image
- * generations; `error`, `stall` and `drop` apply to any API route. A queued
- * behaviour waits for the first request it applies to.
+ * `answer`, `stream`, `cut` and `stream-error` apply only to chat
+ * completions, `image` only to image generations; `error`, `stall`, `drop`
+ * and `raw` apply to any API route. A queued behaviour waits for the first
+ * request it applies to.
  *
  * @example
  * ```ts
@@ -207,6 +290,9 @@ export type Behaviour =
   | ErrorBehaviour
   | StallBehaviour
   | DropBehaviour
+  | CutBehaviour
+  | RawBehaviour
+  | StreamErrorBehaviour
   | ImageBehaviour;
 
 /**
@@ -284,6 +370,94 @@ export const faults = {
         message: `Rate limit reached for requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in ${retryAfterSeconds}s.`,
         type: 'requests',
         code: 'rate_limit_exceeded',
+        param: null,
+      },
+    };
+  },
+
+  /**
+   * 401 for a key that is valid but lacks a permission (a restricted key
+   * without the scope an endpoint needs). OpenAI sends no `code` here: the
+   * key itself is fine.
+   *
+   * @example
+   * ```ts
+   * upstream.next(faults.missingScopes());
+   * ```
+   */
+  missingScopes(scope = 'model.request'): ErrorBehaviour {
+    return {
+      type: 'error',
+      status: 401,
+      error: {
+        message: `You have insufficient permissions for this operation. Missing scopes: ${scope}. Check that you have the correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're using a restricted API key, that it has the necessary scopes.`,
+        type: 'invalid_request_error',
+        code: null,
+        param: null,
+      },
+    };
+  },
+
+  /**
+   * 403 `model_not_found`: the key's project may not use this model.
+   *
+   * @example
+   * ```ts
+   * upstream.next(faults.modelNotAllowed('gpt-4o'));
+   * ```
+   */
+  modelNotAllowed(model = 'gpt-4o'): ErrorBehaviour {
+    return {
+      type: 'error',
+      status: 403,
+      error: {
+        message: `Project \`proj_test\` does not have access to model \`${model}\``,
+        type: 'invalid_request_error',
+        code: 'model_not_found',
+        param: null,
+      },
+    };
+  },
+
+  /**
+   * 400 `context_length_exceeded`: the messages and the answer do not fit the model's context window.
+   *
+   * @example
+   * ```ts
+   * upstream.next(faults.contextLengthExceeded());
+   * ```
+   */
+  contextLengthExceeded(): ErrorBehaviour {
+    return {
+      type: 'error',
+      status: 400,
+      error: {
+        message:
+          "This model's maximum context length is 128000 tokens. However, your messages resulted in 130412 tokens. Please reduce the length of the messages.",
+        type: 'invalid_request_error',
+        code: 'context_length_exceeded',
+        param: 'messages',
+      },
+    };
+  },
+
+  /**
+   * A `server_error` event inside a streamed answer, after `afterChunks` content deltas.
+   *
+   * @param afterChunks - Content deltas sent first. Default: 0.
+   * @example
+   * ```ts
+   * upstream.next(faults.streamError(2));
+   * ```
+   */
+  streamError(afterChunks = 0): StreamErrorBehaviour {
+    return {
+      type: 'stream-error',
+      afterChunks,
+      error: {
+        message: 'The server had an error while processing your request. Sorry about that!',
+        type: 'server_error',
+        code: null,
         param: null,
       },
     };

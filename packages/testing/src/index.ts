@@ -23,11 +23,14 @@ export {
   type AnswerUsage,
   type Behaviour,
   type BehaviourMatch,
+  type CutBehaviour,
   type DropBehaviour,
   type ErrorBehaviour,
   type ImageBehaviour,
   type OpenAIErrorBody,
+  type RawBehaviour,
   type StallBehaviour,
   type StreamBehaviour,
+  type StreamErrorBehaviour,
 } from './behaviours.js';
 export { formatSseEvent, readSse, readStreamedText, streamedText } from './sse.js';

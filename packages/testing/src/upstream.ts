@@ -279,10 +279,30 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       case 'stall': {
         if (streaming && behaviour.afterChunks !== undefined) {
           const pieces = splitIntoChunks(behaviour.text ?? DEFAULT_ANSWER_TEXT).slice(0, behaviour.afterChunks);
-          await streamChat(response, closed.signal, payload, pieces, {});
+          await streamChat(response, closed.signal, payload, pieces, { midEvent: behaviour.midEvent === true });
         }
         // Stalling is doing nothing: the socket stays open until the client or close() ends it.
-        if (behaviour.type === 'drop') request.socket.destroy();
+        if (behaviour.type === 'drop') {
+          if (behaviour.reset) request.socket.resetAndDestroy();
+          else request.socket.destroy();
+        }
+        return;
+      }
+      case 'raw':
+        response.writeHead(behaviour.status ?? 200, { 'content-type': behaviour.contentType ?? 'text/event-stream; charset=utf-8' });
+        response.end(behaviour.body);
+        return;
+      case 'cut':
+      case 'stream-error': {
+        if (!streaming) {
+          if (behaviour.type === 'stream-error') sendJson(response, 500, errorEnvelope(behaviour.error));
+          else sendJson(response, 200, chatCompletion(identityOf(payload), DEFAULT_ANSWER_TEXT, defaultUsage(payload, [DEFAULT_ANSWER_TEXT])));
+          return;
+        }
+        const pieces = splitIntoChunks(behaviour.text ?? DEFAULT_ANSWER_TEXT).slice(0, behaviour.afterChunks ?? 0);
+        await streamChat(response, closed.signal, payload, pieces, { midEvent: behaviour.type === 'cut' && behaviour.midEvent === true });
+        if (behaviour.type === 'stream-error') response.end(formatSseEvent(errorEnvelope(behaviour.error)));
+        else response.end();
         return;
       }
       case 'image':
@@ -295,6 +315,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
           delayMs: behaviour.delayMs ?? 0,
           firstChunkDelayMs: behaviour.type === 'stream' ? (behaviour.firstChunkDelayMs ?? 0) : 0,
           usage: behaviour.type === 'answer' ? behaviour.usage : undefined,
+          reportUsage: behaviour.reportUsage ?? true,
           complete: true,
         };
         if (streaming) {
@@ -304,7 +325,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
         // A JSON answer takes as long as its stream would have.
         const wait = pacing.firstChunkDelayMs + pacing.delayMs * Math.max(0, pieces.length - 1);
         if (!(await pause(wait, closed.signal))) return;
-        const usage = pacing.usage ?? defaultUsage(payload, pieces);
+        const usage = pacing.reportUsage ? (pacing.usage ?? defaultUsage(payload, pieces)) : undefined;
         sendJson(response, 200, chatCompletion(identityOf(payload), pieces.join(''), usage));
         return;
       }
@@ -331,10 +352,17 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
     signal: AbortSignal,
     body: Record<string, unknown>,
     pieces: readonly string[],
-    pacing: { delayMs?: number; firstChunkDelayMs?: number; usage?: AnswerUsage | undefined; complete?: boolean },
+    pacing: {
+      delayMs?: number;
+      firstChunkDelayMs?: number;
+      usage?: AnswerUsage | undefined;
+      reportUsage?: boolean;
+      complete?: boolean;
+      midEvent?: boolean;
+    },
   ): Promise<void> {
     const identity = identityOf(body);
-    const includeUsage = isRecord(body.stream_options) && body.stream_options.include_usage === true;
+    const includeUsage = pacing.reportUsage !== false && isRecord(body.stream_options) && body.stream_options.include_usage === true;
     if (!(await pause(pacing.firstChunkDelayMs ?? 0, signal))) return;
     response.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -347,6 +375,10 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       written = write(response, chatCompletionChunk(identity, { delta: { content: piece }, finish_reason: null }, includeUsage));
     }
     if (!pacing.complete) {
+      if (pacing.midEvent) {
+        const next = formatSseEvent(chatCompletionChunk(identity, { delta: { content: 'unfinished' }, finish_reason: null }, includeUsage));
+        written = new Promise((resolve) => response.write(next.slice(0, Math.floor(next.length / 2)), () => resolve()));
+      }
       // Callers about to drop the socket need these bytes on the wire first.
       await written;
       return;
@@ -462,9 +494,13 @@ function appliesTo(behaviour: Behaviour, route: Route, path: string): boolean {
       return route === 'chat';
     case 'image':
       return route === 'images';
+    case 'cut':
+    case 'stream-error':
+      return route === 'chat';
     case 'error':
     case 'stall':
     case 'drop':
+    case 'raw':
       return true;
   }
 }

@@ -52,7 +52,7 @@ export function errorEnvelope(error: OpenAIErrorBody): { error: Required<OpenAIE
 }
 
 /** A non-streamed `chat.completion`. */
-export function chatCompletion(identity: CompletionIdentity, content: string, usage: AnswerUsage): object {
+export function chatCompletion(identity: CompletionIdentity, content: string, usage: AnswerUsage | undefined): object {
   return {
     id: identity.id,
     object: 'chat.completion',
@@ -66,7 +66,7 @@ export function chatCompletion(identity: CompletionIdentity, content: string, us
         finish_reason: 'stop',
       },
     ],
-    usage: toUsage(usage),
+    ...(usage && { usage: toUsage(usage) }),
   };
 }
 

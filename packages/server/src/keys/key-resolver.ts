@@ -2,7 +2,9 @@ import { AirlockError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { OpenAiKeyRecord, Store, StoredKeys, WidgetRecord } from '../stores/store.js';
 import type { Vault } from '../vault/vault.js';
+import { isInvalidKeyAnswer, upstreamRefusalOf } from '../proxy/upstream-errors.js';
 import { openAiKeyBinding } from './account-keys.js';
+import { fingerprintOf } from './fingerprint.js';
 
 /**
  * The key chosen for one upstream call. `apiKey` is plaintext: keep it in
@@ -31,6 +33,13 @@ export interface KeyResolverOptions {
   usageWriteIntervalMs?: number;
   /** Clock, for tests. Default: `() => new Date()`. */
   now?: () => Date;
+  /**
+   * Asks the upstream whether it refuses a key itself (a cheap `GET /models`,
+   * `UpstreamClients.keyIsRefused`), before the operator's shared key is
+   * marked invalid: one tenant's refused call must not take it from all.
+   * Default: none, so a stored shared key is never marked invalid.
+   */
+  confirmRefused?: (apiKey: string) => Promise<boolean>;
 }
 
 /**
@@ -56,6 +65,9 @@ export class KeyResolver {
   readonly #now: () => Date;
   readonly #lastUsageWrite = new Map<string, number>();
   readonly #ownErrors = new WeakSet<object>();
+  readonly #confirmRefused: ((apiKey: string) => Promise<boolean>) | undefined;
+  // One confirmation at a time per shared key, however many calls it refused at once.
+  readonly #confirming = new Map<string, Promise<boolean>>();
 
   constructor(options: KeyResolverOptions) {
     this.#store = options.store;
@@ -64,6 +76,7 @@ export class KeyResolver {
     this.#environmentKey = options.environmentKey ?? (() => undefined);
     this.#usageWriteIntervalMs = options.usageWriteIntervalMs ?? 60_000;
     this.#now = options.now ?? (() => new Date());
+    this.#confirmRefused = options.confirmRefused;
   }
 
   /**
@@ -85,21 +98,53 @@ export class KeyResolver {
   /**
    * Records an upstream failure of the key a request used (`resolved`, as
    * {@link apiKeyFor} gave it to that request; `undefined` when it got none),
-   * so a refusal marks that key and not one saved since. On
-   * `upstream_key_invalid` (the upstream answered 401 or 403) a stored key
-   * becomes `invalid`, so later requests fail at once instead of retrying
-   * a refused key. Other errors only update `lastErrorCode`.
+   * so a refusal marks that key and not one saved since. Every refusal is
+   * logged at `warn` with the upstream's status, code and type and the key's
+   * fingerprint (never the key, never the upstream's message). A stored key
+   * becomes `invalid` only when the upstream says the key itself is invalid
+   * (OpenAI's 401 `invalid_api_key` or `account_deactivated`), so later
+   * requests fail at once instead of retrying it; the operator's shared key
+   * only once a call of its own confirms it (`confirmRefused`). A missing
+   * permission or a model the key may not use never marks it. Other upstream
+   * errors only update `lastErrorCode`.
    */
   async reportUpstreamFailure(resolved: ResolvedKey | undefined, error: unknown): Promise<void> {
-    if (!resolved?.keyId || !AirlockError.isInstance(error) || this.#ownErrors.has(error)) return;
+    if (!AirlockError.isInstance(error) || this.#ownErrors.has(error)) return;
+    const refusal = upstreamRefusalOf(error);
+    if (refusal && resolved) {
+      this.#logger.warn('the AI service refused a call', {
+        status: refusal.status,
+        upstreamCode: refusal.code,
+        upstreamType: refusal.type,
+        code: error.code,
+        keyFingerprint: fingerprintOf(resolved.apiKey),
+        keySource: resolved.source,
+        ...(resolved.keyId && { keyId: resolved.keyId }),
+      });
+    }
+    if (!resolved?.keyId) return;
     if (!error.code.startsWith('upstream_') || error.code === 'upstream_timeout') return;
-    const invalidate = error.code === 'upstream_key_invalid';
+    const invalidate = isInvalidKeyAnswer(error) && (resolved.source === 'own' || (await this.#sharedKeyRefused(resolved)));
     try {
       await this.#store.recordOpenAiKeyError(resolved.keyId, error.code, { invalidate });
       if (invalidate) this.#logger.warn('the upstream refused a stored OpenAI key; marked invalid', { keyId: resolved.keyId, source: resolved.source });
     } catch (storeError) {
       this.#logger.error('could not record an upstream key failure', { keyId: resolved.keyId, error: storeError });
     }
+  }
+
+  async #sharedKeyRefused(resolved: ResolvedKey): Promise<boolean> {
+    if (!this.#confirmRefused) return false;
+    const keyId = resolved.keyId!;
+    let confirming = this.#confirming.get(keyId);
+    if (!confirming) {
+      confirming = this.#confirmRefused(resolved.apiKey).catch(() => false);
+      this.#confirming.set(keyId, confirming);
+      void confirming.finally(() => this.#confirming.delete(keyId));
+    }
+    const refused = await confirming;
+    if (!refused) this.#logger.warn('the AI service refused a call with the shared key, but did not refuse the key itself when asked; it stays active', { keyId });
+    return refused;
   }
 
   async #shared(stored: OpenAiKeyRecord | undefined): Promise<ResolvedKey> {

@@ -3,7 +3,7 @@ import { AirlockError } from '../errors.js';
 import { clientSignal, writesNodeBody } from '../http/request-parts.js';
 import { json, readJsonObject } from '../http/responses.js';
 import type { WidgetRecord } from '../stores/store.js';
-import { applyMemory, countTurnTokens, type ChatTurn, type SummaryService } from './memory.js';
+import { applyMemory, countTurnTokens, tokenCounter, type ChatTurn, type SummaryService } from './memory.js';
 import { checkPromptFilter } from './prompt-filter.js';
 import {
   reserveGenerations,
@@ -218,10 +218,15 @@ export async function runChat(request: Request, services: ProxyServices, call: P
 
   let finished = false;
   let cancelled = false;
-  const finish = (usage: ReportedUsage | undefined, produced: boolean, estimatedOutput = 0, streamError?: AirlockError) => {
+  // `delivered`: the answer's text as the client got it, counted with the
+  // tokenizer when the upstream reported no usage (some compatible servers
+  // never do, and a stream cut short never gets that far).
+  const finish = (usage: ReportedUsage | undefined, delivered: string, streamError?: AirlockError) => {
     if (finished) return;
     finished = true;
     releaseSlot();
+    // An answer that reached the client is charged, whatever the upstream reported.
+    const produced = delivered !== '' || (usage?.completion_tokens ?? 0) > 0;
     // A turn answered in full keeps its key; one that failed or whose client
     // went away (it did not get the answer) may be retried.
     settleTurn(produced && !streamError && !cancelled);
@@ -230,19 +235,24 @@ export async function runChat(request: Request, services: ProxyServices, call: P
       // Answered inside the stream (headers were 200), so airlock.fetch never saw it.
       services.usage.recordError(widget.id, streamError.code);
       services.metrics.recordError(streamError.code);
+      void services.reportUpstreamFailure?.(call.key, streamError);
     }
-    const outputTokens = usage?.completion_tokens ?? estimatedOutput;
-    services.limits.spendOutputTokens(call.caller, outputTokens);
-    if (usage?.prompt_tokens !== undefined) {
-      services.usage.record(widget.id, { inputTokens: usage.prompt_tokens, outputTokens });
-    } else if (produced || estimatedOutput > 0) {
-      // Cut short before the usage chunk: count the prompt ourselves.
-      const turns = messages.map((message) => ({ role: 'user' as const, content: String(message.content ?? '') }));
-      void countTurnTokens(turns).then(
-        (inputTokens) => services.usage.record(widget.id, { inputTokens, outputTokens }),
-        () => services.usage.record(widget.id, { outputTokens }),
-      );
+    if (!produced && usage?.prompt_tokens === undefined) return;
+    const meter = (inputTokens: number, outputTokens: number) => {
+      services.limits.spendOutputTokens(call.caller, outputTokens);
+      services.usage.record(widget.id, { inputTokens, outputTokens });
+    };
+    const reported = usage?.completion_tokens;
+    const outputKnown = reported !== undefined && (reported > 0 || delivered === '');
+    if (outputKnown && usage?.prompt_tokens !== undefined) {
+      meter(usage.prompt_tokens, reported);
+      return;
     }
+    const prompt = messages.map((message) => ({ role: 'user' as const, content: String(message.content ?? '') }));
+    void Promise.all([outputKnown ? reported : countText(delivered), usage?.prompt_tokens ?? countTurnTokens(prompt)]).then(
+      ([outputTokens, inputTokens]) => meter(inputTokens, outputTokens),
+      (error: unknown) => services.logger.error('could not count the tokens of an answer', { widgetId: widget.id, error }),
+    );
   };
 
   try {
@@ -256,7 +266,7 @@ export async function runChat(request: Request, services: ProxyServices, call: P
     const client = services.upstream.forKey(key.apiKey);
     if (!chat.stream) {
       const completion = await client.chat.completions.create({ ...params, stream: false }, { signal: gone });
-      finish(completion.usage, true);
+      finish(completion.usage ?? undefined, completion.choices[0]?.message.content ?? '');
       return json(completion);
     }
     const upstreamResponse = await client.chat.completions
@@ -267,17 +277,22 @@ export async function runChat(request: Request, services: ProxyServices, call: P
       firstChunkTimeoutMs: settings.firstChunkTimeoutMs,
       idleTimeoutMs: settings.idleTimeoutMs,
       heartbeatIntervalMs: settings.heartbeatIntervalMs,
+      clientBufferBytes: settings.clientBufferBytes,
+      slowClientTimeoutMs: settings.slowClientTimeoutMs,
       webBody: !writesNodeBody(request),
       onEnd(meter, error) {
-        // The role chunk carries `"content":""`; the rest are about a token each.
-        const estimated = Math.max(0, meter.contentChunks - 1);
-        const produced = (meter.usage?.completion_tokens ?? estimated) > 0;
         cancelled = error === 'cancelled';
-        finish(meter.usage, produced, estimated, error === 'cancelled' ? undefined : error);
+        finish(meter.usage, meter.text ?? '', error === 'cancelled' ? undefined : error);
       },
     });
   } catch (error) {
-    finish(undefined, false);
+    finish(undefined, '');
     throw upstreamError(error);
   }
+}
+
+// Output tokens of a delivered answer, at least one.
+async function countText(text: string): Promise<number> {
+  if (text === '') return 0;
+  return Math.max(1, (await tokenCounter())(text));
 }

@@ -79,6 +79,8 @@ export interface ProxyServices {
    * counts as the shared key); `keys` are the stored keys read with the widget.
    */
   apiKeyFor(widget: WidgetRecord, keys: StoredKeys): Promise<string | ResolvedKey>;
+  /** Logs an upstream refusal and marks a key the upstream says is invalid (`KeyResolver.reportUpstreamFailure`); for errors that end a stream. Default: none. */
+  reportUpstreamFailure?(key: ResolvedKey | undefined, error: unknown): Promise<void>;
 }
 
 /**

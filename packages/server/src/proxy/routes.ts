@@ -42,6 +42,7 @@ export function proxyRoutes(context: AirlockContext): Route[] {
       // Own or shared key, opened for this call only (keys/key-resolver.ts).
       return context.keys.apiKeyFor(widget, keys);
     },
+    reportUpstreamFailure: (key, error) => context.keys.reportUpstreamFailure(key, error),
   };
 
   const route = (path: string, handler: ProxyHandler): Route => ({

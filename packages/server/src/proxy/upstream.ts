@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import { isInvalidKeyAnswer, upstreamError } from './upstream-errors.js';
 import { createUpstreamFetch, type UpstreamFetch } from './upstream-fetch.js';
 
 /**
@@ -22,6 +23,17 @@ export interface UpstreamOptions {
   idleTimeoutMs?: number;
   /** During a silence this long, a `: keep-alive` SSE comment is sent so proxies keep the stream open, in ms. Default: `15_000`. */
   heartbeatIntervalMs?: number;
+  /**
+   * Bytes of a streamed answer held in memory for a client that reads slower
+   * than the upstream writes; past that the upstream is paused until the
+   * client catches up (the idle limit does not run meanwhile). Default: `262_144` (256 KiB).
+   */
+  clientBufferBytes?: number;
+  /**
+   * Longest time a slow client may leave a full buffer ({@link clientBufferBytes})
+   * untaken before its stream is given up, in ms. Default: `60_000`.
+   */
+  slowClientTimeoutMs?: number;
   /** `fetch` used for upstream calls, for tests. Default: Airlock's keep-alive `node:http`/`node:https` fetch (proxy/upstream-fetch.ts), whose streamed bodies the proxy relays without Web streams. */
   fetch?: typeof fetch;
 }
@@ -52,6 +64,8 @@ export function resolveUpstream(options: UpstreamOptions = {}): ResolvedUpstream
     firstChunkTimeoutMs: options.firstChunkTimeoutMs ?? 30_000,
     idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 15_000,
+    clientBufferBytes: options.clientBufferBytes ?? 256 * 1024,
+    slowClientTimeoutMs: options.slowClientTimeoutMs ?? 60_000,
     fetch: options.fetch,
   };
 }
@@ -108,6 +122,21 @@ export class UpstreamClients {
       timeout: this.settings.headersTimeoutMs,
       fetch: this.#fetch,
     });
+  }
+
+  /**
+   * Whether the upstream refuses `apiKey` itself: a cheap call (`GET /models`)
+   * answered with OpenAI's invalid-key answer. `false` when it is accepted,
+   * refused for another reason, or the upstream cannot be reached: a key is
+   * never taken out of service on a doubt.
+   */
+  async keyIsRefused(apiKey: string): Promise<boolean> {
+    try {
+      await this.forKey(apiKey).models.list();
+      return false;
+    } catch (error) {
+      return isInvalidKeyAnswer(upstreamError(error));
+    }
   }
 
   /** Closes the upstream connections, for shutdown (after the server has stopped taking requests). */
