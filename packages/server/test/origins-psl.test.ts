@@ -1,5 +1,7 @@
 // Allowed origins: wildcards over public suffixes (Public Suffix List) and
 // impossible ports are refused on save, and match nothing if already stored.
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isOriginAllowed, isValidOriginPattern, originPatternProblem } from '../src/widgets/origins.js';
 import { startHarness, type Harness } from './harness.js';
@@ -71,14 +73,17 @@ describe('allowed origins on save', () => {
 
 describe('allowed origins at request time', () => {
   it('a public-suffix wildcard stored before the check matches nothing', async () => {
-    // Written straight to the store, as an older server would have let it be saved.
+    // Written straight into the database, as an older server would have let it be saved (the store checks what it writes).
     const widget = await harness.airlock.store.createWidget({
       name: 'legacy',
       type: 'chat',
-      allowedOrigins: ['https://*.com', 'https://*.co.uk', 'https://*.shop.example.com'],
+      allowedOrigins: ['https://*.shop.example.com'],
       presentation: { title: 'Legacy', theme: 'auto' },
       behaviour: { model: 'gpt-4o-mini' },
     });
+    const db = new Database(join(harness.dataDir, 'airlock.db'));
+    db.prepare('UPDATE widgets SET allowed_origins = ? WHERE id = ?').run(JSON.stringify(['https://*.com', 'https://*.co.uk', 'https://*.shop.example.com']), widget.id);
+    db.close();
     expect((await mint(widget.id, 'https://evil.com')).status).toBe(403);
     expect((await mint(widget.id, 'https://evil.co.uk')).status).toBe(403);
     expect((await mint(widget.id, 'https://a.shop.example.com')).status).toBe(200);
