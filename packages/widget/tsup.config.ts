@@ -19,7 +19,7 @@ export default defineConfig([
     format: ['iife'],
     minify: true,
     platform: 'browser',
-    target: 'es2020',
+    target: 'es2022',
     // The bundle is loaded by a bare <script>, so nothing can stay external.
     noExternal: ['@airlock/protocol', 'idb-keyval'],
     // Locales stay readable UTF-8 rather than `\uXXXX` escapes: half the size, and

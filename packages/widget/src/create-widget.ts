@@ -42,9 +42,12 @@ export interface WidgetOptions {
   storageKey?: string;
   /**
    * Supplies tokens for a private widget, minted by your backend for a signed-in
-   * user. Default: `undefined`, i.e. public minting through `POST {apiBase}/token`.
+   * user. Resolve `null` when the visitor is signed out: the panel then says
+   * "Please sign in to chat." (`strings.errorSignIn`) and the `error` event has
+   * the code `sign_in_required`, so you can show your own sign-in prompt.
+   * Default: `undefined`, i.e. public minting through `POST {apiBase}/token`.
    */
-  getToken?: () => Promise<WidgetToken>;
+  getToken?: () => Promise<WidgetToken | null>;
   /** Where public tokens are minted. Default: `{apiBase}/token` (the iframe page uses its own). */
   tokenUrl?: string;
   /** The `fetch` used for every request. Default: the global `fetch`. */
@@ -106,6 +109,12 @@ export interface Widget {
   on<E extends keyof WidgetEventMap>(event: E, listener: (detail: WidgetEventMap[E]) => void): () => void;
   /** Resolves once the first token and the widget's public configuration have arrived and the UI is built; rejects if that failed. */
   whenReady(): Promise<void>;
+  /**
+   * Shows presentation settings over the server's (title, theme, style, texts)
+   * until the page reloads: the admin page's live preview uses it. Settings
+   * given here are merged over the server's, field by field at the top level.
+   */
+  configure(config: Partial<WidgetPublicConfig>): void;
 }
 
 type Listener = (detail: never) => void;
@@ -172,8 +181,17 @@ export function createWidget(options: WidgetOptions): Widget {
 
   const persist = (): Promise<void> => storage.save({ ...(tokens.visitorId && { visitorId: tokens.visitorId }), messages });
 
+  let warnedOrigin = false;
   const fail = (cause: unknown, retry?: () => void): void => {
     const error = WidgetError.isInstance(cause) ? cause : new WidgetError('internal', 'Unexpected failure.', { cause });
+    if (error.code === 'origin_not_allowed' && !warnedOrigin) {
+      warnedOrigin = true;
+      // The visitor only reads that the chat is not available here; this line is for the site's owner.
+      console.warn(
+        `Airlock: ${location.origin} may not use widget ${options.widgetId}. Add ${location.origin} to its allowed origins ` +
+          `(admin page: Widgets, ${options.widgetId}, Allowed origins; or: airlock widgets update ${options.widgetId} --origin ${location.origin}).`,
+      );
+    }
     shell?.showError(errorText(error.code, strings), retry && !final.has(error.code) ? retry : undefined);
     emit('error', error);
   };
@@ -322,8 +340,46 @@ export function createWidget(options: WidgetOptions): Widget {
     return prompt.trim() === '' ? Promise.resolve() : enqueue(() => imageTurn(form, prompt));
   };
 
+  let shown: WidgetPublicConfig | undefined;
+  let requestedLocale = '';
+  /** Applies what the visitor sees of `config` (title, theme, look, texts in their language) to the built UI. */
+  const present = (config: WidgetPublicConfig | undefined): void => {
+    shown = config;
+    // The visitor's exact tag (pt-BR) first, then their language (pt), then the untranslated texts.
+    const translations = config?.translations ?? {};
+    const texts = { ...config, ...translations[requestedLocale.split(/[-_]/)[0]!.toLowerCase()], ...translations[requestedLocale] };
+    shell?.setTitle(texts.title ?? strings.title);
+    shell?.setTheme(options.theme ?? config?.theme ?? 'auto');
+    shell?.setStyle(config?.style);
+    if (view?.kind === 'chat') view.chat.configure(texts);
+  };
+
+  const teaserKey = `airlock:greeted:${options.storageKey ?? options.widgetId}`;
+  const teaserStore = (): Storage | undefined => {
+    try {
+      return options.storage === 'memory' ? undefined : options.storage === 'session' ? sessionStorage : localStorage;
+    } catch {
+      // Storage can be off (privacy settings, sandboxed frames): the greeting then shows once per page.
+      return undefined;
+    }
+  };
+  const scheduleTeaser = (config: WidgetPublicConfig | undefined): void => {
+    const greeting = config?.proactiveGreeting;
+    if (mode !== 'launcher' || !greeting || messages.length > 0 || teaserStore()?.getItem(teaserKey)) return;
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      const translations = config.translations ?? {};
+      const text =
+        translations[requestedLocale]?.proactiveGreeting ?? translations[requestedLocale.split(/[-_]/)[0]!.toLowerCase()]?.proactiveGreeting ?? greeting.text;
+      // Written only once the visitor answered it (dismissed it or opened the chat), never on sight.
+      if (!shell?.isOpen) shell?.showTeaser(text, () => teaserStore()?.setItem(teaserKey, '1'));
+    }, (greeting.delaySeconds ?? 5) * 1000);
+    timers.add(timer);
+  };
+
   const build = (config: WidgetPublicConfig | undefined): void => {
-    const locale = resolveLocale(options.locale ?? config?.locale ?? navigatorLanguage());
+    requestedLocale = options.locale ?? config?.locale ?? navigatorLanguage() ?? '';
+    const locale = resolveLocale(requestedLocale);
     strings = stringsFor(locale, options.strings);
     shell = createShell({
       parent,
@@ -340,22 +396,23 @@ export function createWidget(options: WidgetOptions): Widget {
       },
       onClear: () => widget.reset(),
     });
-    shell.setTitle(config?.title ?? strings.title);
-    shell.setTheme(options.theme ?? config?.theme ?? 'auto');
     const formOptions: FormViewOptions = { shell, strings, signal, onSubmit: (values) => void submit(values), onStop: stop, onCopy: copy };
     if (config?.type === 'completion') view = { kind: 'completion', form: createCompletionView(formOptions, config.inputs) };
     else if (config?.type === 'image') view = { kind: 'image', form: createImageView(formOptions) };
     else {
       const chat = createChatView({ ...formOptions, onSubmit: (text) => void submit(text) });
-      chat.configure(config ?? {});
+      view = { kind: 'chat', chat };
+      // The greeting first, then a restored conversation under it.
+      present(config);
       for (const message of messages) {
         if (message.role === 'user') chat.addUserMessage(message.content);
         else chat.addAssistantMessage(message.content);
       }
       shell.enableClear();
-      view = { kind: 'chat', chat };
     }
+    present(config);
     if (wantOpen) shell.setOpen(true);
+    else scheduleTeaser(config);
     built = true;
   };
 
@@ -429,6 +486,7 @@ export function createWidget(options: WidgetOptions): Widget {
       };
     },
     whenReady: () => ready,
+    configure: (config) => present({ ...shown, ...config } as WidgetPublicConfig),
   };
   return widget;
 }

@@ -8,6 +8,10 @@ const widget = { id: 'wgt_test', type: 'chat', title: 'Help', theme: 'auto' } as
 /** A real Airlock-shaped server that counts what it was asked. */
 async function startAirlock(options: {
   expiresAt?: () => number;
+  /** Sent as the answer's `expiresIn` (seconds) when set. */
+  expiresIn?: number;
+  /** The token text; default `token-<n>`. */
+  token?: (mint: number) => string;
   tokenDelay?: number;
   chat?: (token: string, response: ServerResponse) => void;
 }) {
@@ -16,9 +20,10 @@ async function startAirlock(options: {
     if (request.url === '/airlock/token') {
       state.tokenBodies.push(await readJson(request));
       state.mints += 1;
-      const token = `token-${state.mints}`;
+      const token = options.token?.(state.mints) ?? `token-${state.mints}`;
       if (options.tokenDelay) await new Promise((resolve) => setTimeout(resolve, options.tokenDelay));
-      sendJson(response, 200, { token, expiresAt: options.expiresAt?.() ?? Date.now() + 600_000, widget });
+      const expiresAt = options.expiresAt?.() ?? Date.now() + 600_000;
+      sendJson(response, 200, { token, expiresAt, ...(options.expiresIn !== undefined && { expiresIn: options.expiresIn }), widget });
       return;
     }
     if (request.url === '/airlock/v1/chat/completions') {
@@ -72,7 +77,7 @@ describe('TokenClient', () => {
 
   it('reuses a token until shortly before it expires, then renews it once for concurrent callers', async () => {
     let clock = 1_000_000;
-    const airlock = await startAirlock({ expiresAt: () => clock + 100_000, tokenDelay: 20 });
+    const airlock = await startAirlock({ expiresIn: 100, tokenDelay: 20 });
     const tokens = new TokenClient({ widgetId: 'wgt_test', apiBase: airlock.apiBase, fetch, now: () => clock, renewalMargin: 30_000 });
     expect(await tokens.getToken()).toBe('token-1');
     clock += 69_999;
@@ -81,6 +86,44 @@ describe('TokenClient', () => {
     clock += 1;
     expect(await Promise.all([tokens.getToken(), tokens.getToken()])).toEqual(['token-2', 'token-2']);
     expect(airlock.state.mints).toBe(2);
+  });
+
+  for (const [name, skew] of [['10 minutes fast', 10 * 60_000], ['10 minutes slow', -10 * 60_000]] as const) {
+    it(`schedules renewal from the lifetime the server states, on the monotonic clock, with the device clock ${name}`, async () => {
+      let monotonic = 5_000;
+      // The server's clock is the device's minus the skew: its expiresAt says nothing usable on this device.
+      const airlock = await startAirlock({ expiresAt: () => Date.now() - skew + 600_000, expiresIn: 600 });
+      const tokens = new TokenClient({ widgetId: 'wgt_test', apiBase: airlock.apiBase, fetch, now: () => monotonic });
+      for (let message = 0; message < 30; message += 1) {
+        expect(await tokens.getToken()).toBe('token-1');
+        monotonic += 18_000;
+      }
+      // 30 × 18 s = 9 minutes in: still the first token.
+      expect(airlock.state.mints).toBe(1);
+      monotonic = 5_000 + 570_000;
+      expect(await tokens.getToken()).toBe('token-2');
+      expect(airlock.state.mints).toBe(2);
+    });
+  }
+
+  it('without expiresIn, takes the lifetime from the token\'s own exp - iat', async () => {
+    let monotonic = 0;
+    // A JWT-shaped token issued by a server whose clock is 10 minutes behind the device's.
+    const issuedAt = Math.floor(Date.now() / 1000) - 600;
+    const jwt = (mint: number) => `e30.${Buffer.from(JSON.stringify({ iat: issuedAt, exp: issuedAt + 300, n: mint })).toString('base64url')}.sig`;
+    const airlock = await startAirlock({ expiresAt: () => (issuedAt + 300) * 1000, token: jwt });
+    const tokens = new TokenClient({ widgetId: 'wgt_test', apiBase: airlock.apiBase, fetch, now: () => monotonic });
+    const first = await tokens.getToken();
+    monotonic = 269_999;
+    expect(await tokens.getToken()).toBe(first);
+    monotonic = 270_000;
+    expect(await tokens.getToken()).not.toBe(first);
+    expect(airlock.state.mints).toBe(2);
+  });
+
+  it('reports sign_in_required when getToken resolves null (nobody signed in)', async () => {
+    const tokens = new TokenClient({ widgetId: 'wgt_test', apiBase: 'http://127.0.0.1:9', fetch, getToken: async () => null });
+    await expect(tokens.getToken()).rejects.toMatchObject({ name: 'WidgetError', code: 'sign_in_required' });
   });
 
   it('on token_expired renews once and retries the turn', async () => {

@@ -538,3 +538,55 @@ describe('createWidget: completion and image widgets', () => {
     expect(find<HTMLElement>(root, 'progress').hidden).toBe(true);
   });
 });
+
+describe('createWidget: states the owner and the developer can act on', () => {
+  it('says "Please sign in to chat." with the code sign_in_required when getToken finds nobody signed in, and recovers once they are', async () => {
+    const { apiBase } = await startAirlock((response) => done(response, 'Signed in now.'));
+    let signedIn = false;
+    const widget = createWidget({
+      widgetId: 'wgt_ui',
+      apiBase,
+      storage: 'memory',
+      getToken: async () => (signedIn ? { token: 'private', expiresAt: Date.now() + 600_000, expiresIn: 600, widget: chatConfig as never } : null),
+    });
+    widgets.push(widget);
+    const errors: string[] = [];
+    widget.on('error', (error) => errors.push(error.code));
+    await widget.whenReady().catch(() => {});
+    const root = document.querySelector('[data-airlock="widget"]')!.shadowRoot!;
+    expect(find(root, '[data-airlock="error"]').textContent).toBe('Please sign in to chat.');
+    expect(errors).toEqual(['sign_in_required']);
+    signedIn = true;
+    const complete = next(widget, 'message-complete');
+    typeAndPressEnter(root, 'Hello');
+    expect((await complete).message.content).toBe('Signed in now.');
+  });
+
+  it('on origin_not_allowed tells the visitor the chat is not available here, and the owner in one console line which origin to add', async () => {
+    const server = await startServer((request, response) => {
+      if (request.method === 'OPTIONS') {
+        response.writeHead(204, cors);
+        response.end();
+        return;
+      }
+      sendJson(response, 403, { error: { message: 'This site is not allowed to use this widget.', type: 'airlock_error', code: 'origin_not_allowed' } }, cors);
+    });
+    servers.push(server);
+    const warnings: string[] = [];
+    const original = console.warn;
+    console.warn = (line: string) => warnings.push(line);
+    try {
+      const widget = createWidget({ widgetId: 'wgt_ui', apiBase: `${server.url}/airlock`, storage: 'memory', mode: 'inline', target: document.body });
+      widgets.push(widget);
+      await widget.whenReady().catch(() => {});
+      await widget.send('Hello?');
+    } finally {
+      console.warn = original;
+    }
+    const root = document.querySelector('[data-airlock="widget"]')!.shadowRoot!;
+    expect(find(root, '[data-airlock="error"]').textContent).toBe('This chat is not available on this page.');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`Add ${location.origin} to its allowed origins`);
+    expect(warnings[0]).toContain('wgt_ui');
+  });
+});

@@ -1,4 +1,4 @@
-import type { WidgetInput, WidgetTheme, WidgetType } from '@airlock/protocol';
+import type { WidgetInput, WidgetProactiveGreeting, WidgetStyle, WidgetTexts, WidgetTheme, WidgetType } from '@airlock/protocol';
 import type { SealedSecret } from '../vault/vault.js';
 
 /**
@@ -16,6 +16,11 @@ export interface WidgetPresentation {
   placeholder?: string;
   suggestedPrompts?: string[];
   locale?: string;
+  /** The widget's look (brand colour, position, launcher, sizes, font). */
+  style?: WidgetStyle;
+  /** Greeting, placeholder, prompts and proactive greeting by language tag. */
+  translations?: Record<string, WidgetTexts>;
+  proactiveGreeting?: WidgetProactiveGreeting;
 }
 
 /**

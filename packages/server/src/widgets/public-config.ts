@@ -1,5 +1,6 @@
 import type { WidgetInput, WidgetPublicConfig } from '@airlock/protocol';
 import type { WidgetRecord } from '../stores/store.js';
+import { publicStyle } from './widget-style.js';
 
 /**
  * The part of a widget that may reach a browser. Built field by field (not by
@@ -11,7 +12,7 @@ import type { WidgetRecord } from '../stores/store.js';
  * ```
  */
 export function publicConfig(widget: WidgetRecord): WidgetPublicConfig {
-  const { title, theme, greeting, placeholder, suggestedPrompts, locale } = widget.presentation;
+  const { title, theme, greeting, placeholder, suggestedPrompts, locale, style, translations, proactiveGreeting } = widget.presentation;
   return {
     id: widget.id,
     type: widget.type,
@@ -21,6 +22,10 @@ export function publicConfig(widget: WidgetRecord): WidgetPublicConfig {
     ...(placeholder !== undefined && { placeholder }),
     ...(suggestedPrompts !== undefined && { suggestedPrompts }),
     ...(locale !== undefined && { locale }),
+    ...(style !== undefined && { style: publicStyle(style) }),
+    // Already field by field: parseTranslations and parseProactiveGreeting keep only known fields.
+    ...(translations !== undefined && { translations }),
+    ...(proactiveGreeting !== undefined && { proactiveGreeting }),
     ...(widget.type === 'completion' && widget.behaviour.inputs && { inputs: widget.behaviour.inputs.map(publicInput) }),
   };
 }

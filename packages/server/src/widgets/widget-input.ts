@@ -3,6 +3,7 @@ import { AirlockError } from '../errors.js';
 import type { KeySource, NewWidget, WidgetBehaviour, WidgetPatch, WidgetPresentation, WidgetRecord } from '../stores/store.js';
 import { assertValidBehaviour } from '../proxy/behaviour-check.js';
 import { originPatternProblem } from './origins.js';
+import { parseProactiveGreeting, parseTranslations, parseWidgetStyle } from './widget-style.js';
 
 const widgetTypes: readonly WidgetType[] = ['chat', 'completion', 'image'];
 const themes: readonly WidgetTheme[] = ['light', 'dark', 'auto'];
@@ -90,6 +91,15 @@ export function parsePresentation(value: unknown, base?: WidgetPresentation): Wi
       case 'suggestedPrompts':
         if (!Array.isArray(raw) || raw.length > 8) throw invalid('"presentation.suggestedPrompts" must be a list of at most 8 prompts.');
         next.suggestedPrompts = raw.map((prompt, index) => text(prompt, `presentation.suggestedPrompts[${index}]`, 200));
+        break;
+      case 'style':
+        next.style = parseWidgetStyle(raw, base?.style);
+        break;
+      case 'translations':
+        next.translations = parseTranslations(raw);
+        break;
+      case 'proactiveGreeting':
+        next.proactiveGreeting = parseProactiveGreeting(raw);
         break;
       default:
         throw invalid(`"presentation.${field}" is not a presentation field.`);

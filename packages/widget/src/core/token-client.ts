@@ -14,8 +14,14 @@ import { randomId } from './ids';
 export interface WidgetToken {
   /** The JWT sent as `Authorization: Bearer <token>`. */
   token: string;
-  /** Expiry in milliseconds since the epoch. */
+  /** Expiry in milliseconds since the epoch, by the server's clock. */
   expiresAt: number;
+  /**
+   * Seconds the token is valid for, as the server states it. Renewal is
+   * scheduled from this (or else the token's own `exp - iat`) on the page's
+   * monotonic clock, so a device clock minutes off the server's does not matter.
+   */
+  expiresIn?: number;
   /** The widget's public configuration, when the source of the token knows it. */
   widget?: WidgetPublicConfig;
 }
@@ -35,16 +41,20 @@ export interface TokenClientOptions {
   apiBase: string;
   /**
    * Supplies tokens for a private widget (your backend mints them for a signed-in
-   * user). Default: `undefined`, i.e. public minting through `POST {apiBase}/token`.
+   * user). Resolve `null` when nobody is signed in: the error is then
+   * `sign_in_required`. Default: `undefined`, i.e. public minting through `POST {apiBase}/token`.
    */
-  getToken?: () => Promise<WidgetToken>;
+  getToken?: () => Promise<WidgetToken | null>;
   /** Where public tokens are minted. Default: `${apiBase}/token`. */
   tokenUrl?: string;
   /** Visitor id sent when minting. Default: a random UUID, kept in memory. */
   visitorId?: string;
   /** The `fetch` to use. Default: the global `fetch`. */
   fetch?: typeof fetch;
-  /** Clock in milliseconds since the epoch. Default: `Date.now`. */
+  /**
+   * A monotonic clock in milliseconds, which the device's clock setting does not
+   * move. Default: `performance.now`.
+   */
   now?: () => number;
   /** How long before `expiresAt` a token is renewed, in milliseconds. Default: `30_000`. */
   renewalMargin?: number;
@@ -69,6 +79,8 @@ export class TokenClient {
   readonly #renewalMargin: number;
   #visitorId: string | undefined;
   #current: WidgetToken | undefined;
+  /** When, on the monotonic clock, the current token must be renewed. */
+  #renewAt = 0;
   #widget: WidgetPublicConfig | undefined;
   #pending: Promise<WidgetToken> | undefined;
 
@@ -76,7 +88,7 @@ export class TokenClient {
     this.#options = options;
     // Looked up per call and called unbound: a browser's `fetch` throws "Illegal invocation" as a method of another object.
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
     this.#renewalMargin = options.renewalMargin ?? 30_000;
     this.#visitorId = options.visitorId;
   }
@@ -89,7 +101,7 @@ export class TokenClient {
   /** A token valid for at least the renewal margin, renewing first when needed. */
   async getToken(): Promise<string> {
     const current = this.#current;
-    if (current && this.#now() < current.expiresAt - this.#renewalMargin) return current.token;
+    if (current && this.#now() < this.#renewAt) return current.token;
     return this.renew(current?.token);
   }
 
@@ -101,7 +113,7 @@ export class TokenClient {
    */
   async renewIfStale(): Promise<void> {
     const current = this.#current;
-    if (!current || this.#now() < current.expiresAt - this.#renewalMargin) return;
+    if (!current || this.#now() < this.#renewAt) return;
     await this.renew(current.token).catch(() => {});
   }
 
@@ -143,23 +155,30 @@ export class TokenClient {
   }
 
   async #request(): Promise<WidgetToken> {
+    const requested = this.#now();
     const token = this.#options.getToken ? await this.#fromCallback(this.#options.getToken) : await this.#mint();
     if (typeof token?.token !== 'string' || !Number.isFinite(token.expiresAt)) {
       throw new WidgetError('token_invalid', 'The token source returned no usable token.');
     }
+    // Counted from when we asked, so the time the answer took is spent from the lifetime, not added to it.
+    const lifetime = (token.expiresIn ?? lifetimeOf(token.token) ?? (token.expiresAt - Date.now()) / 1000) * 1000;
+    this.#renewAt = requested + lifetime - this.#renewalMargin;
     this.#current = token;
     if (token.widget) this.#widget = token.widget;
     this.#options.onTokenRefreshed?.(token);
     return token;
   }
 
-  async #fromCallback(getToken: () => Promise<WidgetToken>): Promise<WidgetToken> {
+  async #fromCallback(getToken: () => Promise<WidgetToken | null>): Promise<WidgetToken> {
+    let token: WidgetToken | null;
     try {
-      return await getToken();
+      token = await getToken();
     } catch (error) {
       if (WidgetError.isInstance(error)) throw error;
       throw new WidgetError('token_missing', 'The getToken callback failed.', { cause: error });
     }
+    if (token === null) throw new WidgetError('sign_in_required', 'getToken found nobody signed in.');
+    return token;
   }
 
   async #mint(): Promise<WidgetToken> {
@@ -181,5 +200,16 @@ export class TokenClient {
     } catch (cause) {
       throw new WidgetError('internal', 'The token response was not JSON.', { cause, status: response.status });
     }
+  }
+}
+
+/** A JWT's `exp - iat` in seconds: the lifetime its issuer gave it, on the issuer's clock. */
+function lifetimeOf(token: string): number | undefined {
+  try {
+    const claims = JSON.parse(atob(token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: unknown; iat?: unknown };
+    const lifetime = Number(claims.exp) - Number(claims.iat);
+    return lifetime > 0 ? lifetime : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -47,7 +47,7 @@ export function createChatView(options: ChatViewOptions): ChatView {
   const suggestions = make('div', { part: 'suggestions', role: 'group', 'aria-label': strings.suggestions, hidden: '' });
   const form = make('form', { part: 'composer' });
   const label = make('label', { for: 'input', class: 'visually-hidden' }, strings.message);
-  const input = make('textarea', { part: 'input', id: 'input', rows: '1', 'data-airlock': 'input' });
+  const input = make('textarea', { part: 'input', id: 'input', rows: '1', 'data-airlock': 'input', dir: 'auto' });
   const send = make('button', { part: 'send', type: 'submit', 'data-airlock': 'send' }, strings.send);
   const stop = make('button', { part: 'stop', type: 'button', 'data-airlock': 'stop', hidden: '' }, strings.stop);
   form.append(label, input, send, stop);
@@ -68,7 +68,8 @@ export function createChatView(options: ChatViewOptions): ChatView {
     });
   };
   const addMessage = (role: 'user' | 'assistant'): HTMLElement => {
-    const message = make('div', { part: `message message-${role}`, 'data-role': role });
+    // `auto`: each message takes the direction of its own words, so an English answer in an Arabic page ends on the right.
+    const message = make('div', { part: `message message-${role}`, 'data-role': role, dir: 'auto' });
     if (role === 'assistant') message.setAttribute('data-airlock', 'assistant-message');
     transcript.append(message);
     return message;
@@ -121,7 +122,7 @@ export function createChatView(options: ChatViewOptions): ChatView {
 
   return {
     configure(config) {
-      if (config.placeholder) input.placeholder = config.placeholder;
+      input.placeholder = config.placeholder ?? '';
       greeting = config.greeting;
       prompts = config.suggestedPrompts ?? [];
       suggestions.replaceChildren(
@@ -131,7 +132,11 @@ export function createChatView(options: ChatViewOptions): ChatView {
           return button;
         }),
       );
-      if (transcript.childElementCount === 0) showIntro();
+      // Until the visitor writes, the intro follows the settings (the admin page's preview changes them as the owner types).
+      if (!transcript.querySelector('[data-role="user"]')) {
+        transcript.replaceChildren();
+        showIntro();
+      }
     },
     addUserMessage(text) {
       addMessage('user').append(text);

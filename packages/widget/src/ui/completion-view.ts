@@ -122,7 +122,7 @@ export function createCompletionView(options: FormViewOptions, inputs: readonly 
   return {
     ...view,
     startResult() {
-      const output = make('div', { part: 'message message-assistant', 'data-airlock': 'assistant-message', 'data-streaming': 'true' });
+      const output = make('div', { part: 'message message-assistant', 'data-airlock': 'assistant-message', 'data-streaming': 'true', dir: 'auto' });
       view.result.replaceChildren(output);
       view.result.hidden = false;
       const stream = new MarkdownStream(output);
