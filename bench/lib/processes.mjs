@@ -151,6 +151,7 @@ export const unlimitedProxy = {
     widgetRequestsPerMinute: 1e9,
     visitorRequestsPerMinute: 1e9,
     tokenRequestsPerMinute: 1e9,
+    addressRequestsPerMinute: 1e9,
     concurrentStreamsPerVisitor: 1e9,
   },
 };

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
+
 // The network address of the client that sent a request. A Web `Request`
 // has no such field, so Airlock's adapters record the socket's address here,
 // keyed by the Request object itself: it cannot be set by a header, so a
@@ -51,4 +54,72 @@ export function forwardedClientAddress(hops: number): (request: Request) => stri
     // The last `hops` entries were added by our proxies; the first of them names the client.
     return entries.length === 0 ? recordedClientAddress(request) : entries[Math.max(0, entries.length - hops)];
   };
+}
+
+/**
+ * The rate-limit key of a client address: the one place an address becomes a
+ * key, so every per-address limit (public minting, the proxy's requests, the
+ * admin sign-in throttle) groups clients alike. An IPv4 address is its own
+ * key; an IPv6 address counts as its /64 network, since one subscriber is
+ * usually given a whole /64 and could otherwise take a fresh address for
+ * every request; an IPv4-mapped IPv6 address (`::ffff:203.0.113.9`, what a
+ * dual-stack socket reports) is the IPv4 address. Anything else (what a
+ * custom `clientAddress` returned) is kept as it is, or hashed when longer
+ * than 100 characters. Applying it to a key gives the same key.
+ *
+ * @example
+ * ```ts
+ * addressKey('2001:db8:1:2:3:4:5:6'); // '2001:db8:1:2::/64'
+ * addressKey('::ffff:203.0.113.9'); // '203.0.113.9'
+ * ```
+ */
+export function addressKey(address: string): string {
+  let value = address.trim().toLowerCase();
+  if (value.startsWith('[') && value.endsWith(']')) value = value.slice(1, -1);
+  const zone = value.indexOf('%');
+  if (zone !== -1 && isIPv6(value.slice(0, zone))) value = value.slice(0, zone);
+  if (isIPv4(value)) return value;
+  if (isIPv6(value)) {
+    const groups = ipv6Groups(value);
+    if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+      const [high, low] = [groups[6]!, groups[7]!];
+      return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+    }
+    return `${groups
+      .slice(0, 4)
+      .map((group) => group.toString(16))
+      .join(':')}::/64`;
+  }
+  return value.length <= 100 ? value : `sha256:${createHash('sha256').update(value).digest('hex')}`;
+}
+
+// The eight 16-bit groups of a valid IPv6 address (checked by isIPv6 first).
+function ipv6Groups(address: string): number[] {
+  let text = address;
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const parse = (part: string | undefined) => (part ? part.split(':').map((group) => Number.parseInt(group, 16)) : []);
+  const front = parse(head);
+  const back = parse(tail);
+  return tail === undefined ? front : [...front, ...new Array<number>(8 - front.length - back.length).fill(0), ...back];
+}
+
+/**
+ * The rate-limit key ({@link addressKey}) of a request's client: from the
+ * `clientAddress` option when given, else the socket address recorded by
+ * Airlock's adapters; `undefined` when neither knows it.
+ *
+ * @example
+ * ```ts
+ * const address = clientAddressKey(request, context.options.clientAddress);
+ * if (address) await enforceRateLimit(context.counters, `mint:address:${address}`, 30, 60_000);
+ * ```
+ */
+export function clientAddressKey(request: Request, clientAddress?: (request: Request) => string | undefined): string | undefined {
+  const address = clientAddress?.(request) ?? recordedClientAddress(request);
+  return address ? addressKey(address) : undefined;
 }

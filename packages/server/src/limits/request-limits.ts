@@ -1,5 +1,5 @@
 import { AirlockError } from '../errors.js';
-import type { LimitCounters } from './counters.js';
+import type { LimitCounters, RateCheck } from './counters.js';
 
 /**
  * Request limits of the proxy, counted by the context's {@link LimitCounters}:
@@ -8,7 +8,7 @@ import type { LimitCounters } from './counters.js';
  *
  * @example
  * ```ts
- * const limits: ProxyLimitsOptions = { visitorRequestsPerMinute: 10, concurrentStreamsPerVisitor: 2 };
+ * const limits: ProxyLimitsOptions = { visitorRequestsPerMinute: 10, addressRequestsPerMinute: 120, concurrentStreamsPerVisitor: 2 };
  * ```
  */
 export interface ProxyLimitsOptions {
@@ -18,6 +18,14 @@ export interface ProxyLimitsOptions {
   visitorRequestsPerMinute?: number;
   /** Requests per minute for one token. Default: `20`. */
   tokenRequestsPerMinute?: number;
+  /**
+   * Requests per minute from one client address (an IPv6 address counts as
+   * its /64) to one widget, over all its tokens and visitors, so that one
+   * script cannot take the whole widget's limit. Not counted when the address
+   * is unknown (see `AirlockOptions.clientAddress`). Raise it when many
+   * visitors share an address (an office, a school, carrier NAT). Default: `60`.
+   */
+  addressRequestsPerMinute?: number;
   /** Streams one visitor may have open at once. Default: `3`. */
   concurrentStreamsPerVisitor?: number;
 }
@@ -35,6 +43,8 @@ export interface LimitedCaller {
   subject: string;
   tokenId: string;
   expiresAt: number;
+  /** The client's address as a rate-limit key (`clientAddressKey`), when known. */
+  address?: string;
   /** Limits carried by the token itself, over its whole lifetime. */
   limits?: { requests?: number; outputTokens?: number };
 }
@@ -74,6 +84,7 @@ export class RequestLimits {
       widgetRequestsPerMinute: options.widgetRequestsPerMinute ?? 600,
       visitorRequestsPerMinute: options.visitorRequestsPerMinute ?? 20,
       tokenRequestsPerMinute: options.tokenRequestsPerMinute ?? 20,
+      addressRequestsPerMinute: options.addressRequestsPerMinute ?? 60,
       concurrentStreamsPerVisitor: options.concurrentStreamsPerVisitor ?? 3,
     };
   }
@@ -85,14 +96,20 @@ export class RequestLimits {
    */
   async admit(caller: LimitedCaller): Promise<void> {
     const options = this.#options;
-    // Narrowest first, so a visitor over their own limit does not use up the widget's.
-    const refusal = await this.#counters.hitInOrder([
+    // Narrowest first, so a visitor over their own limit does not use up the
+    // address's, nor one address the widget's: a script minting many tokens
+    // from one address is stopped at the address, before the widget is full.
+    const checks: RateCheck[] = [
       { key: `proxy:token:${caller.tokenId}`, limit: options.tokenRequestsPerMinute, windowMs: minuteMs },
       { key: `proxy:visitor:${caller.widgetId}:${caller.subject}`, limit: options.visitorRequestsPerMinute, windowMs: minuteMs },
-      { key: `proxy:widget:${caller.widgetId}`, limit: options.widgetRequestsPerMinute, windowMs: minuteMs },
-    ]);
+    ];
+    if (caller.address !== undefined) {
+      checks.push({ key: `proxy:address:${caller.widgetId}:${caller.address}`, limit: options.addressRequestsPerMinute, windowMs: minuteMs });
+    }
+    checks.push({ key: `proxy:widget:${caller.widgetId}`, limit: options.widgetRequestsPerMinute, windowMs: minuteMs });
+    const refusal = await this.#counters.hitInOrder(checks);
     if (refusal) {
-      const message = refusal.index === 2 ? 'This widget is busy; try again shortly.' : 'Too many requests; slow down.';
+      const message = refusal.index === checks.length - 1 ? 'This widget is busy; try again shortly.' : 'Too many requests; slow down.';
       throw refused(message, refusal.result.retryAfterSeconds);
     }
     const expiresAt = caller.expiresAt + budgetGraceMs;

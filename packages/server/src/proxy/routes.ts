@@ -1,3 +1,4 @@
+import { clientAddressKey } from '../adapters/client-address.js';
 import type { AirlockContext } from '../context.js';
 import { AirlockError } from '../errors.js';
 import type { Route } from '../http/router.js';
@@ -57,6 +58,7 @@ export function proxyRoutes(context: AirlockContext): Route[] {
         tokenId: verified.tokenId,
         expiresAt: verified.expiresAt,
         limits: verified.limits,
+        address: clientAddressKey(request, context.options.clientAddress),
       };
       // Per request: the widget record may be shared with concurrent requests (the store may keep it).
       const call: ProxyCall = { widget, caller, keys, generations };

@@ -1,5 +1,5 @@
 import type { TokenLimits, TokenResponse } from '@airlock/protocol';
-import { recordedClientAddress } from '../adapters/client-address.js';
+import { clientAddressKey } from '../adapters/client-address.js';
 import type { AirlockContext } from '../context.js';
 import { AirlockError, toAirlockError } from '../errors.js';
 import { withCors } from '../http/cors.js';
@@ -189,7 +189,7 @@ export interface VisitorMintInput {
 export async function mintForVisitor(context: AirlockContext, request: Request, input: VisitorMintInput): Promise<TokenResponse> {
   const options = context.options;
   const limits = options.mintRateLimits;
-  const address = options.clientAddress?.(request) ?? recordedClientAddress(request);
+  const address = clientAddressKey(request, options.clientAddress);
   // Without a known address (a runtime that does not expose one and no
   // clientAddress option) only the per-widget limit applies; one shared
   // bucket would let a single abuser lock every visitor out.
