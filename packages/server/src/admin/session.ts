@@ -5,6 +5,7 @@ import { newId } from '../ids.js';
 import type { AdminAccessTokenRecord, AdminSessionRecord, Store } from '../stores/store.js';
 import { configuredAdminToken, digest, isAdminToken, rememberAdminCredentials, type AdminPrincipal } from './auth.js';
 import { enforceRateLimit } from '../limits/rate-limiter.js';
+import { addressKey, clientAddressKey } from '../adapters/client-address.js';
 
 /**
  * Options of the admin page's sign-in sessions (`AirlockOptions.adminSessions`).
@@ -29,6 +30,19 @@ export interface AdminSessionOptions {
   trustForwardedProto?: boolean;
   /** Sign-in attempts allowed per client address a minute. Default: `10`. */
   signInPerMinute?: number;
+  /**
+   * Failed credentials (a wrong admin token or access token, sent as bearer
+   * to the admin API or at sign-in) allowed from one client address (an IPv6
+   * address counts as its /64). Past it the address is refused with 429
+   * `rate_limited`, whatever it presents, until `failureLockoutMinutes` after
+   * its last counted failure. A success does not clear the count (else a
+   * valid access token would let its holder keep guessing the admin token).
+   * Without a known client address nothing is counted (see
+   * `AirlockOptions.clientAddress`). Default: `10`.
+   */
+  failedAttemptsPerAddress?: number;
+  /** Minutes an address stays refused after its last counted failure. Default: `15`. */
+  failureLockoutMinutes?: number;
 }
 
 /** Name of the session cookie. */
@@ -49,6 +63,8 @@ function settings(context: AirlockContext) {
     maxMs: (options.maxHours ?? 8) * 3_600_000,
     trustForwardedProto: options.trustForwardedProto ?? process.env.AIRLOCK_TRUST_FORWARDED_PROTO === 'true',
     signInPerMinute: options.signInPerMinute ?? 10,
+    failedAttemptsPerAddress: options.failedAttemptsPerAddress ?? 10,
+    lockoutMs: (options.failureLockoutMinutes ?? 15) * 60_000,
   };
 }
 
@@ -186,12 +202,48 @@ function principalOf(session: AdminSessionRecord): AdminPrincipal {
 
 const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+const failureKey = (address: string) => `admin-failures:${address}`;
+const warnedUnthrottled = new WeakSet<AirlockContext>();
+
+/**
+ * Refuses (429) an address that has used up its failed attempts, before its
+ * credentials are even looked at: a locked-out guesser learns nothing, not
+ * even that a guess was right. Without a known address nothing is refused:
+ * one shared count would let any single client lock every operator out, so
+ * there the admin token's own strength is the defence (warned once).
+ */
+async function refuseLockedOut(context: AirlockContext, address: string | undefined): Promise<void> {
+  if (address === undefined) {
+    if (!warnedUnthrottled.has(context)) {
+      warnedUnthrottled.add(context);
+      context.logger.warn('admin failed attempts are not throttled: the client address is unknown (set clientAddress)');
+    }
+    return;
+  }
+  const { failedAttemptsPerAddress, lockoutMs } = settings(context);
+  if ((await context.counters.readBudget(failureKey(address))) >= failedAttemptsPerAddress) {
+    throw new AirlockError('rate_limited', 'Too many failed attempts from this address; try again later.', {
+      headers: { 'retry-after': String(Math.ceil(lockoutMs / 1000)) },
+    });
+  }
+}
+
+// Counted after the check, so correct credentials never wait on the count.
+async function countFailure(context: AirlockContext, address: string | undefined): Promise<void> {
+  if (address === undefined) return;
+  const { failedAttemptsPerAddress, lockoutMs } = settings(context);
+  const { total } = await context.counters.addToBudget(failureKey(address), 1, { expiresAt: context.now().getTime() + lockoutMs });
+  if (total === failedAttemptsPerAddress) context.logger.warn('admin address locked out after failed attempts', { address, failures: total });
+}
+
 /**
  * The admin authentication step, run before every `/admin/…` route: finds
  * the principal from a bearer token (admin token or per-account access
  * token) or the session cookie, checks a session's CSRF token and `Origin`
  * on changes, and records the outcome for `requireAdmin`. Never throws for
- * missing credentials: the route decides.
+ * missing credentials: the route decides. A wrong bearer token counts as a
+ * failed attempt of its client address, and an address locked out by them
+ * is refused here (429 `rate_limited`) before its token is looked at.
  *
  * @example
  * ```ts
@@ -202,11 +254,14 @@ export async function authenticateAdminRequest(context: AirlockContext, request:
   const sameOrigin = isSameOrigin(request);
   const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '');
   if (bearer) {
+    const address = clientAddressKey(request, context.options.clientAddress);
+    await refuseLockedOut(context, address);
     // The admin token is checked by `requireAdmin` itself; only access tokens need the store.
     if (isAdminToken(context, bearer[1]!)) return;
     await context.started();
     const signedIn = await principalForToken(context, bearer[1]!);
     if (signedIn) rememberAdminCredentials(request, { principal: signedIn.principal, via: 'bearer', csrf: true, sameOrigin });
+    else await countFailure(context, address);
     return;
   }
   if (!readCookie(request, sessionCookieName)) return;
@@ -224,8 +279,9 @@ export async function authenticateAdminRequest(context: AirlockContext, request:
 /**
  * `POST /admin/session` `{token}`: signs in with the admin token or an
  * access token, sets the session cookie and answers the principal and the
- * CSRF token. Refuses cross-origin sign-in (login CSRF) and more than
- * `signInPerMinute` attempts per client address.
+ * CSRF token. Refuses cross-origin sign-in (login CSRF), more than
+ * `signInPerMinute` attempts per client address, and an address locked out
+ * by `failedAttemptsPerAddress` failures (which the bearer path counts too).
  *
  * @example
  * ```ts
@@ -235,10 +291,16 @@ export async function authenticateAdminRequest(context: AirlockContext, request:
 export async function signIn(context: AirlockContext, request: Request, token: unknown, clientAddress: string | undefined): Promise<Response> {
   if (!isSameOrigin(request)) throw new AirlockError('forbidden', 'Sign in from the admin page itself.');
   const { signInPerMinute, maxMs } = settings(context);
-  await enforceRateLimit(context.counters, `admin-sign-in:${clientAddress ?? 'unknown'}`, signInPerMinute, 60_000, 'Too many sign-in attempts; try again in a minute.');
+  // Per address only: without one, a shared count would let one client lock every operator out.
+  const address = clientAddress ? addressKey(clientAddress) : undefined;
+  if (address) await enforceRateLimit(context.counters, `admin-sign-in:${address}`, signInPerMinute, 60_000, 'Too many sign-in attempts; try again in a minute.');
+  await refuseLockedOut(context, address);
   await context.started();
   const signedIn = typeof token === 'string' && token.length > 0 ? await principalForToken(context, token.trim()) : undefined;
-  if (!signedIn) throw new AirlockError('admin_unauthorized', 'This token is not valid here.');
+  if (!signedIn) {
+    await countFailure(context, address);
+    throw new AirlockError('admin_unauthorized', 'This token is not valid here.');
+  }
   const now = context.now();
   await context.store.deleteExpiredAdminSessions(now.toISOString(), new Date(now.getTime() - settings(context).idleMs).toISOString());
   const secret = randomBytes(32).toString('base64url');
