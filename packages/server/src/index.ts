@@ -44,9 +44,9 @@ export { AccountKeys, type AccountKeysOptions, type KeyDetails, type SavedKey } 
 export { rotateMasterKey, type RotationReport } from './vault/rotate-master.js';
 export { createKeyring, type KeyEncryptionProvider } from './vault/key-encryption.js';
 export { Vault, type SealedSecret, type SecretBinding } from './vault/vault.js';
-export { isOriginAllowed, isValidOriginPattern } from './widgets/origins.js';
+export { isOriginAllowed, isValidOriginPattern, originPatternProblem } from './widgets/origins.js';
 export { embedSnippets, type EmbedSnippets } from './widgets/embed-snippets.js';
-export { forwardedClientAddress } from './adapters/client-address.js';
+export { addressKey, forwardedClientAddress } from './adapters/client-address.js';
 export type { MintRateLimits, RateLimit, TokenMintedEvent, VerifyHuman } from './tokens/public-minting.js';
 export type { TokenHandlerOptions, TokenHandlerUser } from './tokens/token-handler.js';
 export type { VerifiedToken } from './tokens/token-service.js';
