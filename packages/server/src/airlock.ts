@@ -16,6 +16,7 @@ import { findRoute, type Route } from './http/router.js';
 import { ClusterCoordinator } from './cluster/coordinator.js';
 import { resolveRedisOptions, type RedisOptions } from './cluster/redis.js';
 import { MemoryLimitCounters } from './limits/counters.js';
+import { GenerationLeases } from './limits/generation-leases.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
 import { KeyResolver } from './keys/key-resolver.js';
 import { createLogger, type Logger } from './logging/logger.js';
@@ -205,6 +206,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
   const store =
     options.store ?? openStore(options.databaseUrl ?? process.env.AIRLOCK_DATABASE_URL ?? `sqlite:${dataDir}/airlock.db`);
   const usage = new UsageMeter({ store, logger, now });
+  const generationLeases = new GenerationLeases({ store, logger, leaseMs: options.proxy?.reservationLeaseMs });
   const metrics = new Metrics();
   const upstream = new UpstreamClients(
     resolveUpstream({
@@ -241,6 +243,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     }),
     counters,
     usage,
+    generationLeases,
     logger,
     metrics,
     lifecycle: { draining: false },
@@ -254,6 +257,8 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     started: () =>
       (started ??= (async () => {
         await store.migrate();
+        // Gives back what a killed run left reserved, once its leases end.
+        generationLeases.start();
         const keys = await SigningKeys.load(store, vault, {
           now,
           refreshSeconds: options.signingKeyRefreshSeconds,
@@ -382,6 +387,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
       context.lifecycle.draining = true;
     },
     async close() {
+      generationLeases.stop();
       await usage.flush();
       await cluster?.close();
       upstream.close();

@@ -1,6 +1,7 @@
 import type { AirlockOptions } from './airlock.js';
 import type { KeyResolver } from './keys/key-resolver.js';
 import type { LimitCounters } from './limits/counters.js';
+import type { GenerationLeases } from './limits/generation-leases.js';
 import type { Logger } from './logging/logger.js';
 import type { Metrics } from './operations/metrics.js';
 import type { UpstreamClients } from './proxy/upstream.js';
@@ -27,6 +28,8 @@ export interface AirlockContext {
   readonly counters: LimitCounters;
   /** Per-widget daily usage (views, requests, tokens, generations, errors); `usage.recordView(widgetId)` counts a view. */
   readonly usage: UsageMeter;
+  /** Leases of this instance's generation reservations: renewed while calls run, expired ones given back. */
+  readonly generationLeases: GenerationLeases;
   readonly logger: Logger;
   /** This instance's Prometheus metrics (`GET {basePath}/metrics`). */
   readonly metrics: Metrics;

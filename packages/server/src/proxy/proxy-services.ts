@@ -3,7 +3,8 @@ import type { Metrics } from '../operations/metrics.js';
 import { generationCost, type GenerationCosts } from '../limits/generations.js';
 import { AirlockError } from '../errors.js';
 import type { LimitedCaller, ProxyLimitsOptions, RequestLimits } from '../limits/request-limits.js';
-import type { GenerationBalance, Store, StoredKeys, WidgetRecord } from '../stores/store.js';
+import type { GenerationLeases } from '../limits/generation-leases.js';
+import type { GenerationBalance, GenerationLease, Store, StoredKeys, WidgetRecord } from '../stores/store.js';
 import type { UsageMeter } from '../usage/usage-meter.js';
 import type { IdempotencyGuard } from './idempotency.js';
 import type { UpstreamClients } from './upstream.js';
@@ -74,6 +75,8 @@ export interface ProxyServices {
   now: () => Date;
   /** Refuses a second request for a visitor turn that is running or was answered (`Idempotency-Key`). */
   idempotency: IdempotencyGuard;
+  /** Leases of this instance's generation reservations (renewed while a call runs, given back if it never settles). */
+  generationLeases: GenerationLeases;
   /**
    * The key for this widget, decrypted for this call only (a bare string
    * counts as the shared key); `keys` are the stored keys read with the widget.
@@ -159,8 +162,16 @@ export async function reserveGenerations(
   const metered = key.source === 'shared' && amount > 0;
   const { generations } = call;
   const unlimited = generations === null ? services.defaultAllowance === null : generations.allowance === null;
+  let lease: GenerationLease | undefined;
   if (metered && !unlimited) {
-    const balance = await services.store.reserveGenerations(accountId, amount, services.defaultAllowance);
+    // Leased: the reservation of a call whose process dies before settling is given back when the lease ends.
+    lease = services.generationLeases.open();
+    let balance: GenerationBalance | undefined;
+    try {
+      balance = await services.store.reserveGenerations(accountId, amount, services.defaultAllowance, lease);
+    } finally {
+      if (!balance) services.generationLeases.close(lease);
+    }
     if (!balance) throw new AirlockError('quota_exhausted', 'This assistant has used up its allowance for now.');
   }
   let settled = false;
@@ -172,10 +183,13 @@ export async function reserveGenerations(
       const kept = Math.min(amount, Math.max(0, keptUnits) * unitCost);
       if (unlimited) {
         services.usage.recordGenerationsUsed(accountId, kept);
-      } else if (kept < amount) {
-        services.store.refundGenerations(accountId, amount - kept).catch((error: unknown) => {
-          services.logger.error('generation refund failed', { accountId, error });
-        });
+      } else if (lease) {
+        const held = lease;
+        // Renewed until the settlement is written; one that fails leaves the lease to expire (given back in full).
+        services.store
+          .settleGenerations({ id: held.id, accountId, kept })
+          .catch((error: unknown) => services.logger.error('generation settlement failed', { accountId, error }))
+          .finally(() => services.generationLeases.close(held));
       }
       if (kept > 0) services.usage.record(call.widget.id, { generations: kept });
     },
@@ -199,4 +213,11 @@ export interface ProxyOptions {
   generationCosts?: Record<string, number>;
   /** Generation allowance of an account that has none set; `null` is unlimited. Default: `null`. */
   defaultGenerationAllowance?: number | null;
+  /**
+   * How long a generation reservation holds without a renewal, in ms. Each
+   * instance renews its open reservations every third of it; a process that
+   * dies mid-call leaves its reservations taken until this has passed, when
+   * any instance gives them back. Default: `60_000`.
+   */
+  reservationLeaseMs?: number;
 }

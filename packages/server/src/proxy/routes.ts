@@ -39,6 +39,7 @@ export function proxyRoutes(context: AirlockContext): Route[] {
     defaultAllowance: options.defaultGenerationAllowance ?? null,
     now: context.now,
     idempotency: new IdempotencyGuard(context.counters),
+    generationLeases: context.generationLeases,
     async apiKeyFor(widget: WidgetRecord, keys: StoredKeys): Promise<ResolvedKey> {
       // Own or shared key, opened for this call only (keys/key-resolver.ts).
       return context.keys.apiKeyFor(widget, keys);

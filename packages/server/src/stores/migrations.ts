@@ -137,4 +137,20 @@ export const sqliteMigrations: Migration[] = [
       CREATE INDEX admin_sessions_expires ON admin_sessions (expires_at);
     `,
   },
+  {
+    version: 9,
+    name: 'generation reservation leases',
+    // expires_at in ms since the epoch: compared as numbers, and the lease sweep is one range scan.
+    sql: `
+      CREATE TABLE generation_reservations (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        amount INTEGER NOT NULL CHECK (amount >= 0),
+        holder TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX generation_reservations_expires ON generation_reservations (expires_at);
+      CREATE INDEX generation_reservations_holder ON generation_reservations (holder);
+    `,
+  },
 ];

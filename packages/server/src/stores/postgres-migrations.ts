@@ -139,4 +139,19 @@ export const postgresMigrations: Migration[] = [
       CREATE INDEX admin_sessions_expires ON admin_sessions (expires_at);
     `,
   },
+  {
+    version: 9,
+    name: 'generation reservation leases',
+    sql: `
+      CREATE TABLE generation_reservations (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        amount BIGINT NOT NULL CHECK (amount >= 0),
+        holder TEXT NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL
+      );
+      CREATE INDEX generation_reservations_expires ON generation_reservations (expires_at);
+      CREATE INDEX generation_reservations_holder ON generation_reservations (holder);
+    `,
+  },
 ];

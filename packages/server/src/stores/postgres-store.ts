@@ -13,6 +13,8 @@ import type {
   ConversationSummary,
   GenerationBalance,
   GenerationIncrement,
+  GenerationLease,
+  GenerationSettlement,
   KeySource,
   NewWidget,
   OpenAiKeyRecord,
@@ -324,19 +326,41 @@ export class PostgresStore implements Store {
     return usageDays(rows, errors);
   }
 
-  async reserveGenerations(accountId: string, amount: number, defaultAllowance: number | null): Promise<GenerationBalance | undefined> {
+  async reserveGenerations(
+    accountId: string,
+    amount: number,
+    defaultAllowance: number | null,
+    lease?: GenerationLease,
+  ): Promise<GenerationBalance | undefined> {
     const now = this.#now();
+    // A lease is recorded by the same statement as the deduction (a CTE
+    // inserting for each row the deduction returns), so both commit or
+    // neither does. Its expiry is on the database's clock: instances whose
+    // clocks disagree still agree on when a lease ends.
+    const leased = (reserved: string, first: number) =>
+      lease
+        ? `WITH reserved AS (${reserved}),
+           leased AS (
+             INSERT INTO generation_reservations (id, account_id, amount, holder, expires_at)
+             SELECT $${first}, account_id, $1, $${first + 1}, now() + ($${first + 2}::double precision * interval '1 millisecond') FROM reserved
+           )
+           SELECT account_id, allowance, used FROM reserved`
+        : reserved;
+    const leaseValues = lease ? [lease.id, lease.holder, lease.ttlMs] : [];
     if (defaultAllowance === null || amount <= defaultAllowance) {
       // One statement, one round trip and one commit: every shared-key request
       // of an account updates this row, so the time it is locked is what limits
       // concurrency. A new row starts with the default allowance, which covers
       // `amount` here; an existing row is updated only if its allowance does.
       const [row] = await this.#rows<AllowanceRow>(
-        `INSERT INTO generation_allowances AS current (account_id, allowance, used, updated_at) VALUES ($3, $4, $1, $2)
-         ON CONFLICT (account_id) DO UPDATE SET used = current.used + $1, updated_at = $2
-         WHERE current.allowance IS NULL OR current.used + $1 <= current.allowance
-         RETURNING account_id, allowance, used`,
-        [amount, now, accountId, defaultAllowance],
+        leased(
+          `INSERT INTO generation_allowances AS current (account_id, allowance, used, updated_at) VALUES ($3, $4, $1, $2)
+           ON CONFLICT (account_id) DO UPDATE SET used = current.used + $1, updated_at = $2
+           WHERE current.allowance IS NULL OR current.used + $1 <= current.allowance
+           RETURNING account_id, allowance, used`,
+          5,
+        ),
+        [amount, now, accountId, defaultAllowance, ...leaseValues],
       );
       return row && balanceFromRow(row);
     }
@@ -347,10 +371,13 @@ export class PostgresStore implements Store {
     // One conditional statement; PostgreSQL re-checks the condition on the
     // latest row version when another reservation committed first.
     const [row] = await this.#rows<AllowanceRow>(
-      `UPDATE generation_allowances SET used = used + $1, updated_at = $2
-       WHERE account_id = $3 AND (allowance IS NULL OR used + $1 <= allowance)
-       RETURNING account_id, allowance, used`,
-      [amount, now, accountId],
+      leased(
+        `UPDATE generation_allowances SET used = used + $1, updated_at = $2
+         WHERE account_id = $3 AND (allowance IS NULL OR used + $1 <= allowance)
+         RETURNING account_id, allowance, used`,
+        4,
+      ),
+      [amount, now, accountId, ...leaseValues],
     );
     return row && balanceFromRow(row);
   }
@@ -361,6 +388,54 @@ export class PostgresStore implements Store {
       this.#now(),
       accountId,
     ]);
+  }
+
+  async settleGenerations(settlement: GenerationSettlement): Promise<void> {
+    const now = this.#now();
+    // Releasing the lease and giving back the rest are one statement; two
+    // settlements (or a settlement and the expiry sweep) cannot both find it.
+    const [row] = await this.#rows<{ released: number }>(
+      `WITH released AS (DELETE FROM generation_reservations WHERE id = $1 RETURNING account_id, amount),
+       given AS (
+         UPDATE generation_allowances AS current SET used = GREATEST(0, current.used - (released.amount - $2)), updated_at = $3
+         FROM released WHERE current.account_id = released.account_id AND released.amount > $2
+       )
+       SELECT count(*)::int AS released FROM released`,
+      [settlement.id, settlement.kept, now],
+    );
+    if (row?.released === 0 && settlement.kept > 0) {
+      // The lease expired and its reservation was given back: charge what was spent.
+      await this.#pool.query('UPDATE generation_allowances SET used = used + $1, updated_at = $2 WHERE account_id = $3', [
+        settlement.kept,
+        now,
+        settlement.accountId,
+      ]);
+    }
+  }
+
+  async renewGenerationLeases(holder: string, ttlMs: number): Promise<number> {
+    const result = await this.#pool.query(
+      `UPDATE generation_reservations SET expires_at = now() + ($2::double precision * interval '1 millisecond') WHERE holder = $1`,
+      [holder, ttlMs],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async releaseExpiredGenerations(): Promise<number> {
+    // Deleting the expired leases and giving their generations back are one
+    // statement: a second instance sweeping at once waits on the deleted
+    // rows, then finds them gone, so each is given back once.
+    const [row] = await this.#rows<{ total: string | number }>(
+      `WITH expired AS (DELETE FROM generation_reservations WHERE expires_at <= now() RETURNING account_id, amount),
+       totals AS (SELECT account_id, sum(amount) AS amount FROM expired GROUP BY account_id),
+       given AS (
+         UPDATE generation_allowances AS current SET used = GREATEST(0, current.used - totals.amount), updated_at = $1
+         FROM totals WHERE current.account_id = totals.account_id
+       )
+       SELECT coalesce(sum(amount), 0) AS total FROM totals`,
+      [this.#now()],
+    );
+    return Number(row?.total ?? 0);
   }
 
   async addGenerationsUsed(increments: GenerationIncrement[]): Promise<void> {

@@ -18,6 +18,8 @@ import type {
   ConversationSummary,
   GenerationBalance,
   GenerationIncrement,
+  GenerationLease,
+  GenerationSettlement,
   NewWidget,
   SigningKeyRecord,
   Store,
@@ -338,24 +340,80 @@ export class SqliteStore implements Store {
     return usageDays(rows, errors);
   }
 
-  async reserveGenerations(accountId: string, amount: number, defaultAllowance: number | null): Promise<GenerationBalance | undefined> {
-    const now = this.#now().toISOString();
+  async reserveGenerations(
+    accountId: string,
+    amount: number,
+    defaultAllowance: number | null,
+    lease?: GenerationLease,
+  ): Promise<GenerationBalance | undefined> {
+    const now = this.#now();
+    const at = now.toISOString();
     // One conditional statement: the check and the deduction cannot be split by another caller.
     const reserve = () =>
       this.#statement(
-        `UPDATE generation_allowances SET used = used + @amount, updated_at = @now
+        `UPDATE generation_allowances SET used = used + @amount, updated_at = @at
          WHERE account_id = @accountId AND (allowance IS NULL OR used + @amount <= allowance)
          RETURNING account_id, allowance, used`,
-      ).get({ accountId, amount, now }) as AllowanceRow | undefined;
-    const row = reserve();
-    if (row) return balanceFromRow(row);
-    // No row, or too little left: create the row (first use) and try once more.
-    const created = this.#statement(
-      'INSERT INTO generation_allowances (account_id, allowance, used, updated_at) VALUES (?, ?, 0, ?) ON CONFLICT DO NOTHING',
-    ).run(accountId, defaultAllowance, now);
-    if (created.changes === 0) return undefined;
-    const retried = reserve();
-    return retried && balanceFromRow(retried);
+      ).get({ accountId, amount, at }) as AllowanceRow | undefined;
+    // The deduction and its lease commit together: a crash leaves both or neither.
+    return this.#db.transaction(() => {
+      let row = reserve();
+      if (!row) {
+        // No row, or too little left: create the row (first use) and try once more.
+        const created = this.#statement(
+          'INSERT INTO generation_allowances (account_id, allowance, used, updated_at) VALUES (?, ?, 0, ?) ON CONFLICT DO NOTHING',
+        ).run(accountId, defaultAllowance, at);
+        if (created.changes === 0) return undefined;
+        row = reserve();
+        if (!row) return undefined;
+      }
+      if (lease) {
+        this.#statement('INSERT INTO generation_reservations (id, account_id, amount, holder, expires_at) VALUES (?, ?, ?, ?, ?)')
+          .run(lease.id, accountId, amount, lease.holder, now.getTime() + lease.ttlMs);
+      }
+      return balanceFromRow(row);
+    })();
+  }
+
+  async settleGenerations(settlement: GenerationSettlement): Promise<void> {
+    const at = this.#now().toISOString();
+    this.#db.transaction(() => {
+      const released = this.#statement('DELETE FROM generation_reservations WHERE id = ? RETURNING amount').get(settlement.id) as
+        | { amount: number }
+        | undefined;
+      if (released) {
+        if (released.amount > settlement.kept) {
+          this.#statement('UPDATE generation_allowances SET used = MAX(0, used - ?), updated_at = ? WHERE account_id = ?')
+            .run(released.amount - settlement.kept, at, settlement.accountId);
+        }
+      } else if (settlement.kept > 0) {
+        // The lease expired and its reservation was given back: charge what was spent.
+        this.#statement('UPDATE generation_allowances SET used = used + ?, updated_at = ? WHERE account_id = ?')
+          .run(settlement.kept, at, settlement.accountId);
+      }
+    })();
+  }
+
+  async renewGenerationLeases(holder: string, ttlMs: number): Promise<number> {
+    return this.#statement('UPDATE generation_reservations SET expires_at = ? WHERE holder = ?')
+      .run(this.#now().getTime() + ttlMs, holder).changes;
+  }
+
+  async releaseExpiredGenerations(): Promise<number> {
+    const now = this.#now();
+    return this.#db.transaction(() => {
+      const expired = this.#statement('DELETE FROM generation_reservations WHERE expires_at <= ? RETURNING account_id, amount')
+        .all(now.getTime()) as { account_id: string; amount: number }[];
+      const byAccount = new Map<string, number>();
+      for (const row of expired) byAccount.set(row.account_id, (byAccount.get(row.account_id) ?? 0) + row.amount);
+      const give = this.#statement('UPDATE generation_allowances SET used = MAX(0, used - ?), updated_at = ? WHERE account_id = ?');
+      let total = 0;
+      for (const [accountId, amount] of byAccount) {
+        give.run(amount, now.toISOString(), accountId);
+        total += amount;
+      }
+      return total;
+    })();
   }
 
   async refundGenerations(accountId: string, amount: number): Promise<void> {

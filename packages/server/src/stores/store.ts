@@ -232,6 +232,44 @@ export interface GenerationIncrement {
 }
 
 /**
+ * The lease of one generation reservation ({@link Store.reserveGenerations}):
+ * the reservation holds until it is settled, or until `ttlMs` pass without a
+ * renewal by its holder, when {@link Store.releaseExpiredGenerations} gives
+ * it back. A call of a process killed mid-answer is so never charged for
+ * good, and no instance can release another live instance's reservations.
+ *
+ * @example
+ * ```ts
+ * const lease: GenerationLease = { id: newId('gres'), holder: 'inst_1', ttlMs: 60_000 };
+ * await store.reserveGenerations('acme', 1, 500, lease);
+ * ```
+ */
+export interface GenerationLease {
+  /** Unique id of the reservation; {@link Store.settleGenerations} names it. */
+  id: string;
+  /** The server instance holding it; {@link Store.renewGenerationLeases} renews by holder. */
+  holder: string;
+  /** How long the reservation holds without a renewal, in ms. */
+  ttlMs: number;
+}
+
+/**
+ * How a leased reservation ended, for {@link Store.settleGenerations}.
+ *
+ * @example
+ * ```ts
+ * await store.settleGenerations({ id: lease.id, accountId: 'acme', kept: 1 });
+ * ```
+ */
+export interface GenerationSettlement {
+  /** The lease id given to {@link Store.reserveGenerations}. */
+  id: string;
+  accountId: string;
+  /** Generations the call spent: kept in `used`; the rest of the reservation is given back. */
+  kept: number;
+}
+
+/**
  * A cached running summary of a conversation's older turns (memory strategy `tokenized-summary`).
  *
  * @example
@@ -458,10 +496,33 @@ export interface Store {
    * conditional update, so concurrent callers can never overspend. An
    * account without a row starts with `defaultAllowance` (`null`: unlimited).
    * Resolves to the new balance, or `undefined` when too few are left.
+   * With a `lease`, the reservation is recorded in the same step and ends
+   * with {@link Store.settleGenerations}, or with its lease's expiry; without
+   * one it stays taken until refunded.
    */
-  reserveGenerations(accountId: string, amount: number, defaultAllowance: number | null): Promise<GenerationBalance | undefined>;
+  reserveGenerations(
+    accountId: string,
+    amount: number,
+    defaultAllowance: number | null,
+    lease?: GenerationLease,
+  ): Promise<GenerationBalance | undefined>;
   /** Gives back generations reserved but not spent (never below zero used). */
   refundGenerations(accountId: string, amount: number): Promise<void>;
+  /**
+   * Ends a leased reservation in one atomic step: keeps `kept` generations in
+   * `used` and gives back the rest. When the lease had already expired and
+   * was released, `kept` is added to `used` (what was spent is charged,
+   * even past the allowance), so each reservation is settled exactly once.
+   */
+  settleGenerations(settlement: GenerationSettlement): Promise<void>;
+  /** Extends every reservation `holder` holds to `ttlMs` from now; resolves how many. */
+  renewGenerationLeases(holder: string, ttlMs: number): Promise<number>;
+  /**
+   * Gives back every reservation whose lease has expired (its holder died,
+   * or stopped renewing), each exactly once even when several instances
+   * sweep at once; resolves how many generations were given back.
+   */
+  releaseExpiredGenerations(): Promise<number>;
   /**
    * Adds generations spent without a reservation (accounts whose allowance
    * is unlimited) to each account's `used`, in one transaction; an account

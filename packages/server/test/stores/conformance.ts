@@ -352,6 +352,67 @@ export function defineStoreConformance(kind: 'sqlite' | 'postgres', createFixtur
       expect(await store.reserveGenerations('unlimited', 3, null)).toEqual({ accountId: 'unlimited', allowance: null, used: 3 });
     });
 
+    it('records a leased reservation with its deduction and settles it once, keeping only what was spent', async () => {
+      const { store, another } = await fresh();
+      const other = await another();
+      const lease = (holder = 'inst_a') => ({ id: `gres_${randomBytes(6).toString('hex')}`, holder, ttlMs: 60_000 });
+      // Concurrent leased reservations through two instances never overspend.
+      const leases = Array.from({ length: 12 }, (_, index) => lease(index % 2 ? 'inst_a' : 'inst_b'));
+      const results = await Promise.all(leases.map((each, index) => (index % 2 ? store : other).reserveGenerations('acme', 2, 10, each)));
+      expect(results.filter(Boolean)).toHaveLength(5);
+      expect((await store.getGenerationBalance('acme'))?.used).toBe(10);
+      const held = leases.filter((_, index) => results[index]);
+      // Kept 2 of 2, 1 of 2, 0 of 2: 2 + 1 + 0 stay used, the rest is given back.
+      await store.settleGenerations({ id: held[0]!.id, accountId: 'acme', kept: 2 });
+      await other.settleGenerations({ id: held[1]!.id, accountId: 'acme', kept: 1 });
+      await store.settleGenerations({ id: held[2]!.id, accountId: 'acme', kept: 0 });
+      expect((await store.getGenerationBalance('acme'))?.used).toBe(2 + 1 + 0 + 4);
+      // Settled leases are gone: an expiry sweep gives nothing back for them.
+      expect(await store.releaseExpiredGenerations()).toBe(0);
+      // A refused reservation records no lease.
+      const refused = lease();
+      expect(await store.reserveGenerations('acme', 50, 10, refused)).toBeUndefined();
+      await store.settleGenerations({ id: refused.id, accountId: 'acme', kept: 0 });
+      expect((await store.getGenerationBalance('acme'))?.used).toBe(7);
+      // A first reservation on a new account (default allowance) is leased too.
+      const first = { ...lease(), ttlMs: 1 };
+      expect(await store.reserveGenerations('fresh', 3, 5, first)).toEqual({ accountId: 'fresh', allowance: 5, used: 3 });
+      const big = { ...lease(), ttlMs: 1 };
+      expect(await store.reserveGenerations('roomy', 8, 5, big)).toBeUndefined();
+      await store.setGenerationAllowance('roomy', 10);
+      expect(await store.reserveGenerations('roomy', 8, 5, big)).toEqual({ accountId: 'roomy', allowance: 10, used: 8 });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await store.releaseExpiredGenerations()).toBe(3 + 8);
+      expect((await store.getGenerationBalance('fresh'))?.used).toBe(0);
+      expect((await store.getGenerationBalance('roomy'))?.used).toBe(0);
+    });
+
+    it('gives back expired leases once, even when instances sweep at once, and never a renewed one', async () => {
+      const { store, another } = await fresh();
+      const other = await another();
+      await store.setGenerationAllowance('acme', 100);
+      const dead = Array.from({ length: 6 }, (_, index) => ({ id: `gres_dead_${index}`, holder: 'inst_dead', ttlMs: 300 }));
+      const live = Array.from({ length: 4 }, (_, index) => ({ id: `gres_live_${index}`, holder: 'inst_live', ttlMs: 300 }));
+      for (const each of [...dead, ...live]) expect(await store.reserveGenerations('acme', 5, null, each)).toBeDefined();
+      expect((await store.getGenerationBalance('acme'))?.used).toBe(50);
+      // Not expired yet: nothing is given back.
+      expect(await store.releaseExpiredGenerations()).toBe(0);
+      // The live holder renews; the dead one does not.
+      expect(await other.renewGenerationLeases('inst_live', 60_000)).toBe(4);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const swept = await Promise.all([store.releaseExpiredGenerations(), other.releaseExpiredGenerations(), store.releaseExpiredGenerations()]);
+      expect(swept.reduce((sum, each) => sum + each, 0)).toBe(30);
+      expect((await store.getGenerationBalance('acme'))?.used).toBe(20);
+      // A call whose lease was released after all charges what it spent, once.
+      await other.settleGenerations({ id: dead[0]!.id, accountId: 'acme', kept: 5 });
+      await other.settleGenerations({ id: dead[1]!.id, accountId: 'acme', kept: 0 });
+      expect((await store.getGenerationBalance('acme'))?.used).toBe(25);
+      // The renewed leases settle as usual.
+      for (const each of live) await store.settleGenerations({ id: each.id, accountId: 'acme', kept: 1 });
+      expect((await store.getGenerationBalance('acme'))?.used).toBe(25 - 4 * 4);
+      expect(await store.renewGenerationLeases('inst_live', 60_000)).toBe(0);
+    });
+
     it('adds generations spent without a reservation, creating unlimited rows', async () => {
       const { store } = await fresh();
       await store.setGenerationAllowance('limited', 5);

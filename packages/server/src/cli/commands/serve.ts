@@ -92,9 +92,9 @@ function proxyOptionsFromEnvironment(): ProxyOptions {
       widgetRequestsPerMinute: wholeNumber('AIRLOCK_WIDGET_REQUESTS_PER_MINUTE'),
       visitorRequestsPerMinute: wholeNumber('AIRLOCK_VISITOR_REQUESTS_PER_MINUTE'),
       tokenRequestsPerMinute: wholeNumber('AIRLOCK_TOKEN_REQUESTS_PER_MINUTE'),
-      addressRequestsPerMinute: wholeNumber('AIRLOCK_ADDRESS_REQUESTS_PER_MINUTE'),
       concurrentStreamsPerVisitor: wholeNumber('AIRLOCK_STREAMS_PER_VISITOR'),
     },
+    reservationLeaseMs: wholeNumber('AIRLOCK_RESERVATION_LEASE_MS'),
     defaultGenerationAllowance:
       // 0 is a real setting: accounts without their own allowance may not use the shared key.
       allowance === undefined || allowance === '' || allowance === 'unlimited' ? undefined : wholeNumber('AIRLOCK_DEFAULT_GENERATION_ALLOWANCE', 0),
