@@ -92,6 +92,7 @@ function proxyOptionsFromEnvironment(): ProxyOptions {
       widgetRequestsPerMinute: wholeNumber('AIRLOCK_WIDGET_REQUESTS_PER_MINUTE'),
       visitorRequestsPerMinute: wholeNumber('AIRLOCK_VISITOR_REQUESTS_PER_MINUTE'),
       tokenRequestsPerMinute: wholeNumber('AIRLOCK_TOKEN_REQUESTS_PER_MINUTE'),
+      addressRequestsPerMinute: wholeNumber('AIRLOCK_ADDRESS_REQUESTS_PER_MINUTE'),
       concurrentStreamsPerVisitor: wholeNumber('AIRLOCK_STREAMS_PER_VISITOR'),
     },
     reservationLeaseMs: wholeNumber('AIRLOCK_RESERVATION_LEASE_MS'),
