@@ -13,7 +13,7 @@ import { freePort, startPostgres, startRedis, type PostgresServer, type RedisSer
 const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const canary = `sk-canary-${randomBytes(12).toString('hex')}`;
 const ownKey = `sk-own-${randomBytes(12).toString('hex')}`;
-const adminToken = `admin-${randomBytes(12).toString('hex')}`;
+const adminToken = `admin-${randomBytes(16).toString('hex')}`;
 const origin = 'https://shop.example.com';
 const widgetLimit = 60;
 

@@ -186,9 +186,9 @@ describe('CLI', () => {
   it('runs the widget lifecycle: create, show, update, embed, revoke-tokens, delete', async () => {
     const id = await cli(runWidgets, ['create', '--name', 'cli-widget', '--origin', 'https://cli.example.com', '--greeting', 'Yo', '--prompt', 'A?', '--prompt', 'B?']);
     expect(id).toMatch(/^wgt_/);
-    const shown = JSON.parse(await cli(runWidgets, ['show', id])) as WidgetRecord;
+    const shown = JSON.parse(await cli(runWidgets, ['show', id, '--json'])) as WidgetRecord;
     expect(shown.presentation).toEqual({ title: 'cli-widget', theme: 'auto', greeting: 'Yo', suggestedPrompts: ['A?', 'B?'] });
-    const updated = JSON.parse(await cli(runWidgets, ['update', id, '--title', 'CLI', '--disable'])) as WidgetRecord;
+    const updated = JSON.parse(await cli(runWidgets, ['update', id, '--title', 'CLI', '--disable', '--json'])) as WidgetRecord;
     expect(updated).toMatchObject({ enabled: false, presentation: { title: 'CLI', greeting: 'Yo' } });
     await cli(runWidgets, ['update', 'cli-widget', '--enable']);
     const embed = await cli(runWidgets, ['embed', id, '--server', 'https://chat.example.com']);
@@ -196,7 +196,7 @@ describe('CLI', () => {
     expect(embed).toContain(`<iframe src="https://chat.example.com/airlock/embed/${id}"`);
 
     const minted = await harness.airlock.mintToken({ widgetId: id, userId: 'u' });
-    expect(await cli(runWidgets, ['revoke-tokens', id])).toContain('epoch 1');
+    expect(await cli(runWidgets, ['revoke-tokens', id])).toContain('epoch 2'); // disabling bumped it once
     const refused = await chatRequest(harness.url, minted.token, { messages: [{ role: 'user', content: 'hi' }] }, { origin: 'https://cli.example.com' });
     expect(refused.status).toBe(401);
     await refused.text();

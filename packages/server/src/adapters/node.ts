@@ -315,6 +315,14 @@ export interface ServeOptions {
   port?: number;
   /** Address to listen on. Default: `'127.0.0.1'`. */
   host?: string;
+  /** Longest a client may take to send a request's headers, in ms; a slower one gets 408 and its connection closed. Default: `10_000`. */
+  headersTimeoutMs?: number;
+  /** Longest a client may take to send a whole request, headers and body, in ms (the answer is not bounded by it). Default: `30_000`. */
+  requestTimeoutMs?: number;
+  /** How long a kept-alive connection may stay idle between requests, in ms. Default: `5_000`. */
+  keepAliveTimeoutMs?: number;
+  /** Most client connections open at once; a connection beyond it is closed as it arrives. Default: `10_000`. */
+  maxConnections?: number;
 }
 
 /**
@@ -326,7 +334,17 @@ export interface ServeOptions {
  * ```
  */
 export async function serve(handler: FetchHandler, options: ServeOptions = {}): Promise<{ server: Server; url: string; close(): Promise<void> }> {
-  const server = createServer(toNodeListener(handler));
+  const server = createServer(
+    {
+      headersTimeout: options.headersTimeoutMs ?? 10_000,
+      requestTimeout: options.requestTimeoutMs ?? 30_000,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+      // Node checks the two timeouts above on this interval (30 s by default), which would let them run that much over.
+      connectionsCheckingInterval: 1_000,
+    },
+    toNodeListener(handler),
+  );
+  server.maxConnections = options.maxConnections ?? 10_000;
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

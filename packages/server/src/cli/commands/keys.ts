@@ -1,73 +1,130 @@
-import { parseArgs } from 'node:util';
-import { AccountKeys, type KeyDetails, type SavedKey } from '../../keys/account-keys.js';
+import type { AccountKeys, KeyDetails, SavedKey } from '../../keys/account-keys.js';
 import { SHARED_KEY_OWNER } from '../../stores/store.js';
-import { openStoreFromEnvironment, openVaultFromEnvironment, UsageError } from '../shared.js';
+import { act, CliCommand, openVaultFromEnvironment, printJson, runCommand, UsageError, withStore, type Outcome } from '../shared.js';
+
+interface KeyFlags {
+  account?: string;
+  shared?: boolean;
+  validate?: boolean;
+  force?: boolean;
+  dev?: boolean;
+  json?: boolean;
+}
+
+/** The owner a key command acts on: exactly one of `--account` and `--shared`. */
+function ownerOf(flags: KeyFlags): { ownerId: string; label: string } {
+  if (Boolean(flags.account) === Boolean(flags.shared)) throw new UsageError('give exactly one of --account ID or --shared.');
+  return flags.shared ? { ownerId: SHARED_KEY_OWNER, label: 'the shared key' } : { ownerId: flags.account!, label: `account ${flags.account}` };
+}
+
+function ownerFlags(command: CliCommand): CliCommand {
+  return command
+    .option('--account <id>', 'the account whose own key this is')
+    .option('--shared', "the operator's shared key instead")
+    .option('--dev', 'use the development master key in .airlock/ when AIRLOCK_MASTER_KEYS is not set');
+}
+
+/**
+ * Runs `run` with the keys of the store and vault the environment names.
+ * `beforeStore` runs once the vault is known to open, before the store is.
+ */
+async function withAccountKeys<T>(
+  flags: KeyFlags,
+  run: (accountKeys: AccountKeys, prepared: T) => Promise<number>,
+  beforeStore: () => Promise<T> = async () => undefined as T,
+): Promise<number> {
+  const vault = await openVaultFromEnvironment({ dev: flags.dev });
+  const prepared = await beforeStore();
+  const { AccountKeys } = await import('../../keys/account-keys.js');
+  return withStore((store) => run(new AccountKeys({ store, vault, baseURL: process.env.OPENAI_BASE_URL || undefined }), prepared));
+}
 
 /**
  * `airlock keys set|show|revoke (--account ID | --shared)`. `set` reads the
  * key from standard input, never from the arguments: arguments end up in
  * shell history and in every process listing.
+ *
+ * @example
+ * ```ts
+ * program.addCommand(keysCommand(outcome));
+ * ```
  */
-export async function runKeys(args: string[]): Promise<number> {
-  const [action, ...rest] = args;
-  if (action !== 'set' && action !== 'show' && action !== 'revoke') {
-    throw new UsageError(`unknown keys action "${action ?? ''}"; use set, show or revoke.`);
-  }
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: {
-        account: { type: 'string' },
-        shared: { type: 'boolean', default: false },
-        'no-validate': { type: 'boolean', default: false },
-        force: { type: 'boolean', default: false },
-        dev: { type: 'boolean', default: false },
-      },
-    }));
-  } catch {
-    // parseArgs quotes the offending argument, which may be a key pasted by mistake.
-    throw new UsageError('unexpected arguments. The key is read from standard input, never from arguments; see airlock --help.');
-  }
-  if (Boolean(values.account) === values.shared) throw new UsageError('give exactly one of --account ID or --shared.');
-  const ownerId = values.shared ? SHARED_KEY_OWNER : values.account!;
-  const label = values.shared ? 'the shared key' : `account ${ownerId}`;
+export function keysCommand(outcome: Outcome): CliCommand {
+  const keys = new CliCommand('keys').description("save, show and revoke OpenAI keys (an account's own, or the shared key)");
+  keys.usageNote = 'The key is read from standard input, never from arguments';
 
-  const vault = openVaultFromEnvironment({ dev: values.dev });
-  const apiKey = action === 'set' ? await readKeyFromStdin() : undefined;
-  const store = openStoreFromEnvironment();
-  try {
-    await store.migrate();
-    const accountKeys = new AccountKeys({ store, vault, baseURL: process.env.OPENAI_BASE_URL || undefined });
-    if (action === 'set') {
-      const saved = await accountKeys.save(ownerId, apiKey, { validate: !values['no-validate'] });
-      printSaved(label, saved);
-      return 0;
-    }
-    if (action === 'show') {
-      const key = await accountKeys.show(ownerId);
-      if (!key) {
-        console.log(`No key saved for ${label}.${values.shared && process.env.OPENAI_API_KEY ? ' The shared key comes from OPENAI_API_KEY.' : ''}`);
-        return 0;
-      }
-      printDetails(key);
-      return 0;
-    }
-    const result = await accountKeys.revoke(ownerId, { force: values.force });
-    if (result.outcome === 'in-use') {
-      process.stderr.write(`airlock: the key of ${label} is in use by ${result.widgets.length} widget(s):\n`);
-      for (const widget of result.widgets) process.stderr.write(`  ${widget.id}\t${widget.name}\n`);
-      process.stderr.write('Move them to another key first, or revoke with --force (they then fail until a new key is saved).\n');
-      return 1;
-    }
-    console.log(`Revoked ${result.key.fingerprint} of ${label}; its ciphertext is destroyed.`);
-    if (result.key.widgets.length > 0) {
-      console.log(`These widgets now fail with upstream_key_invalid until a new key is saved: ${result.key.widgets.map((widget) => widget.name).join(', ')}`);
-    }
-    return 0;
-  } finally {
-    await store.close();
-  }
+  ownerFlags(keys.command('set'))
+    .description('save an OpenAI key read from standard input, after checking it with the upstream; replaces the current key')
+    .option('--no-validate', 'save it without checking it with the upstream')
+    .option('--json', 'print the saved key (fingerprint, status, date) as JSON')
+    .action(
+      act(outcome, async (flags: KeyFlags) => {
+        const { ownerId, label } = ownerOf(flags);
+        return withAccountKeys(
+          flags,
+          async (accountKeys, apiKey) => {
+            const saved = await accountKeys.save(ownerId, apiKey, { validate: flags.validate !== false });
+            if (flags.json) printJson(saved);
+            else printSaved(label, saved);
+            return 0;
+          },
+          // Asked for once the master key is known to work, so nobody pastes a key for nothing.
+          readKeyFromStdin,
+        );
+      }),
+    );
+
+  ownerFlags(keys.command('show'))
+    .description('show a key: fingerprint, status, dates, last upstream error, widgets using it')
+    .option('--json', 'print the details as JSON (null when no key is saved)')
+    .action(
+      act(outcome, (flags: KeyFlags) => {
+        const { ownerId, label } = ownerOf(flags);
+        return withAccountKeys(flags, async (accountKeys) => {
+          const key = await accountKeys.show(ownerId);
+          if (flags.json) {
+            printJson(key ?? null);
+            return 0;
+          }
+          if (!key) {
+            console.log(`No key saved for ${label}.${flags.shared && process.env.OPENAI_API_KEY ? ' The shared key comes from OPENAI_API_KEY.' : ''}`);
+            return 0;
+          }
+          printDetails(key);
+          return 0;
+        });
+      }),
+    );
+
+  ownerFlags(keys.command('revoke'))
+    .description('revoke and destroy a key; refused while widgets use it, unless --force')
+    .option('--force', 'revoke even while widgets use it (they then fail until a new key is saved)')
+    .action(
+      act(outcome, (flags: KeyFlags) => {
+        const { ownerId, label } = ownerOf(flags);
+        return withAccountKeys(flags, async (accountKeys) => {
+          const result = await accountKeys.revoke(ownerId, { force: flags.force });
+          if (result.outcome === 'in-use') {
+            process.stderr.write(`airlock: the key of ${label} is in use by ${result.widgets.length} widget(s):\n`);
+            for (const widget of result.widgets) process.stderr.write(`  ${widget.id}\t${widget.name}\n`);
+            process.stderr.write('Move them to another key first, or revoke with --force (they then fail until a new key is saved).\n');
+            return 1;
+          }
+          console.log(`Revoked ${result.key.fingerprint} of ${label}; its ciphertext is destroyed.`);
+          if (result.key.widgets.length > 0) {
+            console.log(`These widgets now fail with upstream_key_invalid until a new key is saved: ${result.key.widgets.map((widget) => widget.name).join(', ')}`);
+          }
+          return 0;
+        });
+      }),
+    );
+
+  return keys;
+}
+
+/** Runs `airlock keys …` in this process; answers the exit code. */
+export function runKeys(args: string[]): Promise<number> {
+  return runCommand(keysCommand, args);
 }
 
 function printSaved(label: string, saved: SavedKey): void {

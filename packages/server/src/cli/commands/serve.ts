@@ -1,74 +1,44 @@
-import { parseArgs } from 'node:util';
-import { forwardedClientAddress } from '../../adapters/client-address.js';
-import { serve } from '../../adapters/node.js';
-import { createAirlock } from '../../airlock.js';
-import { createLogger } from '../../logging/logger.js';
+import type { ServeOptions } from '../../adapters/node.js';
 import type { ProxyOptions } from '../../proxy/proxy-services.js';
-import { UsageError } from '../shared.js';
+import type { UpstreamOptions } from '../../proxy/upstream.js';
+import { act, CliCommand, runCommand, UsageError, wholeNumberFlag, type Outcome } from '../shared.js';
 
-/** `airlock serve [--dev] [--port N] [--host ADDRESS] [--drain-seconds N]` */
-export async function runServe(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      dev: { type: 'boolean', default: false },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'drain-seconds': { type: 'string' },
-    },
-  });
-  const port = Number(values.port ?? process.env.PORT ?? 8787);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError('--port must be a port number.');
-  const drainSeconds = Number(values['drain-seconds'] ?? process.env.AIRLOCK_DRAIN_SECONDS ?? 30);
-  if (!Number.isFinite(drainSeconds) || drainSeconds < 0) throw new UsageError('--drain-seconds must be a number of seconds (0 or more).');
-  const trustedProxies = wholeNumber('AIRLOCK_TRUSTED_PROXIES');
-  const logger = createLogger({ level: logLevel(process.env.AIRLOCK_LOG_LEVEL) });
-  const airlock = createAirlock({
-    dev: values.dev,
-    logger,
-    logRequests: process.env.AIRLOCK_LOG_REQUESTS !== '0',
-    proxy: proxyOptionsFromEnvironment(),
-    ...(trustedProxies !== undefined && { clientAddress: forwardedClientAddress(trustedProxies) }),
-  });
-  await airlock.ready();
-  const server = await serve(airlock.fetch, { port, host: values.host ?? process.env.AIRLOCK_HOST ?? '127.0.0.1' });
-  console.log(`Airlock listening on ${server.url}${airlock.basePath}`);
-  logger.info('listening', { url: `${server.url}${airlock.basePath}`, pid: process.pid });
+/** The shortest admin token `airlock serve` accepts: a guessable one opens every account. */
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  // Stop taking connections and answer 503 to requests on kept-alive ones,
-  // but let answers already streaming finish, up to the deadline.
-  logger.info('shutting down: draining open requests', { signal, drainSeconds });
-  airlock.drain();
-  const closed = new Promise<void>((resolve) => server.server.close(() => resolve()));
-  // Connections that go idle after their answer are closed as they do.
-  const sweep = setInterval(() => server.server.closeIdleConnections(), 100);
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<'deadline'>((resolve) => {
-    timer = setTimeout(() => resolve('deadline'), drainSeconds * 1000);
-  });
-  // A second signal means: stop now.
-  const forced = new Promise<'signal'>((resolve) => {
-    process.once('SIGINT', () => resolve('signal'));
-    process.once('SIGTERM', () => resolve('signal'));
-  });
-  const outcome = await Promise.race([closed.then(() => 'drained' as const), deadline, forced]);
-  clearInterval(sweep);
-  clearTimeout(timer);
-  if (outcome !== 'drained') {
-    logger.warn('shutdown deadline reached: closing the connections still open', { reason: outcome });
-    server.server.closeAllConnections();
-    await closed;
-  }
-  await airlock.close();
-  logger.info('stopped', { outcome });
-  return 0;
+/** Everything `airlock serve` reads from its flags and the environment, checked before the server loads. */
+export interface ServeSettings {
+  dev: boolean;
+  port: number;
+  host: string;
+  drainSeconds: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  logRequests: boolean;
+  trustedProxies?: number;
+  proxy: ProxyOptions;
+  upstream: Pick<UpstreamOptions, 'headersTimeoutMs' | 'firstChunkTimeoutMs' | 'idleTimeoutMs'>;
+  http: Required<Omit<ServeOptions, 'port' | 'host'>>;
 }
 
-function logLevel(value: string | undefined): 'debug' | 'info' | 'warn' | 'error' {
+const environmentHelp = `
+Environment (every variable: docs/deployment.md):
+  AIRLOCK_DATABASE_URL  sqlite:<path> or postgres://… (default sqlite:.airlock/airlock.db)
+  AIRLOCK_MASTER_KEYS   master keyring, e.g. v1:<base64 of 32 bytes>
+  OPENAI_API_KEY        the operator's shared OpenAI key
+  OPENAI_BASE_URL       an OpenAI-compatible API (default https://api.openai.com/v1)
+  PORT, AIRLOCK_HOST    where to listen (default 8787 on 127.0.0.1)
+  AIRLOCK_ADMIN_TOKEN   bearer token of the admin API and /airlock/metrics, at least
+                        ${MIN_ADMIN_TOKEN_LENGTH} characters (openssl rand -base64 32)
+  AIRLOCK_REDIS_URL     redis://… shared limits for several instances
+  AIRLOCK_UPSTREAM_HEADERS_TIMEOUT_MS, AIRLOCK_UPSTREAM_FIRST_CHUNK_TIMEOUT_MS,
+  AIRLOCK_UPSTREAM_IDLE_TIMEOUT_MS   how long to wait for OpenAI (30000, 30000, 60000)
+  AIRLOCK_HTTP_HEADERS_TIMEOUT_MS, AIRLOCK_HTTP_REQUEST_TIMEOUT_MS,
+  AIRLOCK_HTTP_KEEP_ALIVE_TIMEOUT_MS, AIRLOCK_MAX_CONNECTIONS
+                        how long clients may take, and how many may connect
+                        (10000, 30000, 5000, 10000)
+`;
+
+function logLevel(value: string | undefined): ServeSettings['logLevel'] {
   if (value === undefined || value === '') return 'info';
   if (value === 'debug' || value === 'info' || value === 'warn' || value === 'error') return value;
   throw new UsageError('AIRLOCK_LOG_LEVEL must be debug, info, warn or error.');
@@ -95,9 +65,97 @@ function proxyOptionsFromEnvironment(): ProxyOptions {
       addressRequestsPerMinute: wholeNumber('AIRLOCK_ADDRESS_REQUESTS_PER_MINUTE'),
       concurrentStreamsPerVisitor: wholeNumber('AIRLOCK_STREAMS_PER_VISITOR'),
     },
-    reservationLeaseMs: wholeNumber('AIRLOCK_RESERVATION_LEASE_MS'),
     defaultGenerationAllowance:
       // 0 is a real setting: accounts without their own allowance may not use the shared key.
-      allowance === undefined || allowance === '' || allowance === 'unlimited' ? undefined : wholeNumber('AIRLOCK_DEFAULT_GENERATION_ALLOWANCE', 0),
+      allowance === undefined || allowance === '' ? undefined : allowance === 'unlimited' ? null : wholeNumber('AIRLOCK_DEFAULT_GENERATION_ALLOWANCE', 0),
+    reservationLeaseMs: wholeNumber('AIRLOCK_RESERVATION_LEASE_MS'),
   };
+}
+
+/**
+ * Refuses an admin token short enough to guess: it opens the admin API of
+ * every account. Says how to make one.
+ */
+function checkAdminToken(token: string | undefined): void {
+  if (token === undefined || token === '') return;
+  if (token.length >= MIN_ADMIN_TOKEN_LENGTH) return;
+  throw new UsageError(
+    `AIRLOCK_ADMIN_TOKEN has ${token.length} characters; it needs at least ${MIN_ADMIN_TOKEN_LENGTH} random ones. ` +
+      `Make one with: openssl rand -base64 32 (or: node -e "console.log(require('node:crypto').randomBytes(32).toString('base64url'))")`,
+  );
+}
+
+/**
+ * Reads and checks the flags and environment of `airlock serve`, so that a
+ * mistake stops it with one line before anything is opened.
+ *
+ * @example
+ * ```ts
+ * const settings = serveSettings({ port: '0' });
+ * ```
+ */
+export function serveSettings(flags: { dev?: boolean; port?: string; host?: string; drainSeconds?: string }): ServeSettings {
+  const port = wholeNumberFlag(flags.port ?? process.env.PORT ?? '8787', flags.port === undefined ? 'PORT' : '--port', 0)!;
+  if (port > 65_535) throw new UsageError('--port must be a port number (0 to 65535).');
+  const drainSeconds = Number(flags.drainSeconds ?? process.env.AIRLOCK_DRAIN_SECONDS ?? 30);
+  if (!Number.isFinite(drainSeconds) || drainSeconds < 0) throw new UsageError('--drain-seconds must be a number of seconds (0 or more).');
+  checkAdminToken(process.env.AIRLOCK_ADMIN_TOKEN);
+  const http = {
+    headersTimeoutMs: wholeNumber('AIRLOCK_HTTP_HEADERS_TIMEOUT_MS') ?? 10_000,
+    requestTimeoutMs: wholeNumber('AIRLOCK_HTTP_REQUEST_TIMEOUT_MS') ?? 30_000,
+    keepAliveTimeoutMs: wholeNumber('AIRLOCK_HTTP_KEEP_ALIVE_TIMEOUT_MS') ?? 5_000,
+    maxConnections: wholeNumber('AIRLOCK_MAX_CONNECTIONS') ?? 10_000,
+  };
+  if (http.headersTimeoutMs > http.requestTimeoutMs) {
+    throw new UsageError('AIRLOCK_HTTP_HEADERS_TIMEOUT_MS must not be longer than AIRLOCK_HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request).');
+  }
+  const trustedProxies = wholeNumber('AIRLOCK_TRUSTED_PROXIES');
+  return {
+    dev: flags.dev ?? false,
+    port,
+    host: flags.host ?? process.env.AIRLOCK_HOST ?? '127.0.0.1',
+    drainSeconds,
+    logLevel: logLevel(process.env.AIRLOCK_LOG_LEVEL),
+    logRequests: process.env.AIRLOCK_LOG_REQUESTS !== '0',
+    ...(trustedProxies !== undefined && { trustedProxies }),
+    proxy: proxyOptionsFromEnvironment(),
+    upstream: {
+      headersTimeoutMs: wholeNumber('AIRLOCK_UPSTREAM_HEADERS_TIMEOUT_MS'),
+      firstChunkTimeoutMs: wholeNumber('AIRLOCK_UPSTREAM_FIRST_CHUNK_TIMEOUT_MS'),
+      idleTimeoutMs: wholeNumber('AIRLOCK_UPSTREAM_IDLE_TIMEOUT_MS'),
+    },
+    http,
+  };
+}
+
+/**
+ * `airlock serve [--dev] [--port N] [--host ADDRESS] [--drain-seconds N]`.
+ *
+ * @example
+ * ```ts
+ * program.addCommand(serveCommand(outcome));
+ * ```
+ */
+export function serveCommand(outcome: Outcome): CliCommand {
+  return new CliCommand('serve')
+    .description('run the Airlock server')
+    .option('--dev', 'create a development master key in .airlock/ when AIRLOCK_MASTER_KEYS is not set (never in production)')
+    .option('--port <port>', 'port to listen on, 0 for a free one (default: PORT, else 8787)')
+    .option('--host <address>', 'address to listen on (default: AIRLOCK_HOST, else 127.0.0.1)')
+    .option('--drain-seconds <seconds>', 'on SIGTERM, how long open answers may finish (default: AIRLOCK_DRAIN_SECONDS, else 30)')
+    .addHelpText('after', environmentHelp)
+    .action(
+      act(outcome, async (flags: { dev?: boolean; port?: string; host?: string; drainSeconds?: string }) => {
+        const settings = serveSettings(flags);
+        // Loaded only now: the server pulls in the proxy and the stores,
+        // which every other command (and `serve --help`) can do without.
+        const { runServer } = await import('./serve-process.js');
+        return runServer(settings);
+      }),
+    );
+}
+
+/** Runs `airlock serve …` in this process until a signal stops it; answers the exit code. */
+export function runServe(args: string[]): Promise<number> {
+  return runCommand(serveCommand, args);
 }

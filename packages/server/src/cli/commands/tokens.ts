@@ -1,10 +1,6 @@
-import { parseArgs } from 'node:util';
-import { announceSigningKeysChanged, resolveRedisOptions } from '../../cluster/redis.js';
-import { loadUsableWidget } from '../../tokens/public-minting.js';
-import { SigningKeys } from '../../tokens/signing-keys.js';
-import { parseTokenLimits, TokenService } from '../../tokens/token-service.js';
-import { newId } from '../../ids.js';
-import { openStoreFromEnvironment, openVaultFromEnvironment, UsageError } from '../shared.js';
+import type { Store } from '../../stores/store.js';
+import type { SigningKeys } from '../../tokens/signing-keys.js';
+import { act, CliCommand, openVaultFromEnvironment, printJson, required, runCommand, wholeNumberFlag, withStore, type Outcome } from '../shared.js';
 
 /**
  * With AIRLOCK_REDIS_URL, tells every running server to re-read the signing
@@ -12,6 +8,7 @@ import { openStoreFromEnvironment, openVaultFromEnvironment, UsageError } from '
  * reported, not fatal: servers re-read the keys every minute anyway.
  */
 async function announce(): Promise<boolean> {
+  const { announceSigningKeysChanged, resolveRedisOptions } = await import('../../cluster/redis.js');
   const redis = resolveRedisOptions();
   if (!redis) return false;
   try {
@@ -23,60 +20,103 @@ async function announce(): Promise<boolean> {
   }
 }
 
-/** `airlock tokens rotate-signing-key [--retire-previous-now] | mint --widget ID [--user ID]` */
-export async function runTokens(args: string[]): Promise<number> {
-  const [action, ...rest] = args;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      dev: { type: 'boolean', default: false },
-      'retire-previous-now': { type: 'boolean', default: false },
-      widget: { type: 'string' },
-      user: { type: 'string' },
-      origin: { type: 'string' },
-      ttl: { type: 'string' },
-      'max-requests': { type: 'string' },
-      'max-output-tokens': { type: 'string' },
-      issuer: { type: 'string', default: 'airlock' },
-    },
-  });
-  if (action !== 'rotate-signing-key' && action !== 'mint') {
-    throw new UsageError(`unknown tokens action "${action ?? ''}"; use rotate-signing-key or mint.`);
-  }
-  const store = openStoreFromEnvironment();
-  try {
-    const vault = openVaultFromEnvironment({ dev: values.dev });
-    await store.migrate();
-    const keys = await SigningKeys.load(store, vault);
-    if (action === 'rotate-signing-key') {
-      const { kid, retiring } = await keys.rotate({ retirePrevious: values['retire-previous-now'] });
-      const within = (await announce()) ? 'at once' : 'within a minute';
-      console.log(`new signing key ${kid}; running servers pick it up ${within}.`);
-      if (values['retire-previous-now']) console.log(`older keys removed: tokens they signed stop ${within}.`);
-      for (const key of retiring) console.log(`${key.kid} keeps verifying tokens until ${key.acceptedUntil}`);
-      return 0;
-    }
-    if (!values.widget) throw new UsageError('--widget is required.');
-    const number = (value: string | undefined, flag: string) => {
-      if (value === undefined) return undefined;
-      const parsed = Number(value);
-      if (!Number.isInteger(parsed)) throw new UsageError(`${flag} must be a whole number.`);
-      return parsed;
-    };
-    const widget = await loadUsableWidget(store, values.widget);
-    const tokens = new TokenService({ keys, issuer: values.issuer });
-    const { token, expiresAt } = await tokens.mint({
-      widgetId: widget.id,
-      subject: values.user ?? newId('usr'),
-      epoch: widget.epoch,
-      origin: values.origin,
-      ttlSeconds: number(values.ttl, '--ttl'),
-      limits: parseTokenLimits({ requests: number(values['max-requests'], '--max-requests'), outputTokens: number(values['max-output-tokens'], '--max-output-tokens') }),
-    });
-    console.log(token);
-    process.stderr.write(`expires ${new Date(expiresAt).toISOString()}\n`);
-    return 0;
-  } finally {
-    await store.close();
-  }
+interface TokenFlags {
+  dev?: boolean;
+  retirePreviousNow?: boolean;
+  widget?: string;
+  user?: string;
+  origin?: string;
+  ttl?: string;
+  maxRequests?: string;
+  maxOutputTokens?: string;
+  issuer: string;
+  json?: boolean;
+}
+
+async function withSigningKeys(flags: { dev?: boolean }, run: (keys: SigningKeys, store: Store) => Promise<number>): Promise<number> {
+  const vault = await openVaultFromEnvironment({ dev: flags.dev });
+  const { SigningKeys } = await import('../../tokens/signing-keys.js');
+  return withStore(async (store) => run(await SigningKeys.load(store, vault), store));
+}
+
+/**
+ * `airlock tokens rotate-signing-key [--retire-previous-now] | mint --widget ID [--user ID]`.
+ *
+ * @example
+ * ```ts
+ * program.addCommand(tokensCommand(outcome));
+ * ```
+ */
+export function tokensCommand(outcome: Outcome): CliCommand {
+  const tokens = new CliCommand('tokens').description('token signing keys, and tokens minted by hand');
+  const devFlag = 'use the development master key in .airlock/ when AIRLOCK_MASTER_KEYS is not set';
+
+  tokens
+    .command('rotate-signing-key')
+    .description('add a new token signing key; the old one verifies until its tokens expire')
+    .option('--retire-previous-now', 'for a leaked key: remove older keys at once, so the tokens they signed stop')
+    .option('--dev', devFlag)
+    .action(
+      act(outcome, (flags: { dev?: boolean; retirePreviousNow?: boolean }) =>
+        withSigningKeys(flags, async (keys) => {
+          const { kid, retiring } = await keys.rotate({ retirePrevious: flags.retirePreviousNow ?? false });
+          const within = (await announce()) ? 'at once' : 'within a minute';
+          console.log(`new signing key ${kid}; running servers pick it up ${within}.`);
+          if (flags.retirePreviousNow) console.log(`older keys removed: tokens they signed stop ${within}.`);
+          for (const key of retiring) console.log(`${key.kid} keeps verifying tokens until ${key.acceptedUntil}`);
+          return 0;
+        }),
+      ),
+    );
+
+  tokens
+    .command('mint')
+    .description('print a token for a widget (backend minting, for tests and scripts)')
+    .option('--widget <id>', 'the widget (required)')
+    .option('--user <id>', 'the subject, your user id (default: a new random id)')
+    .option('--origin <origin>', 'the origin the token is bound to')
+    .option('--ttl <seconds>', 'lifetime in seconds (default 600)')
+    .option('--max-requests <n>', 'requests the token allows at most')
+    .option('--max-output-tokens <n>', 'output tokens the token allows at most')
+    .option('--issuer <issuer>', 'the token issuer', 'airlock')
+    .option('--dev', devFlag)
+    .option('--json', 'print the token and its expiry as JSON')
+    .action(
+      act(outcome, (flags: TokenFlags) =>
+        withSigningKeys(flags, async (keys, store) => {
+          const ttlSeconds = wholeNumberFlag(flags.ttl, '--ttl', 1);
+          const requests = wholeNumberFlag(flags.maxRequests, '--max-requests', 1);
+          const outputTokens = wholeNumberFlag(flags.maxOutputTokens, '--max-output-tokens', 1);
+          const [{ loadUsableWidget }, { parseTokenLimits, TokenService }, { newId }] = await Promise.all([
+            import('../../tokens/public-minting.js'),
+            import('../../tokens/token-service.js'),
+            import('../../ids.js'),
+          ]);
+          const widget = await loadUsableWidget(store, required(flags.widget, '--widget'));
+          const service = new TokenService({ keys, issuer: flags.issuer });
+          const { token, expiresAt } = await service.mint({
+            widgetId: widget.id,
+            subject: flags.user ?? newId('usr'),
+            epoch: widget.epoch,
+            origin: flags.origin,
+            ttlSeconds,
+            limits: parseTokenLimits({ requests, outputTokens }),
+          });
+          if (flags.json) {
+            printJson({ token, expiresAt: new Date(expiresAt).toISOString() });
+            return 0;
+          }
+          console.log(token);
+          process.stderr.write(`expires ${new Date(expiresAt).toISOString()}\n`);
+          return 0;
+        }),
+      ),
+    );
+
+  return tokens;
+}
+
+/** Runs `airlock tokens …` in this process; answers the exit code. */
+export function runTokens(args: string[]): Promise<number> {
+  return runCommand(tokensCommand, args);
 }

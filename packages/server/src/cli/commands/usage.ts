@@ -1,6 +1,4 @@
-import { parseArgs } from 'node:util';
-import { sumUsage } from '../../admin/usage-routes.js';
-import { openStoreFromEnvironment, UsageError } from '../shared.js';
+import { act, CliCommand, runCommand, UsageError, withStore, type Outcome } from '../shared.js';
 
 const dayPattern = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -8,6 +6,16 @@ function day(value: string | undefined, fallback: string, flag: string): string 
   if (value === undefined) return fallback;
   if (!dayPattern.test(value)) throw new UsageError(`${flag} must be a date such as 2026-11-27.`);
   return value;
+}
+
+interface UsageFlags {
+  widget?: string;
+  account?: string;
+  from?: string;
+  to?: string;
+  allowance?: string;
+  reset?: boolean;
+  json?: boolean;
 }
 
 /**
@@ -18,35 +26,39 @@ function day(value: string | undefined, fallback: string, flag: string): string 
  *
  * @example
  * ```ts
- * await runUsage(['--widget', 'wgt_1', '--from', '2026-11-01']);
+ * program.addCommand(usageCommand(outcome));
  * ```
  */
-export async function runUsage(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      widget: { type: 'string' },
-      account: { type: 'string' },
-      from: { type: 'string' },
-      to: { type: 'string' },
-      allowance: { type: 'string' },
-      reset: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-    },
-  });
+export function usageCommand(outcome: Outcome): CliCommand {
+  return new CliCommand('usage')
+    .description("a widget's usage per day (views, requests, tokens, generations, errors), or an account's generation allowance")
+    .option('--widget <id>', 'the widget whose usage to show')
+    .option('--from <day>', 'first UTC day, YYYY-MM-DD (default: 29 days ago)')
+    .option('--to <day>', 'last UTC day, YYYY-MM-DD (default: today)')
+    .option('--account <id>', 'the account whose generation allowance to show or set (shared-key use)')
+    .option('--allowance <n>', 'set the allowance: a whole number of generations, or "unlimited"')
+    .option('--reset', 'set the used count back to 0')
+    .option('--json', 'print JSON')
+    .action(act(outcome, showUsage));
+}
+
+/** Runs `airlock usage …` in this process; answers the exit code. */
+export function runUsage(args: string[]): Promise<number> {
+  return runCommand(usageCommand, args);
+}
+
+async function showUsage(values: UsageFlags): Promise<number> {
   if (!values.widget === !values.account) throw new UsageError('give either --widget ID or --account ID.');
-  const store = openStoreFromEnvironment();
-  try {
-    await store.migrate();
+  return withStore(async (store) => {
     if (values.account) {
       let balance = await store.getGenerationBalance(values.account);
       if (values.allowance !== undefined || values.reset) {
         const raw = values.allowance;
-        const allowance = raw === undefined ? (balance?.allowance ?? null) : raw === 'unlimited' ? null : Number(raw);
+        const allowance = raw === undefined ? (balance?.allowance ?? null) : raw === 'unlimited' ? null : raw.trim() === '' ? Number.NaN : Number(raw);
         if (allowance !== null && (!Number.isInteger(allowance) || allowance < 0)) {
           throw new UsageError('--allowance must be a whole number of generations, or "unlimited".');
         }
-        balance = await store.setGenerationAllowance(values.account, allowance, { resetUsed: values.reset });
+        balance = await store.setGenerationAllowance(values.account, allowance, { resetUsed: values.reset ?? false });
       }
       const shown = balance ?? { accountId: values.account, allowance: null, used: 0 };
       if (values.json) console.log(JSON.stringify(shown));
@@ -59,6 +71,7 @@ export async function runUsage(args: string[]): Promise<number> {
     const from = day(values.from, new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10), '--from');
     const to = day(values.to, today, '--to');
     const days = await store.listUsage(widgetId, from, to);
+    const { sumUsage } = await import('../../admin/usage-routes.js');
     const total = sumUsage(days);
     if (values.json) {
       console.log(JSON.stringify({ widgetId, from, to, days, total }));
@@ -74,7 +87,5 @@ export async function runUsage(args: string[]): Promise<number> {
     }
     console.log(['total', total.views, total.requests, total.inputTokens, total.outputTokens, total.generations, errors(total.errors)].join('\t'));
     return 0;
-  } finally {
-    await store.close();
-  }
+  });
 }
