@@ -37,7 +37,8 @@ describe('GET /airlock/embed/<widgetId>', () => {
     expect(policy).not.toContain('unsafe');
     const page = await response.text();
     expect(page).toContain(
-      `<script src="../widget.js" data-widget-id="${harness.widget.id}" data-mode="page" data-token-url="/airlock/embed/${harness.widget.id}/token?site=${encodeURIComponent(allowedOrigin)}" data-locale="fr" data-theme="dark"></script>`,
+      // The bundle by version (cached for a year; see widget-script.test.ts).
+      `<script src="../widget.js?v=${page.match(/widget\.js\?v=([\w-]{12})"/)?.[1]}" data-widget-id="${harness.widget.id}" data-mode="page" data-token-url="/airlock/embed/${harness.widget.id}/token?site=${encodeURIComponent(allowedOrigin)}" data-locale="fr" data-theme="dark"></script>`,
     );
     expect(page).toContain('<title>Support</title>');
     // No inline script or style: the page's own CSP would refuse them.

@@ -107,8 +107,12 @@ export class AdminPageAssets {
     return new Response(request.method === 'HEAD' ? null : new Uint8Array(body), { status: 200, headers });
   }
 
-  /** The preview frame: the widget script in full-page mode, its tokens from the admin session. */
-  async previewPage(request: Request, widgetId: string, tokenUrl: string): Promise<Response> {
+  /**
+   * The preview frame: the widget as a visitor's launcher, opened, its tokens
+   * from the admin session; `preview.js` applies the settings the owner is
+   * typing before they are saved.
+   */
+  async previewPage(request: Request, widgetId: string, tokenUrl: string, scriptVersion?: string): Promise<Response> {
     const page = `<!doctype html>
 <html lang="en">
 <head>
@@ -118,7 +122,8 @@ export class AdminPageAssets {
 <link rel="icon" href="data:,">
 </head>
 <body>
-<script src="../../widget.js" data-widget-id="${escapeAttribute(widgetId)}" data-mode="page" data-storage="memory" data-token-url="${escapeAttribute(tokenUrl)}"></script>
+<script src="../assets/preview.js"></script>
+<script src="../../widget.js${scriptVersion ? `?v=${escapeAttribute(scriptVersion)}` : ''}" data-widget-id="${escapeAttribute(widgetId)}" data-mode="launcher" data-open="true" data-storage="memory" data-token-url="${escapeAttribute(tokenUrl)}"></script>
 </body>
 </html>
 `;

@@ -7,6 +7,7 @@ import { AirlockError } from '../errors.js';
 import { json, readJsonObject } from '../http/responses.js';
 import type { Route } from '../http/router.js';
 import { loadUsableWidget, mintFor } from '../tokens/public-minting.js';
+import { widgetScriptFor } from '../assets/widget-script.js';
 import { AdminPageAssets } from './assets.js';
 
 const widgetId = '(?<id>[A-Za-z0-9_-]{1,100})';
@@ -97,7 +98,8 @@ export function adminPageRoutes(context: AirlockContext): Route[] {
       browser: 'none',
       async handle(request, params) {
         const widget = await previewWidget(context, request, params.id!, { needsSameOrigin: false });
-        return assets.previewPage(request, widget.id, `${context.basePath}/admin/preview/${widget.id}/token`);
+        const version = await widgetScriptFor(context).version().catch(() => undefined);
+        return assets.previewPage(request, widget.id, `${context.basePath}/admin/preview/${widget.id}/token`, version);
       },
     },
     {

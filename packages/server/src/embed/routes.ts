@@ -1,3 +1,4 @@
+import { widgetScriptFor } from '../assets/widget-script.js';
 import type { AirlockContext } from '../context.js';
 import { AirlockError } from '../errors.js';
 import { errorResponse, json } from '../http/responses.js';
@@ -66,6 +67,8 @@ export function embedRoutes(context: AirlockContext): Route[] {
         const tag = Object.entries(attributes)
           .map(([name, value]) => ` ${name}="${escapeHtml(value)}"`)
           .join('');
+        // By version, so browsers keep the bundle for a year and fetch a new one only after an upgrade.
+        const version = await widgetScriptFor(context).version().catch(() => undefined);
         const page = `<!doctype html>
 <html lang="${escapeHtml(attributes['data-locale'] ?? widget.presentation.locale ?? 'en')}">
 <head>
@@ -75,7 +78,7 @@ export function embedRoutes(context: AirlockContext): Route[] {
 <link rel="icon" href="data:,">
 </head>
 <body>
-<script src="../widget.js"${tag}></script>
+<script src="../widget.js${version ? `?v=${version}` : ''}"${tag}></script>
 </body>
 </html>
 `;

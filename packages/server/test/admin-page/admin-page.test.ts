@@ -242,6 +242,71 @@ describe('the admin page in a real browser', () => {
     await shoot(page, 'usage');
   });
 
+  it('edits the look with a live preview that changes as the owner types, checks the contrast, and saves it', async () => {
+    const helper = (await server.airlock.store.listWidgets()).find((widget) => widget.name === 'helper')!;
+    await page.goto(`${server.url}/airlock/admin/#/widgets/${helper.id}`);
+    const preview = page.frameLocator('iframe.preview');
+    const launcher = preview.locator('[data-airlock="launcher"]');
+    await preview.locator('[data-airlock="input"]').waitFor();
+    const background = (locator: typeof launcher) => locator.evaluate((element) => getComputedStyle(element).backgroundColor);
+    expect(await background(preview.locator('[data-airlock="send"]'))).toBe('rgb(37, 87, 214)');
+
+    await page.getByLabel('Brand colour', { exact: true }).fill('#ffd400');
+    // Not saved yet, and the preview already shows it, with the text colour that reaches AA.
+    await expect.poll(() => background(preview.locator('[data-airlock="send"]'))).toBe('rgb(255, 212, 0)');
+    expect(await preview.locator('[data-airlock="send"]').evaluate((element) => getComputedStyle(element).color)).toBe('rgb(0, 0, 0)');
+    await page.getByTestId('contrast').getByText(/#000000 \(chosen for you\), contrast 1[0-9]\.\d\d:1 — passes WCAG AA/).waitFor();
+    expect((await server.airlock.store.getWidget(helper.id))?.presentation.style).toBeUndefined();
+
+    await page.getByLabel('Text on the brand colour').fill('#ffffff');
+    await page.getByTestId('contrast').getByText(/fails WCAG AA \(4\.5:1 needed\); #000000 passes/).waitFor();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText(/WCAG AA needs 4\.5:1\. Use #000000/).waitFor();
+    await page.getByLabel('Text on the brand colour').fill('');
+
+    await page.getByLabel('Position').selectOption('left');
+    await page.getByLabel('Launcher label').fill('Chat with us');
+    await page.getByLabel('Font', { exact: true }).fill('Georgia, serif');
+    await page.getByLabel('Corner radius (px)').fill('20');
+    await page.getByLabel('Greeting', { exact: true }).fill('Welcome to the shop!');
+    await preview.locator('[data-greeting]').getByText('Welcome to the shop!').waitFor();
+    await expect.poll(() => preview.locator('[data-airlock="panel"]').evaluate((element) => getComputedStyle(element).fontFamily)).toContain('Georgia');
+    // The panel and launcher moved to the left of the preview.
+    const frameLeft = (await page.locator('iframe.preview').boundingBox())!.x;
+    await expect.poll(async () => (await preview.locator('[data-airlock="panel"]').boundingBox())!.x - frameLeft).toBeLessThan(40);
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await shoot(page, 'style-editor', 1700);
+
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Widget helper saved.').waitFor();
+    const saved = (await server.airlock.store.getWidget(helper.id))!.presentation;
+    expect(saved.style).toEqual({ brandColor: '#ffd400', position: 'left', launcherLabel: 'Chat with us', fontFamily: 'Georgia, serif', radius: 20 });
+    expect(saved.greeting).toBe('Welcome to the shop!');
+    // Saved, the reloaded preview shows it from the server; closed, the launcher carries its label.
+    await preview.locator('[data-airlock="input"]').waitFor();
+    await preview.locator('[part~="close"]').click();
+    expect(await launcher.textContent()).toBe('Chat with us');
+    expect(await background(launcher)).toBe('rgb(255, 212, 0)');
+  });
+
+  it('does not scroll sideways on a 390 px screen (widgets, usage, a widget)', async () => {
+    const phone = await context.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    const helper = (await server.airlock.store.listWidgets()).find((widget) => widget.name === 'helper')!;
+    for (const [hash, ready] of [
+      ['#/widgets', () => phone.getByRole('link', { name: 'helper' }).waitFor()],
+      ['#/usage', () => phone.locator('svg.chart').first().waitFor()],
+      [`#/widgets/${helper.id}`, () => phone.getByRole('heading', { name: 'helper', level: 1 }).waitFor()],
+      ['#/keys', () => phone.getByRole('heading', { name: 'OpenAI API key' }).waitFor()],
+    ] as const) {
+      await phone.goto(`${server.url}/airlock/admin/${hash}`);
+      await ready();
+      const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+      expect(width, hash).toBeLessThanOrEqual(390);
+    }
+    await phone.close();
+  });
+
   it('refuses a change made without the CSRF token', async () => {
     const statuses = await page.evaluate(async () => {
       const body = JSON.stringify({ name: 'forged', allowedOrigins: [] });

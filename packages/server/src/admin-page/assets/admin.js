@@ -1,6 +1,6 @@
 // The Airlock admin page: plain DOM, no framework, no build step. Every
 // value from the server is put in the page as text (never as HTML).
-/* global navigator, location, history, Node, HTMLElement, HTMLSelectElement, HTMLDialogElement, URLSearchParams */
+/* global navigator, location, history, Node, HTMLElement, HTMLSelectElement, HTMLDialogElement, URLSearchParams, Event, requestAnimationFrame, cancelAnimationFrame */
 
 const base = location.pathname.replace(/\/admin(\/.*)?$/, '');
 const adminBase = `${base}/admin`;
@@ -455,11 +455,11 @@ async function widgetsPage() {
           h(
             'tr',
             {},
-            h('td', {}, h('a', { href: `#/widgets/${encodeURIComponent(widget.id)}` }, widget.name)),
-            h('td', {}, widget.type),
-            h('td', {}, widget.enabled ? 'enabled' : 'disabled'),
-            h('td', {}, widget.allowedOrigins.join(', ') || '—'),
-            h('td', {}, widget.keySource ?? 'default'),
+            h('td', { 'data-label': 'Name' }, h('a', { href: `#/widgets/${encodeURIComponent(widget.id)}` }, widget.name)),
+            h('td', { 'data-label': 'Type' }, widget.type),
+            h('td', { 'data-label': 'Status' }, widget.enabled ? 'enabled' : 'disabled'),
+            h('td', { 'data-label': 'Allowed origins' }, widget.allowedOrigins.join(', ') || '—'),
+            h('td', { 'data-label': 'Key' }, widget.keySource ?? 'default'),
           ),
         ),
       ),
@@ -473,6 +473,141 @@ const lines = (value) =>
     .map((line) => line.trim())
     .filter(Boolean);
 const optionalNumber = (value) => (value.trim() === '' ? null : Number(value));
+
+// ---------- the style editor ----------
+
+/** WCAG 2 relative luminance of `#rrggbb`. */
+function luminance(colour) {
+  const channel = (offset) => {
+    const value = Number.parseInt(colour.slice(offset, offset + 2), 16) / 255;
+    return value <= 0.04045 ? value / 12.92 : ((value + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+}
+function contrast(first, second) {
+  const [lighter, darker] = [luminance(first), luminance(second)].sort((a, b) => b - a);
+  return (lighter + 0.05) / (darker + 0.05);
+}
+const hexColour = (value) => {
+  const match = /^#?([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(value.trim());
+  if (!match) return undefined;
+  const hex = match[1].toLowerCase();
+  return `#${hex.length === 3 ? [...hex].map((digit) => digit + digit).join('') : hex}`;
+};
+/** White or black, whichever reads better: what the server picks when no text colour is set. */
+const readableOn = (background) => (contrast(background, '#ffffff') >= contrast(background, '#000000') ? '#ffffff' : '#000000');
+
+/** The presentation the form describes, as the admin API takes it (null: not set). */
+function presentationFrom(form) {
+  const value = (name) => form.elements.namedItem(name)?.value ?? '';
+  const text = (name) => (value(name).trim() === '' ? null : value(name).trim());
+  const number = (name) => optionalNumber(value(name));
+  const brandColor = hexColour(value('brandColor')) ?? null;
+  const style = {
+    brandColor,
+    brandTextColor: (brandColor && hexColour(value('brandTextColor'))) || null,
+    position: text('position'),
+    offsetX: number('offsetX'),
+    offsetY: number('offsetY'),
+    launcherIcon: text('launcherIcon'),
+    launcherImage: text('launcherImage'),
+    launcherLabel: text('launcherLabel'),
+    logo: text('logo'),
+    width: number('width'),
+    height: number('height'),
+    radius: number('radius'),
+    fontFamily: text('fontFamily'),
+    poweredBy: form.elements.namedItem('poweredBy')?.checked || null,
+  };
+  const translations = value('translations').trim();
+  const proactive = text('proactiveGreeting');
+  const delay = number('proactiveDelay');
+  const presentation = {
+    title: value('title').trim() || value('name').trim(),
+    theme: value('theme'),
+    greeting: text('greeting'),
+    placeholder: text('placeholder'),
+    suggestedPrompts: lines(value('suggestedPrompts')),
+    locale: text('locale'),
+    style,
+    translations: translations ? JSON.parse(translations) : null,
+    proactiveGreeting: proactive ? { text: proactive, ...(delay !== null && { delaySeconds: delay }) } : null,
+  };
+  if (presentation.suggestedPrompts.length === 0) presentation.suggestedPrompts = null;
+  return presentation;
+}
+
+/** What the preview shows while the owner types: the draft as a browser would get it. */
+function previewConfig(presentation) {
+  const config = {};
+  for (const [name, entry] of Object.entries(presentation)) if (entry !== null) config[name] = entry;
+  const style = {};
+  for (const [name, entry] of Object.entries(presentation.style)) if (entry !== null) style[name] = entry;
+  if (style.brandColor && !style.brandTextColor) style.brandTextColor = readableOn(style.brandColor);
+  config.style = style;
+  config.greeting ??= '';
+  config.placeholder ??= '';
+  config.suggestedPrompts ??= [];
+  return config;
+}
+
+/** The Style fieldset: brand colour with its contrast, position, launcher, header, sizes, font. */
+function styleFields(style, input) {
+  const brand = input('brandColor', style.brandColor, { placeholder: '#2557d6', pattern: '#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})', spellcheck: 'false' });
+  const picker = h('input', { type: 'color', value: style.brandColor ?? '#2557d6', 'aria-label': 'Pick the brand colour', class: 'swatch' });
+  const textColour = input('brandTextColor', style.brandTextColor, { placeholder: 'automatic', pattern: '#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})', spellcheck: 'false' });
+  const verdict = h('p', { class: 'hint', id: 'contrast-verdict', 'aria-live': 'polite', 'data-testid': 'contrast' });
+  const judge = () => {
+    const colour = hexColour(brand.value);
+    if (colour) picker.value = colour;
+    if (!colour) {
+      verdict.textContent = brand.value.trim() ? 'Not a colour: use #rrggbb.' : 'The theme’s own blue.';
+      verdict.className = brand.value.trim() ? 'hint error' : 'hint';
+      return;
+    }
+    const chosen = hexColour(textColour.value) ?? readableOn(colour);
+    const ratio = contrast(colour, chosen);
+    const passes = ratio >= 4.5;
+    verdict.textContent = `Text on it: ${chosen}${hexColour(textColour.value) ? '' : ' (chosen for you)'}, contrast ${ratio.toFixed(2)}:1 — ${passes ? 'passes WCAG AA' : `fails WCAG AA (4.5:1 needed); ${readableOn(colour)} passes`}.`;
+    verdict.className = passes ? 'hint' : 'hint error';
+  };
+  picker.addEventListener('input', () => {
+    brand.value = picker.value;
+    brand.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  brand.addEventListener('input', judge);
+  textColour.addEventListener('input', judge);
+  judge();
+  const brandField = field('Brand colour', brand, 'The launcher, Send and the visitor’s messages.');
+  brandField.append(picker, verdict);
+  return h(
+    'fieldset',
+    { 'data-testid': 'style' },
+    h('legend', {}, 'Style'),
+    brandField,
+    field('Text on the brand colour', textColour, 'Leave empty: black or white, whichever reads better. A colour under 4.5:1 is refused.'),
+    field('Position', select('position', [['', 'Bottom, end of the line (right; left in Arabic and Hebrew)'], ['right', 'Bottom right'], ['left', 'Bottom left']], style.position ?? '')),
+    h(
+      'div',
+      { class: 'pair' },
+      field('Distance from the side (px)', input('offsetX', style.offsetX, { type: 'number', min: 0, max: 200, placeholder: '20' })),
+      field('Distance from the bottom (px)', input('offsetY', style.offsetY, { type: 'number', min: 0, max: 200, placeholder: '20' })),
+    ),
+    field('Launcher icon', select('launcherIcon', [['', 'Speech bubble'], ['help', 'Question mark'], ['sparkles', 'Sparkles']], style.launcherIcon ?? '')),
+    field('Launcher label', input('launcherLabel', style.launcherLabel, { maxlength: 40, placeholder: 'Chat with us' }), 'Shown beside the icon; empty for a round button.'),
+    field('Launcher image', input('launcherImage', style.launcherImage, { type: 'url', placeholder: 'https://…' }), 'Replaces the icon: an https: address (or a data:image/ URL up to 16 KB).'),
+    field('Header logo or avatar', input('logo', style.logo, { type: 'url', placeholder: 'https://…' })),
+    h(
+      'div',
+      { class: 'pair' },
+      field('Panel width (px)', input('width', style.width, { type: 'number', min: 280, max: 720, placeholder: '380' })),
+      field('Panel height (px)', input('height', style.height, { type: 'number', min: 320, max: 900, placeholder: '560' })),
+    ),
+    field('Corner radius (px)', input('radius', style.radius, { type: 'number', min: 0, max: 28, placeholder: '12' })),
+    field('Font', input('fontFamily', style.fontFamily, { placeholder: 'Inter, sans-serif' }), 'A font your pages already load, then fallbacks.'),
+    h('div', { class: 'field check' }, h('input', { type: 'checkbox', name: 'poweredBy', id: 'powered-by', checked: style.poweredBy ?? false }), h('label', { for: 'powered-by' }, 'Show “Powered by Airlock”')),
+  );
+}
 
 /** Reads the form into a widget body: the fields every widget has, then the type's own. */
 function widgetBody(form, current) {
@@ -514,15 +649,9 @@ function widgetBody(form, current) {
       ...(value('quality').trim() && { quality: value('quality').trim() }),
     };
   }
-  const presentation = {
-    title: value('title').trim() || value('name').trim(),
-    theme: value('theme'),
-    greeting: text('greeting'),
-    placeholder: text('placeholder'),
-    suggestedPrompts: lines(value('suggestedPrompts')),
-    locale: text('locale'),
-  };
-  if (presentation.suggestedPrompts.length === 0) presentation.suggestedPrompts = null;
+  const presentation = presentationFrom(form);
+  // No look set at all: no style object either.
+  if (Object.values(presentation.style).every((entry) => entry === null)) presentation.style = null;
   const body = {
     name: value('name').trim(),
     enabled: form.elements.namedItem('enabled').checked,
@@ -571,7 +700,7 @@ function widgetForm(widget, onSaved) {
           toast(`Widget ${saved.name} saved.`);
           await onSaved(saved);
         } catch (error) {
-          problem.replaceChildren(errorBox(error instanceof SyntaxError ? new Error('"Inputs" must be valid JSON.') : error));
+          problem.replaceChildren(errorBox(error instanceof SyntaxError ? new Error('"Inputs" and "Texts in other languages" must be valid JSON.') : error));
         }
       },
     },
@@ -638,8 +767,16 @@ function widgetForm(widget, onSaved) {
       field('Greeting', area('greeting', presentation.greeting, 2)),
       field('Input placeholder', input('placeholder', presentation.placeholder)),
       field('Suggested prompts', area('suggestedPrompts', (presentation.suggestedPrompts ?? []).join('\n')), 'One per line, at most 8.'),
-      field('Language', input('locale', presentation.locale, { placeholder: 'en' })),
+      field('Language', input('locale', presentation.locale, { placeholder: 'visitor’s' }), 'Empty: each visitor’s own language (15 are built in).'),
+      field(
+        'Texts in other languages (JSON)',
+        area('translations', presentation.translations ? JSON.stringify(presentation.translations, null, 2) : '', 4),
+        'By language tag: {"fr": {"greeting": "Bonjour !", "placeholder": "…", "suggestedPrompts": ["…"], "proactiveGreeting": "…"}}. A visitor gets their exact tag (pt-BR), else their language (pt), else the texts above.',
+      ),
+      field('Proactive message', input('proactiveGreeting', presentation.proactiveGreeting?.text, { maxlength: 300, placeholder: 'Questions? Ask us.' }), 'A proactive greeting beside the closed launcher, once per visitor; empty for none.'),
+      field('Show it after (seconds)', input('proactiveDelay', presentation.proactiveGreeting?.delaySeconds, { type: 'number', min: 0, max: 600, placeholder: '5' })),
     ),
+    styleFields(presentation.style ?? {}, input),
     problem,
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, widget ? 'Save changes' : 'Create widget')),
   );
@@ -693,6 +830,21 @@ async function widgetPage(id) {
   const path = `/widgets/${encodeURIComponent(widget.id)}`;
   const preview = h('iframe', { src: `${adminBase}/preview/${encodeURIComponent(widget.id)}`, title: `Live preview of ${widget.name}`, class: 'preview' });
   const reload = () => widgetPage(widget.id);
+  const form = widgetForm(widget, reload);
+  // The preview follows the form as the owner types; nothing is saved until Save.
+  let pending = 0;
+  form.addEventListener('input', () => {
+    cancelAnimationFrame(pending);
+    pending = requestAnimationFrame(() => {
+      let config;
+      try {
+        config = previewConfig(presentationFrom(form));
+      } catch {
+        return; // Half-typed JSON: keep the last good preview.
+      }
+      preview.contentWindow?.postMessage({ airlockPreview: config }, location.origin);
+    });
+  });
   section.append(
     h('div', { class: 'title-row' }, h('h1', { id: 'widget-title' }, widget.name), h('span', { class: `badge ${widget.enabled ? 'on' : 'off'}` }, widget.enabled ? 'enabled' : 'disabled')),
     h(
@@ -744,12 +896,12 @@ async function widgetPage(id) {
     h(
       'div',
       { class: 'split' },
-      widgetForm(widget, reload),
+      form,
       h(
         'aside',
         { 'aria-label': 'Preview and embed code' },
         h('h2', {}, 'Live preview'),
-        h('p', { class: 'hint' }, 'Messages sent here go to the model like a visitor’s, and count in usage.'),
+        h('p', { class: 'hint' }, 'Changes as you type; Save makes them live. Messages sent here go to the model like a visitor’s, and count in usage.'),
         preview,
         h('h2', {}, 'Embed code'),
         embed ? [embedBlock('Script tag', embed.scriptTag), embedBlock('Iframe', embed.iframe)] : h('p', { class: 'muted' }, 'The embed code is not available.'),
