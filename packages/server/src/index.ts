@@ -17,6 +17,15 @@ export type { UpstreamOptions } from './proxy/upstream.js';
 export type { ChatInputLimits } from './proxy/chat-completions.js';
 export type { ProxyOptions } from './proxy/proxy-services.js';
 export { behaviourProblems } from './proxy/behaviour-check.js';
+export {
+  blockedListProblem,
+  compilePromptFilter,
+  foldText,
+  maxBlockedBytes,
+  maxBlockedEntries,
+  maxBlockedEntryLength,
+  type PromptFilter,
+} from './proxy/prompt-filter.js';
 export type { ProxyLimitsOptions } from './limits/request-limits.js';
 export { MemoryRateLimiter, type RateLimiter, type RateLimitResult } from './limits/rate-limiter.js';
 export { RedisRateLimiter, type RedisRateLimiterOptions } from './cluster/redis-rate-limiter.js';
