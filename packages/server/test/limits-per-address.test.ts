@@ -1,6 +1,7 @@
 // One client address cannot starve a widget: its proxied requests are
 // limited per address per widget, and an IPv6 /64 counts as one address,
 // for mint limits and request limits alike.
+import { isIPv4, isIPv6 } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addressKey } from '../src/adapters/client-address.js';
 import { allowedOrigin, errorCode, startProxyHarness, type ProxyHarness } from './proxy-helpers.js';
@@ -148,6 +149,32 @@ describe('addressKey', () => {
   ])('%s is counted as %s', (address, key) => {
     expect(addressKey(address)).toBe(key);
     expect(addressKey(key)).toBe(key);
+  });
+
+  it('groups every address node:net calls IPv6 by its /64, and nothing else', () => {
+    // Real shapes and generated near-misses (some 1,500 of them valid):
+    // an address is grouped exactly when node:net calls it IPv6.
+    let seed = 7;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const samples = ['::', '::1', '1::', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', ':::', '1::2::3', '::1.2.3.4', '::ffff:1.2.3.04', 'a:b::1.2.3.4', '12345::', '1:2:3:4:5:6:1.2.3.4', '1:2:3:4:5:6:7:1.2.3.4'];
+    // Near-misses: 1 to 9 groups of 0 to 5 hex digits, sometimes a `::`, sometimes an IPv4 tail.
+    const pick = (choices: string) => choices[Math.floor(random() * choices.length)]!;
+    for (let index = 0; index < 20_000; index++) {
+      const groups: string[] = [];
+      for (let count = 1 + Math.floor(random() * 9); count > 0; count--) {
+        let group = '';
+        for (let digits = Math.floor(random() * 6); digits > 0; digits--) group += pick('0123456789abcdef');
+        groups.push(group);
+      }
+      if (random() < 0.5) groups.splice(Math.floor(random() * groups.length), 0, '');
+      if (random() < 0.2) groups.push([0, 0, 0, 0].map(() => String(Math.floor(random() * 300))).join('.'));
+      samples.push(groups.join(':'));
+    }
+    for (const sample of samples) {
+      const key = addressKey(sample);
+      if (isIPv6(sample)) expect(key.endsWith('::/64') || isIPv4(key), sample).toBe(true);
+      else if (!isIPv4(sample)) expect(key, sample).toBe(sample);
+    }
   });
 
   it('bounds what a custom clientAddress returns', () => {
