@@ -99,7 +99,9 @@ describe('memory strategies', () => {
     expect(summaryCall!.messages[1]!.content).toContain('turn-0');
     expect(summaryCall!.messages[1]!.content).not.toContain('Summary so far');
     expect(mainCall!.messages[0]).toEqual({ role: 'system', content: 'SYSTEM' });
-    expect(mainCall!.messages[1]).toEqual({ role: 'system', content: 'Summary of the earlier conversation:\nSUMMARY-ONE' });
+    // Delimited data in a user message: the summary carries visitor text, which gets no system authority.
+    expect(mainCall!.messages[1]!.role).toBe('user');
+    expect(mainCall!.messages[1]!.content).toContain('<conversation-summary>\nSUMMARY-ONE\n</conversation-summary>');
     const keptTurns = mainCall!.messages.slice(2);
     expect(keptTurns.at(-1)!.content).toBe(first.at(-1)!.content);
     expect(keptTurns.some((turn) => turn.content === first[0]!.content)).toBe(false);

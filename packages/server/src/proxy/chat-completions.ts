@@ -3,7 +3,7 @@ import { AirlockError } from '../errors.js';
 import { clientSignal, writesNodeBody } from '../http/request-parts.js';
 import { json, readJsonObject } from '../http/responses.js';
 import type { WidgetRecord } from '../stores/store.js';
-import { applyMemory, countTurnTokens, tokenCounter, type ChatTurn, type SummaryService } from './memory.js';
+import { applyMemory, countTurnTokens, summaryMessage, tokenCounter, type ChatTurn, type SummaryService } from './memory.js';
 import { checkPromptFilter } from './prompt-filter.js';
 import {
   reserveGenerations,
@@ -90,14 +90,19 @@ export function outputCap(services: ProxyServices, call: ProxyCall): number {
 }
 
 // The client is made only when a summary is due (most requests need none).
-function summaryService(services: ProxyServices, call: ProxyCall, apiKey: string, model: string): SummaryService {
+// A summary is an upstream call on the request's key: reserved and charged
+// like the answer, and not stopped when the visitor leaves (its result is
+// kept for the conversation's next turn), so once made it stays charged.
+function summaryService(services: ProxyServices, call: ProxyCall, key: ResolvedKey, model: string): SummaryService {
   return {
     get: async (key) => (await services.store.getConversationSummary(key))?.summary,
     put: (key, summary) => services.store.putConversationSummary({ key, widgetId: call.widget.id, summary }),
     async summarise(previous, turns, maxTokens) {
       const transcript = turns.map((turn) => `${turn.role === 'user' ? 'Visitor' : 'Assistant'}: ${turn.content}`).join('\n\n');
+      const reservation = await reserveGenerations(services, call, key, model, 1);
+      let made = false;
       try {
-        const completion = await services.upstream.forKey(apiKey).chat.completions.create({
+        const completion = await services.upstream.forKey(key.apiKey).chat.completions.create({
           model,
           max_completion_tokens: maxTokens,
           messages: [
@@ -111,11 +116,15 @@ function summaryService(services: ProxyServices, call: ProxyCall, apiKey: string
             { role: 'user', content: `${previous ? `Summary so far:\n${previous}\n\n` : ''}New messages:\n${transcript}` },
           ],
         });
+        made = true;
         const usage = completion.usage;
         services.usage.record(call.widget.id, { inputTokens: usage?.prompt_tokens ?? 0, outputTokens: usage?.completion_tokens ?? 0 });
         return completion.choices[0]?.message.content?.trim() ?? previous ?? '';
       } catch (error) {
         throw upstreamError(error);
+      } finally {
+        // Refused or unreachable upstream: nothing was spent, all is given back.
+        reservation.settle(made ? 1 : 0);
       }
     },
   };
@@ -151,11 +160,11 @@ export async function handleChatCompletions(request: Request, call: ProxyCall, s
         systemPrompt: behaviour.systemPrompt,
         maxOutputTokens,
         widgetId: widget.id,
-        summaries: summaryService(services, call, key.apiKey, model),
+        summaries: summaryService(services, call, key, model),
       });
       const upstreamMessages: ChatCompletionMessageParam[] = [];
       if (behaviour.systemPrompt) upstreamMessages.push({ role: 'system', content: behaviour.systemPrompt });
-      if (memory.summary) upstreamMessages.push({ role: 'system', content: `Summary of the earlier conversation:\n${memory.summary}` });
+      if (memory.summary) upstreamMessages.push(summaryMessage(memory.summary));
       upstreamMessages.push(...memory.turns);
       return upstreamMessages;
     },
@@ -257,6 +266,8 @@ export async function runChat(request: Request, services: ProxyServices, call: P
 
   try {
     messages = await chat.messages();
+    // The visitor left while the memory was prepared (a summary takes a while): ask for no answer.
+    gone.throwIfAborted();
     const params: ChatCompletionCreateParamsBase = {
       model: chat.model,
       messages,
