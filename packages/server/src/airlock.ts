@@ -320,7 +320,8 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
       if (request.method === 'OPTIONS' && route.browser !== 'none') {
         response = preflight(request);
       } else {
-        if (path.startsWith('/admin/')) await authenticateAdminRequest(context, request);
+        // /metrics takes the admin token too: its wrong guesses count like any other.
+        if (path.startsWith('/admin/') || path === '/metrics') await authenticateAdminRequest(context, request);
         response = await route.handle(request, found.params);
         if (route.browser === 'widget') response = withCors(response, origin);
       }

@@ -50,6 +50,14 @@ describe('failed admin bearer tokens', () => {
     expect(server.logs.some((line) => line.includes('admin address locked out'))).toBe(true);
   });
 
+  it('count on /metrics too, which takes the admin token', async () => {
+    const metrics = (token: string) =>
+      fetch(`${server.url}/airlock/metrics`, { headers: { authorization: `Bearer ${token}`, 'x-test-address': '198.51.100.9' } });
+    for (let attempt = 0; attempt < 10; attempt++) expect((await metrics(`wrong-${attempt}`)).status).toBe(401);
+    expect((await metrics(adminToken)).status).toBe(429);
+    expect((await bearer(adminToken, '198.51.100.9')).status).toBe(429);
+  });
+
   it('count a whole IPv6 /64 as one address', async () => {
     for (let host = 1; host <= 10; host++) expect((await bearer('wrong', `2001:db8:7:7::${host.toString(16)}`)).status).toBe(401);
     expect((await bearer(adminToken, '2001:db8:7:7:ffff:ffff:ffff:ffff')).status).toBe(429);
