@@ -46,6 +46,8 @@ export async function startSite(): Promise<Site> {
     masterKeys: `k1:${randomBytes(32).toString('base64')}`,
     upstream: { apiKey: canaryKey, baseURL: upstream.baseURL },
     widgetScriptPath: bundlePath,
+    // Every page of every test mints from 127.0.0.1: the per-address default (30 a minute) would refuse some.
+    mintRateLimits: { perAddress: { limit: 10_000, windowSeconds: 60 } },
     logger: silentLogger,
     now: () => new Date(Date.now() + offset),
   });
