@@ -21,8 +21,8 @@ let widget: WidgetRecord;
 beforeAll(async () => {
   harness = await startProxyHarness({
     // Heartbeats every 30 ms: a stream that stalls mid-event gets several before the idle limit.
-    upstream: { headersTimeoutMs: 600, firstChunkTimeoutMs: 600, idleTimeoutMs: 400, heartbeatIntervalMs: 30 },
-    proxy: { limits: { visitorRequestsPerMinute: 10_000, tokenRequestsPerMinute: 10_000, widgetRequestsPerMinute: 10_000, concurrentStreamsPerVisitor: 50 } },
+    upstream: { headersTimeoutMs: 1_500, firstChunkTimeoutMs: 1_500, idleTimeoutMs: 600, heartbeatIntervalMs: 30 },
+    proxy: { limits: { visitorRequestsPerMinute: 10_000, tokenRequestsPerMinute: 10_000, widgetRequestsPerMinute: 10_000, addressRequestsPerMinute: 10_000, concurrentStreamsPerVisitor: 50 } },
   });
   widget = await harness.widget();
 });
@@ -112,7 +112,7 @@ describe('the fault matrix', () => {
         const outcome = await client();
         harness.seen.push(outcome.text);
         if (expected === 'answer') expect(outcome, client.name).toEqual({ kind: 'answer', text: answerText });
-        else expect(outcome, client.name).toMatchObject({ kind: 'error', code: expected });
+        else expect(outcome, `${client.name} ${JSON.stringify(outcome)}`).toMatchObject({ kind: "error", code: expected });
       }
       // The bytes themselves: whole events only, each JSON or [DONE], ending in [DONE] or an Airlock error.
       harness.upstream.next(fault);

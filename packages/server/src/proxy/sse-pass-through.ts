@@ -310,6 +310,8 @@ class SseRelay implements NodeBody {
   // Set while the upstream is paused because the client has not taken its buffer.
   #blockedSince: number | undefined;
   #timer: NodeJS.Timeout | undefined;
+  // A deadline passed and is being looked at again after pending reads (#tick).
+  #rechecking = false;
 
   constructor(source: Readable, options: PassThroughOptions) {
     this.#source = source;
@@ -557,12 +559,24 @@ class SseRelay implements NodeBody {
   readonly #tick = (): void => {
     if (this.#ended) return;
     const now = Date.now();
-    if (this.#blockedSince !== undefined) {
-      if (now - this.#blockedSince >= this.#slowClientMs) {
-        this.#giveUpOnClient();
-        return;
-      }
-    } else if (now - this.#lastChunkAt >= (this.#received ? this.#options.idleTimeoutMs : this.#options.firstChunkTimeoutMs)) {
+    const overdue =
+      this.#blockedSince !== undefined
+        ? now - this.#blockedSince >= this.#slowClientMs
+        : now - this.#lastChunkAt >= (this.#received ? this.#options.idleTimeoutMs : this.#options.firstChunkTimeoutMs);
+    if (overdue && !this.#rechecking) {
+      // After the event loop was held up (a long synchronous task), timers
+      // run before the reads that came meanwhile: look again once those
+      // have been handled, so a stall of this process is not the upstream's.
+      this.#rechecking = true;
+      setImmediate(this.#tick);
+      return;
+    }
+    this.#rechecking = false;
+    if (overdue && this.#blockedSince !== undefined) {
+      this.#giveUpOnClient();
+      return;
+    }
+    if (overdue) {
       // #fail destroys the upstream body: its connection closes and the generation stops.
       this.#fail(new AirlockError('upstream_timeout', 'The AI service stopped answering.'));
       return;
