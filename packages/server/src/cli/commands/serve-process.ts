@@ -27,6 +27,14 @@ export async function runServer(settings: ServeSettings): Promise<number> {
   await airlock.ready();
   const server = await serve(airlock.fetch, { port: settings.port, host: settings.host, ...settings.http });
   console.log(`Airlock listening on ${server.url}${airlock.basePath}`);
+  console.log(`Admin page: ${server.url}${airlock.basePath}/admin/`);
+  // Without a token the admin page can only refuse every sign-in, which looks like a wrong token.
+  if (!process.env.AIRLOCK_ADMIN_TOKEN) {
+    console.warn(
+      'No AIRLOCK_ADMIN_TOKEN is set, so nobody can sign in to the admin page or use the admin API. ' +
+        'Set one of at least 32 random characters and restart: export AIRLOCK_ADMIN_TOKEN="$(openssl rand -base64 32)"',
+    );
+  }
   logger.info('listening', { url: `${server.url}${airlock.basePath}`, pid: process.pid });
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
