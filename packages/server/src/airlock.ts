@@ -19,6 +19,7 @@ import { MemoryLimitCounters } from './limits/counters.js';
 import { GenerationLeases } from './limits/generation-leases.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
 import { KeyResolver } from './keys/key-resolver.js';
+import { SharedKeyPolicy, sharedKeyModelsFrom, type SharedKeyOptions } from './keys/shared-key-policy.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { currentRequestContext, requestIdFor, runWithRequestContext } from './logging/request-context.js';
 import { Metrics, routeLabel } from './operations/metrics.js';
@@ -76,6 +77,13 @@ export interface AirlockOptions {
   chatLimits?: Partial<ChatInputLimits>;
   /** Proxy caps, rate limits, generation costs and allowances. Default: see {@link ProxyOptions}. */
   proxy?: ProxyOptions;
+  /**
+   * The operator's rules for the shared OpenAI key: the models that accounts
+   * granted `listed-models` may use on it. Which accounts may use it at all
+   * is each account's setting (`airlock accounts shared-key`). Default: see
+   * {@link SharedKeyOptions}.
+   */
+  sharedKey?: SharedKeyOptions;
   /** Path of the widget script-tag bundle. Default: resolved from `@airlock/widget`. */
   widgetScriptPath?: string;
   /** Counts requests for rate limits. Default: in Redis when `redis` is configured, else in-process (`MemoryRateLimiter`, per instance). */
@@ -225,6 +233,9 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     : undefined;
   const counters = cluster?.counters ?? localCounters;
 
+  const sharedKeyPolicy = new SharedKeyPolicy({
+    models: options.sharedKey?.models ?? sharedKeyModelsFrom(process.env.AIRLOCK_SHARED_KEY_MODELS),
+  });
   let started: ReturnType<AirlockContext['started']> | undefined;
   let subscribed: (() => void) | undefined;
   const context: AirlockContext = {
@@ -240,7 +251,9 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
       now,
       environmentKey: () => upstream.settings.apiKey,
       confirmRefused: (apiKey) => upstream.keyIsRefused(apiKey),
+      checkSharedUse: (widget, stored) => sharedKeyPolicy.assertCall(widget, stored),
     }),
+    sharedKey: sharedKeyPolicy,
     counters,
     usage,
     generationLeases,

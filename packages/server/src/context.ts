@@ -1,5 +1,6 @@
 import type { AirlockOptions } from './airlock.js';
 import type { KeyResolver } from './keys/key-resolver.js';
+import type { SharedKeyPolicy } from './keys/shared-key-policy.js';
 import type { LimitCounters } from './limits/counters.js';
 import type { GenerationLeases } from './limits/generation-leases.js';
 import type { Logger } from './logging/logger.js';
@@ -24,6 +25,8 @@ export interface AirlockContext {
   readonly upstream: UpstreamClients;
   /** Picks and opens the OpenAI key for a widget's call (own or shared); `keys.reportUpstreamFailure` marks refused keys. */
   readonly keys: KeyResolver;
+  /** The operator's rules for the shared key (which accounts, which models), checked on save and before every call opens it. */
+  readonly sharedKey: SharedKeyPolicy;
   /** Every count the limits keep (rates, stream slots, token budgets, idempotency keys): in Redis when configured, else in-process. */
   readonly counters: LimitCounters;
   /** Per-widget daily usage (views, requests, tokens, generations, errors); `usage.recordView(widgetId)` counts a view. */

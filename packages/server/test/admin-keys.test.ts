@@ -153,6 +153,8 @@ describe.each(['sqlite', 'postgres'] as const)('accounts and keys (%s)', (kind) 
 
   it('creates, lists and shows accounts', async () => {
     expect(await admin('POST', '/accounts', { id: 'acme', name: 'Acme Ltd' })).toMatchObject({ status: 201, body: { id: 'acme', name: 'Acme Ltd' } });
+    // Its widget set to the shared key below needs the operator's grant.
+    expect(await admin('PUT', '/accounts/acme/shared-key', { grant: 'listed-models' })).toMatchObject({ status: 200, body: { sharedKey: 'listed-models' } });
     expect(await admin('POST', '/accounts', { id: 'acme', name: 'Again' })).toMatchObject({ status: 409, body: { error: { code: 'conflict' } } });
     expect(await admin('POST', '/accounts', { id: 'no spaces', name: 'x' })).toMatchObject({ status: 400, body: { error: { code: 'input_invalid' } } });
     const generated = await admin('POST', '/accounts', { name: 'Generated' });

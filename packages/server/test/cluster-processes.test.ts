@@ -178,6 +178,7 @@ describe('two airlock serve processes on PostgreSQL and Redis', () => {
   it('never overspends a nearly exhausted generation allowance under 50 concurrent requests', async () => {
     const [a, b] = instances as [Instance, Instance];
     const account = (await (await admin(a, 'POST', '/accounts', { name: 'Allowance' })).json()) as { id: string };
+    expect((await admin(a, 'PUT', `/accounts/${account.id}/shared-key`, { grant: 'listed-models' })).status).toBe(200);
     // gpt-4o-mini costs 1 generation: 3 are left for 50 requests.
     expect((await admin(a, 'PUT', `/accounts/${account.id}/generations`, { allowance: 3 })).status).toBe(200);
     const widgetId = await createWidget(a, { accountId: account.id, keySource: 'shared' });

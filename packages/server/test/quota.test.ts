@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AirlockOptions } from '../src/airlock.js';
 import { createLogger } from '../src/logging/logger.js';
 import { SqliteStore } from '../src/stores/sqlite-store.js';
-import type { WidgetRecord } from '../src/stores/store.js';
+import type { NewWidget, WidgetRecord } from '../src/stores/store.js';
 import { UsageMeter } from '../src/usage/usage-meter.js';
 import { canaryKey, sseEvents, startProxyHarness, streamedText, type ProxyHarness } from './proxy-helpers.js';
 import { startPostgres, type PostgresServer } from '@airlock/test-services';
@@ -19,10 +19,18 @@ function defineQuotaTests(kind: 'sqlite' | 'postgres', options: () => Promise<Pa
     let harness: ProxyHarness;
     beforeAll(async () => {
       harness = await startProxyHarness(
-        { ...(await options()), proxy: { generationCosts: { 'gpt-4o': 3 } } },
+        // Unlimited until set, as these tests start; the server's own default is a limited allowance.
+        { ...(await options()), proxy: { generationCosts: { 'gpt-4o': 3 }, defaultGenerationAllowance: null } },
         { acceptedKeys: [canaryKey, ownKey] },
       );
     });
+
+    // Each account here spends the shared key, which the operator grants per account (any model: the tests price several).
+    async function grantedWidget(input: Partial<NewWidget> & { accountId: string }) {
+      await harness.airlock.store.createAccount({ id: input.accountId, name: input.accountId });
+      await harness.airlock.store.setSharedKeyGrant(input.accountId, 'any-model');
+      return harness.widget(input);
+    }
     afterAll(async () => {
       await harness?.close();
     });
@@ -44,7 +52,7 @@ function defineQuotaTests(kind: 'sqlite' | 'postgres', options: () => Promise<Pa
       harness.post('/v1/chat/completions', await harness.token(widget), { messages: [{ role: 'user', content: 'hi' }], stream });
 
     it('never overspends under 50 concurrent requests', async () => {
-      const widget = await harness.widget({ accountId: `acct-${kind}-race` });
+      const widget = await grantedWidget({ accountId: `acct-${kind}-race` });
       await setAllowance(widget.accountId, 10);
       harness.upstream.setDefault({ type: 'answer', text: 'paid answer', delayMs: 5 });
       const before = harness.upstream.requests.length;
@@ -64,7 +72,7 @@ function defineQuotaTests(kind: 'sqlite' | 'postgres', options: () => Promise<Pa
     });
 
     it('deducts by model from the configurable table', async () => {
-      const widget = await harness.widget({ accountId: `acct-${kind}-models`, behaviour: { model: 'gpt-4o' } });
+      const widget = await grantedWidget({ accountId: `acct-${kind}-models`, behaviour: { model: 'gpt-4o' } });
       await setAllowance(widget.accountId, 7);
       for (let index = 0; index < 2; index += 1) {
         harness.upstream.next({ type: 'answer', text: 'costly' });
@@ -72,7 +80,7 @@ function defineQuotaTests(kind: 'sqlite' | 'postgres', options: () => Promise<Pa
       }
       expect((await balance(widget.accountId)).used).toBe(6);
       expect((await ask(widget)).status).toBe(429);
-      const gpt4 = await harness.widget({ accountId: `acct-${kind}-gpt4`, behaviour: { model: 'gpt-4' } });
+      const gpt4 = await grantedWidget({ accountId: `acct-${kind}-gpt4`, behaviour: { model: 'gpt-4' } });
       await setAllowance(gpt4.accountId, 45);
       for (let index = 0; index < 3; index += 1) harness.upstream.next({ type: 'answer', text: 'costly' });
       expect((await ask(gpt4)).status).toBe(200);
@@ -83,7 +91,7 @@ function defineQuotaTests(kind: 'sqlite' | 'postgres', options: () => Promise<Pa
     });
 
     it('gives generations back when the upstream fails before answering, and keeps them for a partial answer', async () => {
-      const widget = await harness.widget({ accountId: `acct-${kind}-refund` });
+      const widget = await grantedWidget({ accountId: `acct-${kind}-refund` });
       await setAllowance(widget.accountId, 5);
       harness.upstream.next(faults.serverError(500));
       expect((await ask(widget, true)).status).toBe(502);
@@ -99,7 +107,7 @@ function defineQuotaTests(kind: 'sqlite' | 'postgres', options: () => Promise<Pa
     });
 
     it('charges images per image delivered', async () => {
-      const widget = await harness.widget({
+      const widget = await grantedWidget({
         type: 'image',
         accountId: `acct-${kind}-images`,
         behaviour: { model: 'dall-e-2', image: { sizes: ['512x512'], maxImages: 3 } },
@@ -115,7 +123,7 @@ function defineQuotaTests(kind: 'sqlite' | 'postgres', options: () => Promise<Pa
     });
 
     it('is unlimited until an allowance is set, and resets on request', async () => {
-      const widget = await harness.widget({ accountId: `acct-${kind}-open` });
+      const widget = await grantedWidget({ accountId: `acct-${kind}-open` });
       harness.upstream.next({ type: 'answer', text: 'free' });
       expect((await ask(widget)).status).toBe(200);
       expect(await balance(widget.accountId)).toMatchObject({ allowance: null, used: 1, remaining: null });
@@ -125,7 +133,7 @@ function defineQuotaTests(kind: 'sqlite' | 'postgres', options: () => Promise<Pa
     });
 
     it('counts an unlimited account without a reservation per request, and reserves again once a limit is set', async () => {
-      const widget = await harness.widget({ accountId: `acct-${kind}-unlimited` });
+      const widget = await grantedWidget({ accountId: `acct-${kind}-unlimited` });
       await setAllowance(widget.accountId, null);
       const store = harness.airlock.store;
       const reserve = store.reserveGenerations.bind(store);
@@ -204,6 +212,8 @@ describe('generations with a default allowance, and their write-behind', () => {
   it('reserves in the store for an account without a row when the default allowance is limited', async () => {
     const harness = await startProxyHarness({ proxy: { defaultGenerationAllowance: 2 } });
     try {
+      await harness.airlock.store.createAccount({ id: 'acct-default-limited', name: 'Limited' });
+      await harness.airlock.store.setSharedKeyGrant('acct-default-limited', 'listed-models');
       const widget = await harness.widget({ accountId: 'acct-default-limited' });
       harness.upstream.setDefault({ type: 'answer', text: 'counted' });
       const codes: (number | string)[] = [];

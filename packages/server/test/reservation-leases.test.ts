@@ -100,6 +100,8 @@ async function admin<T>(instance: Instance, method: string, path: string, body?:
 /** An account on the shared key with an allowance, a widget, and a token for it. */
 async function setUp(instance: Instance, allowance: number): Promise<{ accountId: string; token: string }> {
   const { id: accountId } = await admin<{ id: string }>(instance, 'POST', '/accounts', { name: 'Leases' });
+  // The shared key is the operator's grant per account.
+  await admin(instance, 'PUT', `/accounts/${accountId}/shared-key`, { grant: 'listed-models' });
   await admin(instance, 'PUT', `/accounts/${accountId}/generations`, { allowance });
   const { id: widgetId } = await admin<{ id: string }>(instance, 'POST', '/widgets', {
     name: `leases-${randomBytes(4).toString('hex')}`,

@@ -3,6 +3,7 @@ import { AirlockError } from '../errors.js';
 import { json, readJsonObject } from '../http/responses.js';
 import type { Route } from '../http/router.js';
 import type { UsageDay } from '../stores/store.js';
+import { defaultAllowanceOf } from '../keys/shared-key-policy.js';
 import { assertAccountAccess, requireAdmin } from './auth.js';
 
 const dayPattern = /^\d{4}-\d{2}-\d{2}$/;
@@ -88,7 +89,7 @@ export function usageAdminRoutes(context: AirlockContext): Route[] {
         // Generations of unlimited accounts are written with the usage counts.
         await context.usage.flush();
         const balance = await context.store.getGenerationBalance(params.id!);
-        const fallback = context.options.proxy?.defaultGenerationAllowance ?? null;
+        const fallback = defaultAllowanceOf(context.options.proxy);
         return json(balanceBody(balance ?? { accountId: params.id!, allowance: fallback, used: 0 }));
       },
     },

@@ -5,11 +5,29 @@ import type { Route } from '../http/router.js';
 import type { WidgetRecord } from '../stores/store.js';
 import { embedSnippets } from '../widgets/embed-snippets.js';
 import { parseNewWidget, parseWidgetPatch } from '../widgets/widget-input.js';
-import { assertAccountAccess, canAccessAccount, requireAdmin } from './auth.js';
+import { assertAccountAccess, canAccessAccount, requireAdmin, type AdminPrincipal } from './auth.js';
 
 // Above the 64 KB behaviour limit, so an oversized behaviour gets its own clear message.
 const maxWidgetBodyBytes = 256 * 1024;
 const widgetPath = (suffix = '') => new RegExp(`^/admin/widgets/(?<id>[A-Za-z0-9_-]{1,100})${suffix}$`);
+
+/**
+ * An account owner may not give their widgets the operator's shared key,
+ * nor a model the operator does not allow on it: checked on every save of
+ * a widget the shared key would serve (`keySource: 'shared'`, or unset while
+ * the account has no key of its own). The operator's own saves are not
+ * refused; the proxy applies the same rules to every call.
+ */
+async function assertOwnerMayUseSharedKey(
+  context: AirlockContext,
+  principal: AdminPrincipal,
+  widget: Pick<WidgetRecord, 'accountId' | 'type' | 'behaviour' | 'keySource'>,
+): Promise<void> {
+  if (principal.kind !== 'account' || widget.keySource === 'own') return;
+  const [account, own] = await Promise.all([context.store.getAccount(widget.accountId), context.store.getOpenAiKey(widget.accountId)]);
+  const servedByShared = widget.keySource === 'shared' || own === undefined || own.status === 'revoked';
+  context.sharedKey.assertSave(widget, account?.sharedKey ?? 'none', servedByShared);
+}
 
 async function loadWidget(context: AirlockContext, id: string | undefined): Promise<WidgetRecord> {
   const widget = id === undefined ? undefined : await context.store.getWidget(id);
@@ -53,6 +71,7 @@ export function widgetAdminRoutes(context: AirlockContext): Route[] {
         if (input.accountId !== undefined && !(await context.store.getAccount(input.accountId))) {
           throw new AirlockError('not_found', 'There is no such account.');
         }
+        await assertOwnerMayUseSharedKey(context, principal, { ...input, accountId: input.accountId ?? 'default' });
         const widget = await context.store.createWidget(input);
         return json(widget, { status: 201 });
       },
@@ -79,7 +98,10 @@ export function widgetAdminRoutes(context: AirlockContext): Route[] {
         const body = await readJsonObject(request, maxWidgetBodyBytes);
         const widget = await loadWidget(context, params.id);
         assertAccountAccess(principal, widget.accountId);
-        return json(await context.store.updateWidget(widget.id, parseWidgetPatch(body, widget)));
+        const patch = parseWidgetPatch(body, widget);
+        // Turning a widget off or renaming it is never refused; what decides the key and the model is checked.
+        if ('keySource' in patch || patch.behaviour !== undefined) await assertOwnerMayUseSharedKey(context, principal, { ...widget, ...patch });
+        return json(await context.store.updateWidget(widget.id, patch));
       },
     },
     {

@@ -40,6 +40,8 @@ export interface KeyResolverOptions {
    * Default: none, so a stored shared key is never marked invalid.
    */
   confirmRefused?: (apiKey: string) => Promise<boolean>;
+  /** Checks that a widget may use the shared key (the operator's grant and model allow-list), before it is opened; throws to refuse. Default: none. */
+  checkSharedUse?: (widget: WidgetRecord, stored: StoredKeys) => void;
 }
 
 /**
@@ -66,6 +68,7 @@ export class KeyResolver {
   readonly #lastUsageWrite = new Map<string, number>();
   readonly #ownErrors = new WeakSet<object>();
   readonly #confirmRefused: ((apiKey: string) => Promise<boolean>) | undefined;
+  readonly #checkSharedUse: ((widget: WidgetRecord, stored: StoredKeys) => void) | undefined;
   // One confirmation at a time per shared key, however many calls it refused at once.
   readonly #confirming = new Map<string, Promise<boolean>>();
 
@@ -77,6 +80,7 @@ export class KeyResolver {
     this.#usageWriteIntervalMs = options.usageWriteIntervalMs ?? 60_000;
     this.#now = options.now ?? (() => new Date());
     this.#confirmRefused = options.confirmRefused;
+    this.#checkSharedUse = options.checkSharedUse;
   }
 
   /**
@@ -87,10 +91,9 @@ export class KeyResolver {
   async apiKeyFor(widget: WidgetRecord, stored: StoredKeys): Promise<ResolvedKey> {
     const own = widget.keySource === 'shared' ? undefined : stored.own;
     const ownIsCurrent = own !== undefined && own.status !== 'revoked';
-    const resolved =
-      widget.keySource === 'own' || (widget.keySource === undefined && ownIsCurrent)
-        ? { apiKey: await this.#open(own, 'own'), source: 'own' as const, keyId: own!.id }
-        : await this.#shared(stored.shared);
+    const usesOwn = widget.keySource === 'own' || (widget.keySource === undefined && ownIsCurrent);
+    if (!usesOwn) this.#checkSharedUse?.(widget, stored);
+    const resolved = usesOwn ? { apiKey: await this.#open(own, 'own'), source: 'own' as const, keyId: own!.id } : await this.#shared(stored.shared);
     if (resolved.keyId) this.#noteUse(resolved.keyId);
     return resolved;
   }

@@ -211,7 +211,12 @@ export interface ProxyOptions {
   limits?: ProxyLimitsOptions;
   /** Generations per response (or image) by model, merged over the defaults. Default: `defaultGenerationCosts`. */
   generationCosts?: Record<string, number>;
-  /** Generation allowance of an account that has none set; `null` is unlimited. Default: `null`. */
+  /**
+   * Generations an account may spend on the shared key while it has no
+   * allowance of its own; `null` is unlimited. The `default` account (the
+   * operator's own) starts with an unlimited allowance of its own. Default:
+   * `1000` (`defaultSharedKeyAllowance`).
+   */
   defaultGenerationAllowance?: number | null;
   /**
    * How long a generation reservation holds without a renewal, in ms. Each

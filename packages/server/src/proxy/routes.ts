@@ -4,6 +4,7 @@ import { AirlockError } from '../errors.js';
 import type { Route } from '../http/router.js';
 import { defaultGenerationCosts } from '../limits/generations.js';
 import { RequestLimits } from '../limits/request-limits.js';
+import { defaultAllowanceOf } from '../keys/shared-key-policy.js';
 import type { StoredKeys, WidgetRecord } from '../stores/store.js';
 import { authenticateWidgetRequest } from '../tokens/authenticate.js';
 import { handleChatCompletions } from './chat-completions.js';
@@ -36,7 +37,7 @@ export function proxyRoutes(context: AirlockContext): Route[] {
     input: { ...defaultChatInputLimits, ...context.options.chatLimits },
     maxOutputTokens: options.maxOutputTokens ?? 4096,
     generationCosts: { ...defaultGenerationCosts, ...options.generationCosts },
-    defaultAllowance: options.defaultGenerationAllowance ?? null,
+    defaultAllowance: defaultAllowanceOf(options),
     now: context.now,
     idempotency: new IdempotencyGuard(context.counters),
     generationLeases: context.generationLeases,

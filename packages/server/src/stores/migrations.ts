@@ -153,4 +153,15 @@ export const sqliteMigrations: Migration[] = [
       CREATE INDEX generation_reservations_holder ON generation_reservations (holder);
     `,
   },
+  {
+    version: 10,
+    name: 'shared key grants',
+    // Only the operator's own account keeps the shared key, with any model and no limit, as before;
+    // every other account needs the operator's grant, and gets the default allowance unless given one.
+    sql: `
+      ALTER TABLE accounts ADD COLUMN shared_key TEXT NOT NULL DEFAULT 'none' CHECK (shared_key IN ('none', 'listed-models', 'any-model'));
+      UPDATE accounts SET shared_key = 'any-model' WHERE id = 'default';
+      INSERT INTO generation_allowances (account_id, allowance, used, updated_at) VALUES ('default', NULL, 0, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) ON CONFLICT DO NOTHING;
+    `,
+  },
 ];

@@ -20,6 +20,7 @@ import type {
   OpenAiKeyRecord,
   OpenAiKeyStatus,
   SealedRecord,
+  SharedKeyGrant,
   SigningKeyRecord,
   Store,
   UsageDay,
@@ -486,7 +487,7 @@ export class PostgresStore implements Store {
   }
 
   async createAccount(input: { id: string; name: string }): Promise<AccountRecord> {
-    const account: AccountRecord = { id: input.id, name: input.name, createdAt: this.#now().toISOString() };
+    const account: AccountRecord = { id: input.id, name: input.name, sharedKey: 'none', createdAt: this.#now().toISOString() };
     const inserted = await this.#pool.query(
       'INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
       [account.id, account.name, account.createdAt],
@@ -496,13 +497,18 @@ export class PostgresStore implements Store {
   }
 
   async getAccount(id: string): Promise<AccountRecord | undefined> {
-    const [row] = await this.#rows<{ id: string; name: string; created_at: Date }>('SELECT * FROM accounts WHERE id = $1', [id]);
-    return row && { id: row.id, name: row.name, createdAt: row.created_at.toISOString() };
+    const [row] = await this.#rows<AccountRow>('SELECT * FROM accounts WHERE id = $1', [id]);
+    return row && accountFromRow(row);
   }
 
   async listAccounts(): Promise<AccountRecord[]> {
-    const rows = await this.#rows<{ id: string; name: string; created_at: Date }>('SELECT * FROM accounts ORDER BY created_at, id');
-    return rows.map((row) => ({ id: row.id, name: row.name, createdAt: row.created_at.toISOString() }));
+    return (await this.#rows<AccountRow>('SELECT * FROM accounts ORDER BY created_at, id')).map(accountFromRow);
+  }
+
+  async setSharedKeyGrant(accountId: string, grant: SharedKeyGrant): Promise<AccountRecord> {
+    const [row] = await this.#rows<AccountRow>('UPDATE accounts SET shared_key = $1 WHERE id = $2 RETURNING *', [grant, accountId]);
+    if (!row) throw new AirlockError('not_found', 'There is no such account.');
+    return accountFromRow(row);
   }
 
   async listAccountWidgets(accountId: string): Promise<WidgetRecord[]> {
@@ -760,3 +766,13 @@ function openAiKeyFromRow(row: OpenAiKeyRow): OpenAiKeyRecord {
   };
 }
 
+interface AccountRow {
+  id: string;
+  name: string;
+  shared_key: SharedKeyGrant;
+  created_at: Date;
+}
+
+function accountFromRow(row: AccountRow): AccountRecord {
+  return { id: row.id, name: row.name, sharedKey: row.shared_key, createdAt: row.created_at.toISOString() };
+}

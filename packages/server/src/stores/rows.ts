@@ -7,8 +7,8 @@ const openAiKeyColumns = ['id', 'owner_id', 'fingerprint', 'status', 'sealed', '
  * The statement behind `Store.getWidgetForCall`: the widget's columns, then
  * the account's current key as `own_*` columns and the shared key as
  * `shared_*` (all NULL when there is none), each chosen as `getOpenAiKey`
- * chooses it, and the account's generation allowance row as
- * `generations_*`. `order` is the dialect's ordering of one owner's keys,
+ * chooses it, the account's generation allowance row as `generations_*`,
+ * and its grant of the shared key as `account_shared_key`. `order` is the dialect's ordering of one owner's keys,
  * `id` its placeholder for the widget id.
  *
  * @example
@@ -20,11 +20,13 @@ export function widgetForCallStatement(order: string, id: string): string {
   const current = (owner: string) => `(SELECT id FROM openai_keys WHERE owner_id = ${owner} ORDER BY ${order} LIMIT 1)`;
   const columns = (alias: string) => openAiKeyColumns.map((column) => `${alias}.${column} AS ${alias}_${column}`).join(', ');
   return `SELECT w.*, ${columns('own')}, ${columns('shared')},
-      generations.account_id AS generations_account_id, generations.allowance AS generations_allowance, generations.used AS generations_used
+      generations.account_id AS generations_account_id, generations.allowance AS generations_allowance, generations.used AS generations_used,
+      account.shared_key AS account_shared_key
     FROM widgets w
     LEFT JOIN openai_keys own ON own.id = ${current('w.account_id')}
     LEFT JOIN openai_keys shared ON shared.id = ${current(`'${SHARED_KEY_OWNER}'`)}
     LEFT JOIN generation_allowances generations ON generations.account_id = w.account_id
+    LEFT JOIN accounts account ON account.id = w.account_id
     WHERE w.id = ${id}`;
 }
 
@@ -51,7 +53,10 @@ export function widgetForCallFromRow<W, K>(row: W, toWidget: (row: W) => WidgetR
           allowance: columns.generations_allowance as AllowanceRow['allowance'],
           used: columns.generations_used as AllowanceRow['used'],
         });
-  return { widget: toWidget(row), keys: { own: key('own'), shared: key('shared') }, generations };
+  // An account that does not exist, or was granted nothing, may not use the shared key.
+  const grant = columns.account_shared_key;
+  const sharedKeyGrant = grant === 'listed-models' || grant === 'any-model' ? grant : undefined;
+  return { widget: toWidget(row), keys: { own: key('own'), shared: key('shared'), ...(sharedKeyGrant && { sharedKeyGrant }) }, generations };
 }
 
 /** A `usage_daily` row (pg may return its BIGINT counters as strings). */

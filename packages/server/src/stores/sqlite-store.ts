@@ -15,6 +15,7 @@ import type {
   OpenAiKeyRecord,
   OpenAiKeyStatus,
   SealedRecord,
+  SharedKeyGrant,
   ConversationSummary,
   GenerationBalance,
   GenerationIncrement,
@@ -463,7 +464,7 @@ export class SqliteStore implements Store {
   }
 
   async createAccount(input: { id: string; name: string }): Promise<AccountRecord> {
-    const account: AccountRecord = { id: input.id, name: input.name, createdAt: this.#now().toISOString() };
+    const account: AccountRecord = { id: input.id, name: input.name, sharedKey: 'none', createdAt: this.#now().toISOString() };
     const inserted = this.#statement('INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING')
       .run(account.id, account.name, account.createdAt);
     if (inserted.changes === 0) throw new AirlockError('conflict', 'An account with this id already exists.');
@@ -477,6 +478,12 @@ export class SqliteStore implements Store {
 
   async listAccounts(): Promise<AccountRecord[]> {
     return (this.#statement('SELECT * FROM accounts ORDER BY created_at, id').all() as AccountRow[]).map(accountFromRow);
+  }
+
+  async setSharedKeyGrant(accountId: string, grant: SharedKeyGrant): Promise<AccountRecord> {
+    const row = this.#statement('UPDATE accounts SET shared_key = ? WHERE id = ? RETURNING *').get(grant, accountId) as AccountRow | undefined;
+    if (!row) throw new AirlockError('not_found', 'There is no such account.');
+    return accountFromRow(row);
   }
 
   async listAccountWidgets(accountId: string): Promise<WidgetRecord[]> {
@@ -683,11 +690,12 @@ function adminSessionFromRow(row: AdminSessionRow): AdminSessionRecord {
 interface AccountRow {
   id: string;
   name: string;
+  shared_key: SharedKeyGrant;
   created_at: string;
 }
 
 function accountFromRow(row: AccountRow): AccountRecord {
-  return { id: row.id, name: row.name, createdAt: row.created_at };
+  return { id: row.id, name: row.name, sharedKey: row.shared_key, createdAt: row.created_at };
 }
 
 interface OpenAiKeyRow {

@@ -305,8 +305,28 @@ export type KeySource = 'own' | 'shared';
 export interface AccountRecord {
   id: string;
   name: string;
+  /**
+   * Whether the account's widgets may use the operator's shared key: only
+   * the operator sets it. New accounts: `'none'`; the `default` account
+   * (the operator's own): `'any-model'`.
+   */
+  sharedKey: SharedKeyGrant;
   createdAt: string;
 }
+
+/**
+ * The operator's grant of the shared key to one account:
+ * - `none`: its widgets may not use the shared key (the default for new accounts);
+ * - `listed-models`: they may, with the models the operator allows on it (`AirlockOptions.sharedKey.models`);
+ * - `any-model`: they may, with any model (the `default` account, the operator's own).
+ * Generations on the shared key count against the account's allowance either way.
+ *
+ * @example
+ * ```ts
+ * await store.setSharedKeyGrant('acme', 'listed-models');
+ * ```
+ */
+export type SharedKeyGrant = 'none' | 'listed-models' | 'any-model';
 
 /**
  * Owner id of the operator's shared key among the stored OpenAI keys. Never
@@ -443,6 +463,8 @@ export interface WidgetForCall {
 export interface StoredKeys {
   own?: OpenAiKeyRecord;
   shared?: OpenAiKeyRecord;
+  /** The account's grant of the shared key ({@link AccountRecord.sharedKey}); absent: `'none'`. */
+  sharedKeyGrant?: Exclude<SharedKeyGrant, 'none'>;
 }
 
 /**
@@ -464,8 +486,9 @@ export interface Store {
   /**
    * A widget with what a proxy call by it needs: the stored OpenAI keys it
    * may use (what {@link Store.getOpenAiKey} gives for its account and for
-   * {@link SHARED_KEY_OWNER}) and its account's generation balance, read in
-   * one statement: on PostgreSQL one round trip instead of four. Called on
+   * {@link SHARED_KEY_OWNER}), its account's grant of the shared key
+   * (`keys.sharedKeyGrant`) and its account's generation balance, read in
+   * one statement: on PostgreSQL one round trip instead of five. Called on
    * every proxied request, so it must see every write at once (revocation);
    * an implementation may keep answers only while it can tell nothing was
    * written, as the SQLite store does. Callers must not change the answer.
@@ -538,6 +561,8 @@ export interface Store {
   createAccount(input: { id: string; name: string }): Promise<AccountRecord>;
   getAccount(id: string): Promise<AccountRecord | undefined>;
   listAccounts(): Promise<AccountRecord[]>;
+  /** Sets an account's grant of the shared key; throws `not_found` when there is no such account. */
+  setSharedKeyGrant(accountId: string, grant: SharedKeyGrant): Promise<AccountRecord>;
   /** The widgets of one account, oldest first. */
   listAccountWidgets(accountId: string): Promise<WidgetRecord[]>;
   /**
