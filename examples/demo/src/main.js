@@ -7,13 +7,25 @@
 import { createAirlock } from '@airlock/server';
 import { serve } from '@airlock/server/node';
 import { startUpstream } from '@airlock/testing';
-import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
 import { demoPage } from './page.js';
 
 const port = Number(process.env.PORT ?? 8787);
 const host = process.env.HOST ?? '127.0.0.1';
-// pnpm runs scripts inside the package; keep .airlock/ where the command was typed.
-const dataDir = resolve(process.env.INIT_CWD ?? process.cwd(), process.env.AIRLOCK_DATA_DIR ?? '.airlock');
+// pnpm runs scripts inside the package; keep the data where the command was typed. The demo
+// has a folder of its own: `airlock serve` keeps .airlock/airlock.db under its own master key,
+// and a database sealed by the demo's development key would stop it.
+const typedIn = process.env.INIT_CWD ?? process.cwd();
+const dataDir = resolve(typedIn, process.env.AIRLOCK_DATA_DIR ?? '.airlock/demo');
+mkdirSync(dataDir, { recursive: true });
+// An admin token of the demo's own, kept in a file (never printed), so its admin page can be signed in to.
+const adminTokenFile = resolve(dataDir, 'admin-token');
+if (!process.env.AIRLOCK_ADMIN_TOKEN && !existsSync(adminTokenFile)) {
+  writeFileSync(adminTokenFile, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+}
+const adminToken = process.env.AIRLOCK_ADMIN_TOKEN || readFileSync(adminTokenFile, 'utf8').trim();
 
 const useStandIn = !process.env.OPENAI_API_KEY;
 /** @type {import('@airlock/server').UpstreamOptions} */
@@ -43,6 +55,7 @@ const airlock = createAirlock({
   dev: true,
   dataDir,
   databaseUrl: `sqlite:${resolve(dataDir, 'airlock.db')}`,
+  adminToken,
   upstream: upstreamOptions,
 });
 await airlock.ready();
@@ -67,6 +80,12 @@ const actualPort = new URL(server.url).port;
 await demoWidget(`http://localhost:${actualPort}`);
 
 console.log(`Answers come from ${upstreamLabel}.`);
+console.log(
+  `Admin page: http://localhost:${actualPort}${airlock.basePath}/admin/ — sign in with ` +
+    (process.env.AIRLOCK_ADMIN_TOKEN ? 'your AIRLOCK_ADMIN_TOKEN.' : `the admin token in ${relative(typedIn, adminTokenFile) || adminTokenFile}.`),
+);
+console.log(`The demo's data is in ${relative(typedIn, dataDir) || dataDir}; \`airlock serve\` keeps its own in .airlock/.`);
+// Last: the line that says the demo is ready.
 console.log(`Airlock demo running at http://localhost:${actualPort}`);
 
 /**

@@ -2,7 +2,7 @@ import { startUpstream, type Upstream } from '@airlock/testing';
 import { launchBrowser } from '@airlock/test-services/browser';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const mainScript = fileURLToPath(new URL('../src/main.js', import.meta.url));
 
 /** Starts the demo exactly as `pnpm demo` does (built packages), on a free port. */
-async function startDemo(environment: Record<string, string>): Promise<{ url: string; output: () => string; stop(): Promise<void> }> {
+async function startDemo(environment: Record<string, string>): Promise<{ url: string; dataDir: string; output: () => string; stop(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'airlock-demo-'));
   const child: ChildProcess = spawn(process.execPath, [mainScript], {
     env: { ...process.env, OPENAI_API_KEY: '', OPENAI_BASE_URL: '', PORT: '0', INIT_CWD: dataDir, ...environment },
@@ -35,6 +35,7 @@ async function startDemo(environment: Record<string, string>): Promise<{ url: st
   });
   return {
     url,
+    dataDir,
     output: () => output,
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -148,5 +149,23 @@ describe('the demo with no key configured', () => {
     await expect(page.locator('[data-demo="stand-in-notice"]').textContent()).resolves.toContain('local stand-in');
     expect((await ask(page, 'Who answers?')).final).toContain('stand-in upstream, not from OpenAI');
     await page.close();
+  });
+});
+
+describe('the demo beside a real server', () => {
+  it('keeps its data in .airlock/demo, so `airlock serve` keeps .airlock/ for its own master key; prints its admin page and how to sign in', async () => {
+    const demo = await startDemo({});
+    try {
+      expect(existsSync(join(demo.dataDir, '.airlock/demo/airlock.db'))).toBe(true);
+      expect(existsSync(join(demo.dataDir, '.airlock/airlock.db'))).toBe(false);
+      expect(demo.output()).toMatch(/Admin page: http:\/\/localhost:\d+\/airlock\/admin\/ — sign in with the admin token in \.airlock\/demo\/admin-token\./);
+      const token = readFileSync(join(demo.dataDir, '.airlock/demo/admin-token'), 'utf8').trim();
+      // The token is in the file, not in the output.
+      expect(demo.output()).not.toContain(token);
+      const signIn = await fetch(`${demo.url}/airlock/admin/session`, { method: 'POST', headers: { 'content-type': 'application/json', origin: demo.url }, body: JSON.stringify({ token }) });
+      expect(signIn.status).toBe(201);
+    } finally {
+      await demo.stop();
+    }
   });
 });
