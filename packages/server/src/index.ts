@@ -17,6 +17,8 @@ export type { UpstreamOptions } from './proxy/upstream.js';
 export type { ChatInputLimits } from './proxy/chat-completions.js';
 export type { ProxyOptions } from './proxy/proxy-services.js';
 export { behaviourProblems } from './proxy/behaviour-check.js';
+export { assertValidWidget } from './widgets/widget-input.js';
+export { defaultSharedKeyAllowance, defaultSharedKeyModels, type SharedKeyOptions } from './keys/shared-key-policy.js';
 export {
   blockedListProblem,
   compilePromptFilter,
@@ -37,7 +39,7 @@ export { SqliteStore, type SqliteStoreOptions } from './stores/sqlite-store.js';
 export { PostgresStore, type PostgresStoreOptions } from './stores/postgres-store.js';
 export { openStore } from './stores/open-store.js';
 export type { NewWidget, Store, WidgetBehaviour, WidgetPresentation, WidgetRecord } from './stores/store.js';
-export type { AccountRecord, KeySource, OpenAiKeyRecord, OpenAiKeyStatus } from './stores/store.js';
+export type { AccountRecord, KeySource, OpenAiKeyRecord, OpenAiKeyStatus, SharedKeyGrant } from './stores/store.js';
 // What a store of your own (`AirlockOptions.store`) takes and gives.
 export type {
   AdminAccessTokenRecord,
