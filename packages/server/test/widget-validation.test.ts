@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AirlockOptions } from '../src/airlock.js';
 import { runWidgets } from '../src/cli/commands/widgets.js';
-import { maxBlockedBytes, maxBlockedEntries } from '../src/proxy/behaviour-check.js';
+import { maxBlockedBytes, maxBlockedEntries } from '../src/proxy/prompt-filter.js';
 import type { NewWidget, WidgetBehaviour, WidgetRecord } from '../src/stores/store.js';
 import { startProxyHarness, type ProxyHarness } from './proxy-helpers.js';
 

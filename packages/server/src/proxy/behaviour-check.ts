@@ -2,6 +2,8 @@ import type { WidgetType } from '@airlock/protocol';
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { WidgetBehaviour, WidgetRecord } from '../stores/store.js';
+// The blocked list's bounds are the prompt filter's: what it is built and measured for.
+import { maxBlockedBytes, maxBlockedEntries, maxBlockedEntryLength } from './prompt-filter.js';
 
 const strategies = ['standard', 'recent-context', 'limited-recall', 'tokenized-summary'];
 const inputTypes = ['text', 'textarea', 'number', 'select'];
@@ -29,13 +31,6 @@ const imageFields = new Set(['model', 'sizes', 'maxImages', 'quality']);
 
 /** Largest `behaviour` object, as JSON. */
 export const maxBehaviourBytes = 64 * 1024;
-/**
- * Most entries of a blocked list, and most bytes (UTF-8) of all its entries
- * together: the prompt filter is sized for lists up to these.
- */
-export const maxBlockedEntries = 1_000;
-export const maxBlockedBytes = 32 * 1024;
-const maxBlockedEntryChars = 200;
 const maxModelNames = 50;
 const maxInputs = 50;
 
@@ -93,7 +88,7 @@ function problemsOf(behaviour: unknown, type: WidgetType, prefix: string): strin
     if (
       !isPlainObject(filter) ||
       Object.keys(filter).some((field) => field !== 'blocked') ||
-      !isStringList(filter.blocked, maxBlockedEntries, maxBlockedEntryChars)
+      !isStringList(filter.blocked, maxBlockedEntries, maxBlockedEntryLength)
     ) {
       problems.push(`${name('promptFilter.blocked')} must be a list of at most ${maxBlockedEntries.toLocaleString('en')} words or phrases.`);
     } else if (filter.blocked.reduce((bytes, entry) => bytes + Buffer.byteLength(entry, 'utf8'), 0) > maxBlockedBytes) {
