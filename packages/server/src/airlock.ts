@@ -17,6 +17,7 @@ import { ClusterCoordinator } from './cluster/coordinator.js';
 import { resolveRedisOptions, type RedisOptions } from './cluster/redis.js';
 import { MemoryLimitCounters } from './limits/counters.js';
 import { GenerationLeases } from './limits/generation-leases.js';
+import { ConversationSummaries } from './proxy/conversation-summaries.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
 import { KeyResolver } from './keys/key-resolver.js';
 import { SharedKeyPolicy, sharedKeyModelsFrom, type SharedKeyOptions } from './keys/shared-key-policy.js';
@@ -215,6 +216,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     options.store ?? openStore(options.databaseUrl ?? process.env.AIRLOCK_DATABASE_URL ?? `sqlite:${dataDir}/airlock.db`);
   const usage = new UsageMeter({ store, logger, now });
   const generationLeases = new GenerationLeases({ store, logger, leaseMs: options.proxy?.reservationLeaseMs });
+  const summaries = new ConversationSummaries({ store, vault, logger, now, retentionDays: options.proxy?.summaryRetentionDays });
   const metrics = new Metrics();
   const upstream = new UpstreamClients(
     resolveUpstream({
@@ -257,6 +259,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     counters,
     usage,
     generationLeases,
+    summaries,
     logger,
     metrics,
     lifecycle: { draining: false },
@@ -272,6 +275,8 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
         await store.migrate();
         // Gives back what a killed run left reserved, once its leases end.
         generationLeases.start();
+        // Deletes the conversation summaries past their retention, now and every hour.
+        summaries.start();
         const keys = await SigningKeys.load(store, vault, {
           now,
           refreshSeconds: options.signingKeyRefreshSeconds,
@@ -402,6 +407,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     },
     async close() {
       generationLeases.stop();
+      summaries.stop();
       await usage.flush();
       await cluster?.close();
       upstream.close();

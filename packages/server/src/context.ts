@@ -3,6 +3,7 @@ import type { KeyResolver } from './keys/key-resolver.js';
 import type { SharedKeyPolicy } from './keys/shared-key-policy.js';
 import type { LimitCounters } from './limits/counters.js';
 import type { GenerationLeases } from './limits/generation-leases.js';
+import type { ConversationSummaries } from './proxy/conversation-summaries.js';
 import type { Logger } from './logging/logger.js';
 import type { Metrics } from './operations/metrics.js';
 import type { UpstreamClients } from './proxy/upstream.js';
@@ -33,6 +34,8 @@ export interface AirlockContext {
   readonly usage: UsageMeter;
   /** Leases of this instance's generation reservations: renewed while calls run, expired ones given back. */
   readonly generationLeases: GenerationLeases;
+  /** Conversation summaries of `tokenized-summary`, sealed by the vault and kept for the retention period. */
+  readonly summaries: ConversationSummaries;
   readonly logger: Logger;
   /** This instance's Prometheus metrics (`GET {basePath}/metrics`). */
   readonly metrics: Metrics;

@@ -45,6 +45,8 @@ export type {
   AdminAccessTokenRecord,
   AdminSessionRecord,
   GenerationIncrement,
+  GenerationLease,
+  GenerationSettlement,
   SealedRecord,
   SigningKeyRecord,
   StoredKeys,

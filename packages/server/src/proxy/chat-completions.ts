@@ -95,8 +95,8 @@ export function outputCap(services: ProxyServices, call: ProxyCall): number {
 // kept for the conversation's next turn), so once made it stays charged.
 function summaryService(services: ProxyServices, call: ProxyCall, key: ResolvedKey, model: string): SummaryService {
   return {
-    get: async (key) => (await services.store.getConversationSummary(key))?.summary,
-    put: (key, summary) => services.store.putConversationSummary({ key, widgetId: call.widget.id, summary }),
+    get: (key) => services.summaries.get(call.widget, key),
+    put: (key, summary) => services.summaries.put(call.widget, key, summary),
     async summarise(previous, turns, maxTokens) {
       const transcript = turns.map((turn) => `${turn.role === 'user' ? 'Visitor' : 'Assistant'}: ${turn.content}`).join('\n\n');
       const reservation = await reserveGenerations(services, call, key, model, 1);

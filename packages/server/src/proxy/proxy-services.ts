@@ -4,6 +4,7 @@ import { generationCost, type GenerationCosts } from '../limits/generations.js';
 import { AirlockError } from '../errors.js';
 import type { LimitedCaller, ProxyLimitsOptions, RequestLimits } from '../limits/request-limits.js';
 import type { GenerationLeases } from '../limits/generation-leases.js';
+import type { ConversationSummaries } from './conversation-summaries.js';
 import type { GenerationBalance, GenerationLease, Store, StoredKeys, WidgetRecord } from '../stores/store.js';
 import type { UsageMeter } from '../usage/usage-meter.js';
 import type { IdempotencyGuard } from './idempotency.js';
@@ -77,6 +78,8 @@ export interface ProxyServices {
   idempotency: IdempotencyGuard;
   /** Leases of this instance's generation reservations (renewed while a call runs, given back if it never settles). */
   generationLeases: GenerationLeases;
+  /** Conversation summaries, sealed and kept for the retention period. */
+  summaries: ConversationSummaries;
   /**
    * The key for this widget, decrypted for this call only (a bare string
    * counts as the shared key); `keys` are the stored keys read with the widget.
@@ -225,4 +228,10 @@ export interface ProxyOptions {
    * any instance gives them back. Default: `60_000`.
    */
   reservationLeaseMs?: number;
+  /**
+   * Days a conversation summary (memory strategy `tokenized-summary`) is
+   * kept after it was made; it is then deleted, and a conversation that goes
+   * on is summarised afresh. Default: `30`.
+   */
+  summaryRetentionDays?: number;
 }

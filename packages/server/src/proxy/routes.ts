@@ -41,6 +41,7 @@ export function proxyRoutes(context: AirlockContext): Route[] {
     now: context.now,
     idempotency: new IdempotencyGuard(context.counters),
     generationLeases: context.generationLeases,
+    summaries: context.summaries,
     async apiKeyFor(widget: WidgetRecord, keys: StoredKeys): Promise<ResolvedKey> {
       // Own or shared key, opened for this call only (keys/key-resolver.ts).
       return context.keys.apiKeyFor(widget, keys);

@@ -164,4 +164,24 @@ export const sqliteMigrations: Migration[] = [
       INSERT INTO generation_allowances (account_id, allowance, used, updated_at) VALUES ('default', NULL, 0, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) ON CONFLICT DO NOTHING;
     `,
   },
+  {
+    version: 11,
+    name: 'sealed conversation summaries',
+    // Summaries hold what visitors said: from now on only sealed by the vault (which
+    // SQL cannot do), so the plaintext ones are dropped, a cache rebuilt as conversations
+    // go on. secure_delete zeroes their pages instead of leaving them in the file's free list.
+    sql: `
+      PRAGMA secure_delete = ON;
+      DROP TABLE conversation_summaries;
+      CREATE TABLE conversation_summaries (
+        key TEXT PRIMARY KEY,
+        widget_id TEXT NOT NULL,
+        sealed TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX conversation_summaries_created ON conversation_summaries (created_at);
+      CREATE INDEX conversation_summaries_widget ON conversation_summaries (widget_id);
+      PRAGMA secure_delete = OFF;
+    `,
+  },
 ];

@@ -165,4 +165,21 @@ export const postgresMigrations: Migration[] = [
       INSERT INTO generation_allowances (account_id, allowance, used, updated_at) VALUES ('default', NULL, 0, now()) ON CONFLICT DO NOTHING;
     `,
   },
+  {
+    version: 11,
+    name: 'sealed conversation summaries',
+    // As in SQLite: the plaintext summaries are dropped (DROP TABLE removes the table's
+    // files, dead row versions included), and summaries are kept sealed from now on.
+    sql: `
+      DROP TABLE conversation_summaries;
+      CREATE TABLE conversation_summaries (
+        key TEXT PRIMARY KEY,
+        widget_id TEXT NOT NULL,
+        sealed TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+      );
+      CREATE INDEX conversation_summaries_created ON conversation_summaries (created_at);
+      CREATE INDEX conversation_summaries_widget ON conversation_summaries (widget_id);
+    `,
+  },
 ];

@@ -247,7 +247,14 @@ export class PostgresStore implements Store {
   }
 
   async deleteWidget(id: string): Promise<boolean> {
-    return ((await this.#pool.query('DELETE FROM widgets WHERE id = $1', [id])).rowCount ?? 0) > 0;
+    // Its visitors' conversation summaries go with it: one statement, one transaction.
+    const [row] = await this.#rows<{ deleted: number }>(
+      `WITH summaries AS (DELETE FROM conversation_summaries WHERE widget_id = $1),
+       gone AS (DELETE FROM widgets WHERE id = $1 RETURNING 1)
+       SELECT count(*)::int AS deleted FROM gone`,
+      [id],
+    );
+    return (row?.deleted ?? 0) > 0;
   }
 
   async bumpWidgetEpoch(id: string): Promise<number> {
@@ -471,19 +478,23 @@ export class PostgresStore implements Store {
     return balanceFromRow(row!);
   }
 
-  async getConversationSummary(key: string): Promise<ConversationSummary | undefined> {
-    const [row] = await this.#rows<{ key: string; widget_id: string; summary: string }>(
-      'SELECT key, widget_id, summary FROM conversation_summaries WHERE key = $1',
-      [key],
+  async getConversationSummary(key: string, options: { notBefore?: Date } = {}): Promise<ConversationSummary | undefined> {
+    const [row] = await this.#rows<{ key: string; widget_id: string; sealed: string; created_at: Date }>(
+      'SELECT key, widget_id, sealed, created_at FROM conversation_summaries WHERE key = $1 AND ($2::timestamptz IS NULL OR created_at >= $2)',
+      [key, options.notBefore ?? null],
     );
-    return row && { key: row.key, widgetId: row.widget_id, summary: row.summary };
+    return row && { key: row.key, widgetId: row.widget_id, sealed: JSON.parse(row.sealed) as SealedSecret, createdAt: row.created_at.toISOString() };
   }
 
   async putConversationSummary(summary: ConversationSummary): Promise<void> {
     await this.#pool.query(
-      'INSERT INTO conversation_summaries (key, widget_id, summary, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING',
-      [summary.key, summary.widgetId, summary.summary, this.#now()],
+      'INSERT INTO conversation_summaries (key, widget_id, sealed, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING',
+      [summary.key, summary.widgetId, JSON.stringify(summary.sealed), this.#now()],
     );
+  }
+
+  async deleteConversationSummaries(cutoff: Date): Promise<number> {
+    return (await this.#pool.query('DELETE FROM conversation_summaries WHERE created_at < $1', [cutoff])).rowCount ?? 0;
   }
 
   async createAccount(input: { id: string; name: string }): Promise<AccountRecord> {

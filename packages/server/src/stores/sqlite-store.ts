@@ -133,6 +133,7 @@ export class SqliteStore implements Store {
       const applied = new Set(
         (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((row) => row.version),
       );
+      let changed = false;
       for (const migration of this.#migrations) {
         if (applied.has(migration.version)) continue;
         db.exec(migration.sql);
@@ -141,9 +142,13 @@ export class SqliteStore implements Store {
           migration.name,
           this.#now().toISOString(),
         );
+        changed = true;
       }
+      return changed;
     });
-    apply.immediate();
+    // What a migration removed (plaintext summaries) leaves the WAL's older
+    // frames and the main file's old pages only once checkpointed.
+    if (apply.immediate() && !db.memory) db.pragma('wal_checkpoint(TRUNCATE)');
   }
 
   async createWidget(input: NewWidget): Promise<WidgetRecord> {
@@ -265,7 +270,11 @@ export class SqliteStore implements Store {
   }
 
   async deleteWidget(id: string): Promise<boolean> {
-    return this.#statement('DELETE FROM widgets WHERE id = ?').run(id).changes > 0;
+    // Its visitors' conversation summaries go with it, in the same transaction.
+    return this.#db.transaction(() => {
+      this.#statement('DELETE FROM conversation_summaries WHERE widget_id = ?').run(id);
+      return this.#statement('DELETE FROM widgets WHERE id = ?').run(id).changes > 0;
+    })();
   }
 
   async bumpWidgetEpoch(id: string): Promise<number> {
@@ -451,16 +460,19 @@ export class SqliteStore implements Store {
     return balanceFromRow(row);
   }
 
-  async getConversationSummary(key: string): Promise<ConversationSummary | undefined> {
-    const row = this.#statement('SELECT key, widget_id, summary FROM conversation_summaries WHERE key = ?').get(key) as
-      | { key: string; widget_id: string; summary: string }
-      | undefined;
-    return row && { key: row.key, widgetId: row.widget_id, summary: row.summary };
+  async getConversationSummary(key: string, options: { notBefore?: Date } = {}): Promise<ConversationSummary | undefined> {
+    const row = this.#statement('SELECT key, widget_id, sealed, created_at FROM conversation_summaries WHERE key = ? AND created_at >= ?')
+      .get(key, options.notBefore?.toISOString() ?? '') as { key: string; widget_id: string; sealed: string; created_at: string } | undefined;
+    return row && { key: row.key, widgetId: row.widget_id, sealed: JSON.parse(row.sealed) as SealedSecret, createdAt: row.created_at };
   }
 
   async putConversationSummary(summary: ConversationSummary): Promise<void> {
-    this.#statement('INSERT INTO conversation_summaries (key, widget_id, summary, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING')
-      .run(summary.key, summary.widgetId, summary.summary, this.#now().toISOString());
+    this.#statement('INSERT INTO conversation_summaries (key, widget_id, sealed, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING')
+      .run(summary.key, summary.widgetId, JSON.stringify(summary.sealed), this.#now().toISOString());
+  }
+
+  async deleteConversationSummaries(cutoff: Date): Promise<number> {
+    return this.#statement('DELETE FROM conversation_summaries WHERE created_at < ?').run(cutoff.toISOString()).changes;
   }
 
   async createAccount(input: { id: string; name: string }): Promise<AccountRecord> {

@@ -270,7 +270,9 @@ export interface GenerationSettlement {
 }
 
 /**
- * A cached running summary of a conversation's older turns (memory strategy `tokenized-summary`).
+ * A cached running summary of a conversation's older turns (memory strategy
+ * `tokenized-summary`). It holds what visitors said, so it is kept only
+ * sealed by the vault, deleted with its widget and after the retention period.
  *
  * @example
  * ```ts
@@ -281,7 +283,10 @@ export interface ConversationSummary {
   /** Hash of the widget id and the summarised messages. */
   key: string;
   widgetId: string;
-  summary: string;
+  /** The summary, sealed by the vault. */
+  sealed: SealedSecret;
+  /** When it was saved (ISO 8601); set by the store. */
+  createdAt?: string;
 }
 
 /**
@@ -498,7 +503,7 @@ export interface Store {
   listWidgets(): Promise<WidgetRecord[]>;
   /** Applies a patch; throws `widget_not_found` when there is no such widget. */
   updateWidget(id: string, patch: WidgetPatch): Promise<WidgetRecord>;
-  /** Deletes a widget; resolves `false` when there was none. Its tokens then fail (`token_invalid`). */
+  /** Deletes a widget and its conversation summaries; resolves `false` when there was none. Its tokens then fail (`token_invalid`). */
   deleteWidget(id: string): Promise<boolean>;
   /**
    * Raises a widget's revocation epoch by one in a single atomic statement and
@@ -555,8 +560,12 @@ export interface Store {
   getGenerationBalance(accountId: string): Promise<GenerationBalance | undefined>;
   /** Sets an account's allowance (`null`: unlimited); `resetUsed` starts a new period at zero. */
   setGenerationAllowance(accountId: string, allowance: number | null, options?: { resetUsed?: boolean }): Promise<GenerationBalance>;
-  getConversationSummary(key: string): Promise<ConversationSummary | undefined>;
+  /** The summary with this key, unless it was saved before `options.notBefore` (past its retention). */
+  getConversationSummary(key: string, options?: { notBefore?: Date }): Promise<ConversationSummary | undefined>;
+  /** Saves a summary once per key (a second save of a key keeps the first). */
   putConversationSummary(summary: ConversationSummary): Promise<void>;
+  /** Deletes the summaries saved before `cutoff` (retention); resolves how many. */
+  deleteConversationSummaries(cutoff: Date): Promise<number>;
   /** Creates an account; throws `conflict` when the id is taken. */
   createAccount(input: { id: string; name: string }): Promise<AccountRecord>;
   getAccount(id: string): Promise<AccountRecord | undefined>;

@@ -475,12 +475,35 @@ export function defineStoreConformance(kind: 'sqlite' | 'postgres', createFixtur
       expect(await store.getAdminSession('s-op')).toBeUndefined();
     });
 
-    it('stores conversation summaries once per key', async () => {
+    it('stores sealed conversation summaries once per key', async () => {
       const { store } = await fresh();
       expect(await store.getConversationSummary('k1')).toBeUndefined();
-      await store.putConversationSummary({ key: 'k1', widgetId: 'wgt_1', summary: 'first' });
-      await store.putConversationSummary({ key: 'k1', widgetId: 'wgt_1', summary: 'second' });
-      expect(await store.getConversationSummary('k1')).toEqual({ key: 'k1', widgetId: 'wgt_1', summary: 'first' });
+      const first = sealed('first');
+      await store.putConversationSummary({ key: 'k1', widgetId: 'wgt_1', sealed: first });
+      await store.putConversationSummary({ key: 'k1', widgetId: 'wgt_1', sealed: sealed('second') });
+      expect(await store.getConversationSummary('k1')).toEqual({ key: 'k1', widgetId: 'wgt_1', sealed: first, createdAt: expect.any(String) });
+    });
+
+    it('deletes conversation summaries with their widget, and past their retention', async () => {
+      const { store } = await fresh();
+      const kept = await store.createWidget(newWidget({ name: 'kept' }));
+      const deleted = await store.createWidget(newWidget({ name: 'deleted' }));
+      await store.putConversationSummary({ key: 'k-kept', widgetId: kept.id, sealed: sealed() });
+      await store.putConversationSummary({ key: 'k-deleted-1', widgetId: deleted.id, sealed: sealed() });
+      await store.putConversationSummary({ key: 'k-deleted-2', widgetId: deleted.id, sealed: sealed() });
+      expect(await store.deleteWidget(deleted.id)).toBe(true);
+      expect(await store.getConversationSummary('k-deleted-1')).toBeUndefined();
+      expect(await store.getConversationSummary('k-deleted-2')).toBeUndefined();
+      expect(await store.deleteWidget(deleted.id)).toBe(false);
+
+      const { createdAt } = (await store.getConversationSummary('k-kept'))!;
+      const made = new Date(createdAt!);
+      // Read only when made at or after notBefore.
+      expect(await store.getConversationSummary('k-kept', { notBefore: made })).toBeDefined();
+      expect(await store.getConversationSummary('k-kept', { notBefore: new Date(made.getTime() + 1) })).toBeUndefined();
+      expect(await store.deleteConversationSummaries(made)).toBe(0);
+      expect(await store.deleteConversationSummaries(new Date(made.getTime() + 1))).toBe(1);
+      expect(await store.getConversationSummary('k-kept')).toBeUndefined();
     });
   });
 }

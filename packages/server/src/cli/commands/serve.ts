@@ -69,6 +69,7 @@ function proxyOptionsFromEnvironment(): ProxyOptions {
       // 0 is a real setting: accounts without their own allowance may not use the shared key.
       allowance === undefined || allowance === '' ? undefined : allowance === 'unlimited' ? null : wholeNumber('AIRLOCK_DEFAULT_GENERATION_ALLOWANCE', 0),
     reservationLeaseMs: wholeNumber('AIRLOCK_RESERVATION_LEASE_MS'),
+    summaryRetentionDays: wholeNumber('AIRLOCK_SUMMARY_RETENTION_DAYS'),
   };
 }
 
