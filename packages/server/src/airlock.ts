@@ -350,8 +350,9 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
       else if (code === 'service_unavailable' && airlockError.cause) logger.warn('database unreachable', { path: url.pathname, error: airlockError.cause });
       metrics.recordError(code);
       // Error bodies carry only a code and a plain message, so a widget may
-      // read them (to renew an expired token, say), except an origin refusal.
-      const readable = route?.browser === 'widget' && code !== 'origin_not_allowed';
+      // read them: to renew an expired token, say, or to tell the visitor the
+      // chat is not available on this page (an origin refusal).
+      const readable = route?.browser === 'widget';
       response = withCors(errorResponse(airlockError), readable ? origin : null);
     }
     const label = (route && routeLabels.get(route)) ?? 'unmatched';

@@ -150,3 +150,24 @@ describe('a visitor token works only while its site is allowed', () => {
     expect(await call(publicToken, allowedOrigin)).toBe('ok');
   });
 });
+
+describe('what the widget needs to know', () => {
+  it('states the lifetime in seconds, for a client whose clock is off', async () => {
+    const answer = (await (await mintPublic(harness.widget.id, allowedOrigin)).json()) as { expiresAt: number; expiresIn: number };
+    expect(answer.expiresIn).toBe(600);
+    const backend = await harness.airlock.mintToken({ widgetId: harness.widget.id, userId: 'u2', ttlSeconds: 120 });
+    expect(backend.expiresIn).toBe(120);
+  });
+
+  it('lets a refused site read its refusal, on minting and on a call', async () => {
+    const minted = await mintPublic(harness.widget.id, 'https://unlisted.example.net');
+    expect(minted.status).toBe(403);
+    expect(minted.headers.get('access-control-allow-origin')).toBe('https://unlisted.example.net');
+    expect(await errorCode(minted)).toBe('origin_not_allowed');
+    const token = ((await (await mintPublic(harness.widget.id, allowedOrigin)).json()) as { token: string }).token;
+    const call = await chatRequest(harness.url, token, { messages: [{ role: 'user', content: 'hi' }] }, { origin: 'https://unlisted.example.net' });
+    expect(call.status).toBe(403);
+    expect(call.headers.get('access-control-allow-origin')).toBe('https://unlisted.example.net');
+    expect(await errorCode(call)).toBe('origin_not_allowed');
+  });
+});

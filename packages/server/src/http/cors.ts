@@ -1,3 +1,5 @@
+const webOrigin = /^https?:\/\/[^/\s]+$/i;
+
 /**
  * Adds CORS headers for a browser-facing route. The origin is echoed exactly
  * (never `*`) and only when the caller decided it is allowed; `Vary: Origin`
@@ -10,7 +12,8 @@
  */
 export function withCors(response: Response, allowedOrigin: string | null): Response {
   response.headers.append('vary', 'Origin');
-  if (allowedOrigin) {
+  // Only a web origin: `null` (sandboxed frames, files) is shared by every such page.
+  if (allowedOrigin && webOrigin.test(allowedOrigin)) {
     response.headers.set('access-control-allow-origin', allowedOrigin);
     response.headers.set('access-control-expose-headers', 'Retry-After, X-Request-Id');
   }
@@ -33,5 +36,5 @@ export function preflight(request: Request): Response {
   response.headers.set('access-control-allow-methods', 'POST, GET, OPTIONS');
   response.headers.set('access-control-allow-headers', 'authorization, content-type, idempotency-key, x-airlock-widget-id');
   response.headers.set('access-control-max-age', '600');
-  return withCors(response, origin && /^https?:\/\/[^/\s]+$/i.test(origin) ? origin : null);
+  return withCors(response, origin);
 }

@@ -112,7 +112,7 @@ export async function mintFor(
     throw new AirlockError('input_invalid', '"origin" must be an origin such as https://example.com.');
   }
   const { tokens } = await context.started();
-  const { token, expiresAt } = await tokens.mint({
+  const { token, expiresAt, expiresIn } = await tokens.mint({
     widgetId: widget.id,
     subject: input.subject,
     epoch: widget.epoch,
@@ -122,7 +122,7 @@ export async function mintFor(
     limits: input.limits,
   });
   await reportMinted(context, { widgetId: widget.id, subject: input.subject, via: input.via, ...(input.origin && { origin: input.origin }) });
-  return { token, expiresAt, widget: publicConfig(widget) };
+  return { token, expiresAt, expiresIn, widget: publicConfig(widget) };
 }
 
 /**
@@ -221,9 +221,9 @@ export async function mintForVisitor(context: AirlockContext, request: Request, 
 
 /**
  * `POST /airlock/token`: public minting, by {@link mintForVisitor} with the
- * request's `Origin` as the site. Errors after the origin check are
- * readable by that origin (so the widget sees `Retry-After`); earlier ones
- * are not.
+ * request's `Origin` as the site. The origin refusal and every error after
+ * it are readable by that origin (so the widget can say the chat is not
+ * available on this page, or see `Retry-After`); earlier ones are not.
  *
  * @example
  * ```ts
@@ -237,8 +237,11 @@ export async function handlePublicMint(context: AirlockContext, request: Request
     const answer = await mintForVisitor(context, request, { site: origin, origin: origin ?? '', onSiteAllowed: () => (readable = true) });
     return withCors(json(answer), origin);
   } catch (error) {
-    if (!readable) throw error;
     const airlockError = toAirlockError(error);
+    // A refused site may read its refusal (a code and a plain message), so the
+    // widget can tell the visitor the chat is not available on this page and
+    // tell the owner which origin to allow.
+    if (!readable && airlockError.code !== 'origin_not_allowed') throw error;
     if (airlockError.code === 'internal') context.logger.error('public minting failed', { error: airlockError.cause });
     return withCors(errorResponse(airlockError), origin);
   }

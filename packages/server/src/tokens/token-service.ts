@@ -115,7 +115,8 @@ export class TokenService {
     this.#now = options.now ?? (() => new Date());
   }
 
-  async mint(input: MintInput): Promise<{ token: string; expiresAt: number }> {
+  /** `expiresIn`: the lifetime in seconds, which a client counts on its own clock (its device clock may be off). */
+  async mint(input: MintInput): Promise<{ token: string; expiresAt: number; expiresIn: number }> {
     const ttl = input.ttlSeconds ?? defaultTokenTtlSeconds;
     if (!Number.isInteger(ttl) || ttl <= 0 || ttl > maxTokenTtlSeconds) {
       throw new AirlockError('input_invalid', `ttlSeconds must be a whole number from 1 to ${maxTokenTtlSeconds}.`);
@@ -136,7 +137,7 @@ export class TokenService {
       .setIssuedAt(issuedAt)
       .setExpirationTime(issuedAt + ttl)
       .sign(signing.privateKey);
-    return { token, expiresAt: (issuedAt + ttl) * 1000 };
+    return { token, expiresAt: (issuedAt + ttl) * 1000, expiresIn: ttl };
   }
 
   /** Verifies a token; throws `token_expired` or `token_invalid` (details only in `cause`). */
