@@ -109,6 +109,12 @@ export interface AirlockOptions {
   logRequests?: boolean;
   /** Clock, for tests. Default: `() => new Date()`. */
   now?: () => Date;
+  /**
+   * Days after which a saved OpenAI key is shown as due for replacement (the
+   * admin page, `GET …/key`, `airlock keys show`); `0` never reminds.
+   * Default: `90`.
+   */
+  keyRotationReminderDays?: number;
   /** Limits on public minting (`POST /token`) per client address and per widget. Default: 30 a minute per address, 600 a minute per widget. */
   mintRateLimits?: MintRateLimits;
   /** A human check (captcha) run before each public mint; `false` answers 403 `forbidden`. Default: none. */

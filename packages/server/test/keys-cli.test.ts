@@ -1,6 +1,7 @@
 // `airlock accounts|keys|vault` as operators run them: the built CLI (the
 // test command builds before testing), a SQLite file, the stand-in upstream.
 import { startUpstream, type Upstream } from '@airlock/testing';
+import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -89,6 +90,15 @@ describe('airlock accounts, keys and vault commands', () => {
     expect(shown.stdout).toContain(`fingerprint\tsk-…${keys.refused.slice(-4)}`);
     expect(shown.stdout).toContain('status\tactive');
     expect(shown.stdout).toContain('last used at\tnever');
+    expect(shown.stdout).toMatch(/^saved at\t\S+ \(0 days ago\)$/m);
+    expect(shown.stdout).not.toContain('rotation\t');
+    // Saved 100 days ago: past the 90-day reminder.
+    const database = new Database(databasePath);
+    database.prepare("UPDATE openai_keys SET saved_at = ? WHERE owner_id = 'default' AND status = 'active'").run(new Date(Date.now() - 100 * 86_400_000).toISOString());
+    database.close();
+    const old = await airlock(['keys', 'show', '--account', 'default']);
+    expect(old.stdout).toContain('(100 days ago)');
+    expect(old.stdout).toMatch(/^rotation\tdue: replace it with `airlock keys set`/m);
     expect(shown.stdout).toContain(`widgets\thelp (${widgetId})`);
 
     const inUse = await airlock(['keys', 'revoke', '--account', 'default']);

@@ -23,6 +23,8 @@ export function accountKeysFor(context: AirlockContext): AccountKeys {
     vault: context.vault,
     baseURL: context.upstream.settings.baseURL,
     fetch: context.upstream.settings.fetch,
+    rotationReminderDays: context.options.keyRotationReminderDays,
+    now: context.now,
   });
 }
 

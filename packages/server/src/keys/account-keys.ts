@@ -41,6 +41,10 @@ export interface SavedKey {
  * ```
  */
 export interface KeyDetails extends SavedKey {
+  /** Whole days since the key was saved. */
+  ageDays: number;
+  /** The key is active and older than the operator's rotation reminder (`keyRotationReminderDays`): replace it. */
+  rotationDue: boolean;
   lastUsedAt?: string;
   /** Airlock error code of the last upstream failure with this key, such as `upstream_key_invalid`. */
   lastErrorCode?: string;
@@ -83,7 +87,16 @@ export interface AccountKeysOptions {
   fetch?: typeof fetch;
   /** Time allowed for a validation call, in ms. Default: `15_000`. */
   validationTimeoutMs?: number;
+  /** Days after which an active key is shown as due for replacement; `0` never reminds. Default: {@link defaultKeyRotationReminderDays}. */
+  rotationReminderDays?: number;
+  /** Clock, for tests. Default: `() => new Date()`. */
+  now?: () => Date;
 }
+
+/** Days after which a saved key is shown as due for replacement, unless the operator sets otherwise: 90. */
+export const defaultKeyRotationReminderDays = 90;
+
+const dayMs = 86_400_000;
 
 const accountIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -123,13 +136,23 @@ export class AccountKeys {
   readonly #baseURL: string;
   readonly #fetch: typeof fetch | undefined;
   readonly #timeoutMs: number;
+  readonly #reminderDays: number;
+  readonly #now: () => Date;
 
   constructor(options: AccountKeysOptions) {
+    const reminderDays = options.rotationReminderDays ?? defaultKeyRotationReminderDays;
+    if (!Number.isInteger(reminderDays) || reminderDays < 0) throw new RangeError('rotationReminderDays must be a whole number of days, 0 or more.');
+    this.#reminderDays = reminderDays;
+    this.#now = options.now ?? (() => new Date());
     this.#store = options.store;
     this.#vault = options.vault;
     this.#baseURL = options.baseURL ?? 'https://api.openai.com/v1';
     this.#fetch = options.fetch;
     this.#timeoutMs = options.validationTimeoutMs ?? 15_000;
+  }
+
+  #reminder(): { days: number; now: Date } {
+    return { days: this.#reminderDays, now: this.#now() };
   }
 
   /** Creates an account; the id defaults to a random `acct_…`. */
@@ -163,7 +186,7 @@ export class AccountKeys {
   async show(ownerId: string): Promise<KeyDetails | undefined> {
     if (ownerId !== SHARED_KEY_OWNER) await this.account(ownerId);
     const record = await this.#store.getOpenAiKey(ownerId);
-    return record && details(record, await this.widgetsUsing(ownerId, record));
+    return record && details(record, await this.widgetsUsing(ownerId, record), this.#reminder());
   }
 
   /**
@@ -180,7 +203,7 @@ export class AccountKeys {
     if (widgets.length > 0 && !options.force) return { outcome: 'in-use', widgets };
     const revoked = await this.#store.revokeOpenAiKey(ownerId, { pinWidgets: ownerId !== SHARED_KEY_OWNER });
     if (!revoked) throw new AirlockError('not_found', 'There is no key to revoke.');
-    return { outcome: 'revoked', key: details(revoked, widgets) };
+    return { outcome: 'revoked', key: details(revoked, widgets, this.#reminder()) };
   }
 
   /**
@@ -241,11 +264,14 @@ function reference(widget: WidgetRecord): WidgetReference {
   return { id: widget.id, name: widget.name };
 }
 
-function details(record: OpenAiKeyRecord, widgets: WidgetReference[]): KeyDetails {
+function details(record: OpenAiKeyRecord, widgets: WidgetReference[], reminder: { days: number; now: Date }): KeyDetails {
+  const ageDays = Math.max(0, Math.floor((reminder.now.getTime() - Date.parse(record.savedAt)) / dayMs));
   return {
     fingerprint: record.fingerprint,
     status: record.status,
     savedAt: record.savedAt,
+    ageDays,
+    rotationDue: record.status === 'active' && reminder.days > 0 && ageDays >= reminder.days,
     ...(record.lastUsedAt && { lastUsedAt: record.lastUsedAt }),
     ...(record.lastErrorCode && { lastErrorCode: record.lastErrorCode }),
     ...(record.revokedAt && { revokedAt: record.revokedAt }),

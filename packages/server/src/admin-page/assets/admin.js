@@ -210,12 +210,23 @@ function keyDetails(key) {
   const rows = [
     ['Fingerprint', key.fingerprint],
     ['Status', key.status],
-    ['Saved', formatDate(key.savedAt)],
+    ['Saved', `${formatDate(key.savedAt)} (${key.ageDays === 1 ? '1 day' : `${key.ageDays ?? 0} days`} ago)`],
     ['Last used', formatDate(key.lastUsedAt)],
   ];
   if (key.lastErrorCode) rows.push(['Last error', key.lastErrorCode]);
   if (key.revokedAt) rows.push(['Revoked', formatDate(key.revokedAt)]);
-  return h('dl', { class: 'facts', 'data-testid': 'key-details' }, rows.map(([name, value]) => [h('dt', {}, name), h('dd', {}, value)]));
+  const facts = h('dl', { class: 'facts', 'data-testid': 'key-details' }, rows.map(([name, value]) => [h('dt', {}, name), h('dd', {}, value)]));
+  if (!key.rotationDue) return facts;
+  return h(
+    'div',
+    {},
+    h(
+      'p',
+      { class: 'notice', role: 'status', 'data-testid': 'rotation-due' },
+      `This key is ${key.ageDays} days old: time to replace it. Replace saves the new key in one step and the widgets using it keep working; then delete the old key in your OpenAI dashboard.`,
+    ),
+    facts,
+  );
 }
 
 function keySaveForm(label, onSaved, keyPath = `/accounts/${account()}/key`) {

@@ -1,6 +1,6 @@
 import type { AccountKeys, KeyDetails, SavedKey } from '../../keys/account-keys.js';
 import { SHARED_KEY_OWNER } from '../../stores/store.js';
-import { act, CliCommand, openVaultFromEnvironment, printJson, runCommand, UsageError, withStore, type Outcome } from '../shared.js';
+import { act, CliCommand, openVaultFromEnvironment, printJson, runCommand, UsageError, wholeNumberFlag, withStore, type Outcome } from '../shared.js';
 
 interface KeyFlags {
   account?: string;
@@ -36,7 +36,9 @@ async function withAccountKeys<T>(
   const vault = await openVaultFromEnvironment({ dev: flags.dev });
   const prepared = await beforeStore();
   const { AccountKeys } = await import('../../keys/account-keys.js');
-  return withStore((store) => run(new AccountKeys({ store, vault, baseURL: process.env.OPENAI_BASE_URL || undefined }), prepared));
+  const reminder = process.env.AIRLOCK_KEY_ROTATION_REMINDER_DAYS;
+  const rotationReminderDays = reminder === undefined || reminder === '' ? undefined : wholeNumberFlag(reminder, 'AIRLOCK_KEY_ROTATION_REMINDER_DAYS', 0);
+  return withStore((store) => run(new AccountKeys({ store, vault, baseURL: process.env.OPENAI_BASE_URL || undefined, rotationReminderDays }), prepared));
 }
 
 /**
@@ -134,7 +136,8 @@ function printSaved(label: string, saved: SavedKey): void {
 function printDetails(key: KeyDetails): void {
   console.log(`fingerprint\t${key.fingerprint}`);
   console.log(`status\t${key.status}`);
-  console.log(`saved at\t${key.savedAt}`);
+  console.log(`saved at\t${key.savedAt} (${key.ageDays} ${key.ageDays === 1 ? 'day' : 'days'} ago)`);
+  if (key.rotationDue) console.log(`rotation\tdue: replace it with \`airlock keys set\` (the widgets using it keep working), then delete the old key at OpenAI`);
   console.log(`last used at\t${key.lastUsedAt ?? 'never'}`);
   console.log(`last upstream error\t${key.lastErrorCode ?? 'none'}`);
   if (key.revokedAt) console.log(`revoked at\t${key.revokedAt}`);

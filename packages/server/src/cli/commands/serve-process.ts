@@ -23,6 +23,7 @@ export async function runServer(settings: ServeSettings): Promise<number> {
     // Unset timeouts stay undefined, so createAirlock's own defaults (and its environment fallbacks) apply.
     upstream: Object.fromEntries(Object.entries(settings.upstream).filter(([, value]) => value !== undefined)),
     ...(settings.trustedProxies !== undefined && { clientAddress: forwardedClientAddress(settings.trustedProxies) }),
+    ...(settings.keyRotationReminderDays !== undefined && { keyRotationReminderDays: settings.keyRotationReminderDays }),
   });
   await airlock.ready();
   const server = await serve(airlock.fetch, { port: settings.port, host: settings.host, ...settings.http });

@@ -15,6 +15,7 @@ export interface ServeSettings {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   logRequests: boolean;
   trustedProxies?: number;
+  keyRotationReminderDays?: number;
   proxy: ProxyOptions;
   upstream: Pick<UpstreamOptions, 'headersTimeoutMs' | 'firstChunkTimeoutMs' | 'idleTimeoutMs'>;
   http: Required<Omit<ServeOptions, 'port' | 'host'>>;
@@ -111,6 +112,7 @@ export function serveSettings(flags: { dev?: boolean; port?: string; host?: stri
     throw new UsageError('AIRLOCK_HTTP_HEADERS_TIMEOUT_MS must not be longer than AIRLOCK_HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request).');
   }
   const trustedProxies = wholeNumber('AIRLOCK_TRUSTED_PROXIES');
+  const keyRotationReminderDays = wholeNumber('AIRLOCK_KEY_ROTATION_REMINDER_DAYS', 0);
   return {
     dev: flags.dev ?? false,
     port,
@@ -119,6 +121,7 @@ export function serveSettings(flags: { dev?: boolean; port?: string; host?: stri
     logLevel: logLevel(process.env.AIRLOCK_LOG_LEVEL),
     logRequests: process.env.AIRLOCK_LOG_REQUESTS !== '0',
     ...(trustedProxies !== undefined && { trustedProxies }),
+    ...(keyRotationReminderDays !== undefined && { keyRotationReminderDays }),
     proxy: proxyOptionsFromEnvironment(),
     upstream: {
       headersTimeoutMs: wholeNumber('AIRLOCK_UPSTREAM_HEADERS_TIMEOUT_MS'),
