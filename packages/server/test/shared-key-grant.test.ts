@@ -2,13 +2,19 @@
 // model), with a limited default allowance and an allow-list of models, enforced when an account
 // owner saves a widget and before every call opens the key.
 import { startPostgres, type PostgresServer } from '@airlock/test-services';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccessToken } from '../src/admin/session.js';
 import { createAirlock, type AirlockOptions } from '../src/airlock.js';
 import { runAccounts } from '../src/cli/commands/accounts.js';
 import { defaultSharedKeyAllowance, SharedKeyPolicy, sharedKeyModelsFrom } from '../src/keys/shared-key-policy.js';
-import type { NewWidget, SharedKeyGrant, WidgetRecord } from '../src/stores/store.js';
+import { sqliteMigrations, type Migration } from '../src/stores/migrations.js';
+import { postgresMigrations } from '../src/stores/postgres-migrations.js';
+import { PostgresStore } from '../src/stores/postgres-store.js';
+import { SqliteStore } from '../src/stores/sqlite-store.js';
+import type { NewWidget, SharedKeyGrant, Store, WidgetRecord } from '../src/stores/store.js';
 import { startProxyHarness, type ProxyHarness } from './proxy-helpers.js';
 
 const operator = { authorization: 'Bearer admin-secret-token', 'content-type': 'application/json' };
@@ -180,6 +186,38 @@ defineGrantTests('sqlite', async () => ({}));
 defineGrantTests('postgres', async () => {
   postgres ??= await startPostgres();
   return { databaseUrl: await postgres.createDatabase() };
+});
+
+describe('upgrading a database from before the grant', () => {
+  it.each(['sqlite', 'postgres'] as const)('grants the default account only, and keeps an allowance it had (%s)', async (kind) => {
+    const before = (migrations: Migration[]) => migrations.filter((migration) => migration.version < 10);
+    let open: (migrations?: Migration[]) => Store;
+    let dataDir: string | undefined;
+    if (kind === 'sqlite') {
+      dataDir = mkdtempSync(join(tmpdir(), 'airlock-grant-upgrade-'));
+      const path = join(dataDir, 'airlock.db');
+      open = (migrations) => new SqliteStore({ path, ...(migrations && { migrations }) });
+    } else {
+      postgres ??= await startPostgres();
+      const connectionString = await postgres.createDatabase();
+      open = (migrations) => new PostgresStore({ connectionString, ...(migrations && { migrations }) });
+    }
+    const old = open(before(kind === 'sqlite' ? sqliteMigrations : postgresMigrations));
+    await old.migrate();
+    await old.createAccount({ id: 'acme', name: 'Acme' });
+    await old.setGenerationAllowance('default', 500);
+    await old.close();
+    const store = open();
+    try {
+      await store.migrate();
+      expect(await store.getAccount('acme')).toMatchObject({ sharedKey: 'none' });
+      expect(await store.getAccount('default')).toMatchObject({ sharedKey: 'any-model' });
+      expect(await store.getGenerationBalance('default')).toMatchObject({ allowance: 500 });
+    } finally {
+      await store.close();
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('the operator\u2019s allow-list of models', () => {
