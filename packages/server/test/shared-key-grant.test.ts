@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccessToken } from '../src/admin/session.js';
 import { createAirlock, type AirlockOptions } from '../src/airlock.js';
 import { runAccounts } from '../src/cli/commands/accounts.js';
+import { runUsage } from '../src/cli/commands/usage.js';
 import { defaultSharedKeyAllowance, SharedKeyPolicy, sharedKeyModelsFrom } from '../src/keys/shared-key-policy.js';
 import { sqliteMigrations, type Migration } from '../src/stores/migrations.js';
 import { postgresMigrations } from '../src/stores/postgres-migrations.js';
@@ -269,7 +270,7 @@ describe('the operator\u2019s allow-list of models', () => {
 });
 
 describe('CLI', () => {
-  it('shows and sets an account\u2019s grant with `airlock accounts shared-key`', async () => {
+  it('shows and sets an account\u2019s grant with `airlock accounts shared-key`, and its default allowance with `airlock usage`', async () => {
     const harness = await startProxyHarness();
     process.env.AIRLOCK_DATABASE_URL = `sqlite:${join(harness.dataDir, 'airlock.db')}`;
     const lines: string[] = [];
@@ -283,6 +284,13 @@ describe('CLI', () => {
       expect(await harness.airlock.store.getAccount('cli-acct')).toMatchObject({ sharedKey: 'listed-models' });
       await expect(runAccounts(['shared-key', '--account', 'cli-acct', '--grant', 'everything'])).rejects.toThrow(/--grant/);
       await expect(runAccounts(['shared-key', '--account', 'nobody', '--grant', 'none'])).rejects.toThrow(/no account/);
+
+      // `airlock usage` shows the default allowance for an account without one, and a reset keeps it rather than lifting it.
+      lines.length = 0;
+      expect(await runUsage(['--account', 'cli-acct'])).toBe(0);
+      expect(await runUsage(['--account', 'cli-acct', '--reset'])).toBe(0);
+      expect(lines).toEqual([`cli-acct\tallowance ${defaultSharedKeyAllowance}\tused 0`, `cli-acct\tallowance ${defaultSharedKeyAllowance}\tused 0`]);
+      expect(await harness.airlock.store.getGenerationBalance('cli-acct')).toMatchObject({ allowance: defaultSharedKeyAllowance });
     } finally {
       console.log = log;
       delete process.env.AIRLOCK_DATABASE_URL;

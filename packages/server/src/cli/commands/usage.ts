@@ -1,6 +1,14 @@
+import { defaultAllowanceOf } from '../../keys/shared-key-policy.js';
 import { act, CliCommand, runCommand, UsageError, withStore, type Outcome } from '../shared.js';
 
 const dayPattern = /^\d{4}-\d{2}-\d{2}$/;
+
+/** The default allowance as `airlock serve` reads it from `AIRLOCK_DEFAULT_GENERATION_ALLOWANCE`. */
+function defaultAllowanceFromEnvironment(): number | null {
+  const raw = process.env.AIRLOCK_DEFAULT_GENERATION_ALLOWANCE;
+  const given = raw === undefined || raw === '' ? undefined : raw === 'unlimited' ? null : Number(raw);
+  return defaultAllowanceOf({ defaultGenerationAllowance: given === null || Number.isInteger(given) ? given : undefined });
+}
 
 function day(value: string | undefined, fallback: string, flag: string): string {
   if (value === undefined) return fallback;
@@ -52,15 +60,17 @@ async function showUsage(values: UsageFlags): Promise<number> {
   return withStore(async (store) => {
     if (values.account) {
       let balance = await store.getGenerationBalance(values.account);
+      // An account without an allowance of its own has the server's default (never read as unlimited: a --reset must not lift it).
+      const current = balance?.allowance === undefined ? defaultAllowanceFromEnvironment() : balance.allowance;
       if (values.allowance !== undefined || values.reset) {
         const raw = values.allowance;
-        const allowance = raw === undefined ? (balance?.allowance ?? null) : raw === 'unlimited' ? null : raw.trim() === '' ? Number.NaN : Number(raw);
+        const allowance = raw === undefined ? current : raw === 'unlimited' ? null : raw.trim() === '' ? Number.NaN : Number(raw);
         if (allowance !== null && (!Number.isInteger(allowance) || allowance < 0)) {
           throw new UsageError('--allowance must be a whole number of generations, or "unlimited".');
         }
         balance = await store.setGenerationAllowance(values.account, allowance, { resetUsed: values.reset ?? false });
       }
-      const shown = balance ?? { accountId: values.account, allowance: null, used: 0 };
+      const shown = balance ?? { accountId: values.account, allowance: current, used: 0 };
       if (values.json) console.log(JSON.stringify(shown));
       else console.log(`${shown.accountId}\tallowance ${shown.allowance ?? 'unlimited'}\tused ${shown.used}`);
       return 0;
