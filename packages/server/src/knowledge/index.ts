@@ -1,0 +1,36 @@
+// Knowledge: a widget's files read into passages that keep their location,
+// and the ranking functions retrieval is built from. The stores, the proxy
+// pipeline, the admin API and the CLI use these; nothing here touches a
+// store or a request.
+export { chunkBlocks, describeLocation, type ChunkOptions, type Passage, type PassageLocation } from './chunk.js';
+export { decodeText, detectFormat, formatFromName, supportedFormatList } from './detect.js';
+export { createEmbeddings, isEmbeddingsUnavailable, type EmbeddingsOptions, type EmbeddingsResult } from './embeddings.js';
+export { extractBlocks, type ExtractedFile } from './extract-file.js';
+export { KnowledgeExtractor, type KnowledgeExtractorOptions, type ProcessOptions } from './extractor.js';
+export { KnowledgeFileError } from './knowledge-error.js';
+export {
+  Bm25Index,
+  bytesToVector,
+  cosineSimilarity,
+  nearestVectors,
+  normalizeVector,
+  reciprocalRankFusion,
+  searchTerms,
+  vectorToBytes,
+  type Bm25Options,
+  type FusedResult,
+  type FusionOptions,
+  type ScoredId,
+} from './rank.js';
+export {
+  KNOWLEDGE_FORMATS,
+  resolveExtractionLimits,
+  type BlockKind,
+  type ExtractionLimits,
+  type KnowledgeFileInput,
+  type KnowledgeFileProblem,
+  type KnowledgeFormat,
+  type ResolvedExtractionLimits,
+  type TextBlock,
+} from './types.js';
+export type { ProcessedFile } from './worker-protocol.js';
