@@ -10,6 +10,8 @@ export default defineConfig({
     'src/adapters/hono.ts',
     'src/adapters/next.ts',
     'src/cli/main.ts',
+    // Started as a worker thread by the knowledge extractor, which finds it at dist/knowledge/.
+    'src/knowledge/extract-worker.ts',
   ],
   format: ['esm'],
   dts: {
