@@ -1,5 +1,7 @@
 // The whole test suite: provision what the tests need, then typecheck, lint,
-// build, and run every package's tests (browser tests included).
+// build, check the published packages (publint, attw, and a consumer project
+// that installs the packed tarballs with npm), check the generated API
+// reference, and run every package's tests (browser tests included).
 import { spawnSync } from 'node:child_process';
 import { provision } from './provision.mjs';
 
@@ -24,4 +26,6 @@ const run = (script) => (/\.[cm]?js$/.test(pnpm) ? [process.execPath, [pnpm, 'ru
 step('typecheck', ...run('typecheck'));
 step('lint', ...run('lint'));
 step('build', ...run('build'));
+step('packages', process.execPath, ['scripts/check-packages.mjs']);
+step('API reference', process.execPath, ['scripts/check-reference.mjs']);
 step('tests', ...run('test:unit'));

@@ -21,6 +21,9 @@ export default defineConfig({
   target: 'node20',
   platform: 'node',
   splitting: true,
+  // Bundled, not a dependency: the package ships every encoding (27 MB) where
+  // Airlock uses one (o200k_base, imported by its own path), loaded on first count.
+  noExternal: ['gpt-tokenizer'],
   // The admin page's static files are served as they are; the server finds them beside its bundle.
   async onSuccess() {
     cpSync('src/admin-page/assets', 'dist/admin-page/assets', { recursive: true });

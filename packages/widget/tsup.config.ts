@@ -6,7 +6,8 @@ export default defineConfig([
   {
     entry: ['src/index.ts'],
     format: ['esm'],
-    dts: true,
+    // The script-tag bundle gets types too: importing it declares window.Airlock.
+    dts: { entry: { index: 'src/index.ts', 'script-tag': 'src/script-tag.ts' } },
     // Spares the IIFE, which the other build may already have written.
     clean: ['!airlock.global.js'],
     target: 'es2022',

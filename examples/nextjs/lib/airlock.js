@@ -1,6 +1,6 @@
 // One Airlock per server process, shared by every route. Kept on globalThis
 // so `next dev` reloading modules does not open the database twice.
-import { createAirlock } from '@airlock/server';
+import { createAirlock, forwardedClientAddress } from '@airlock/server';
 import { resolve } from 'node:path';
 
 const basePath = '/airlock';
@@ -23,8 +23,10 @@ async function start() {
     dataDir,
     databaseUrl: `sqlite:${resolve(dataDir, 'airlock.db')}`,
     upstream,
-    // Next.js exposes no socket address; behind your proxy, read the address it sets.
-    clientAddress: (request) => request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() || undefined,
+    // Next.js exposes no socket address. Behind AIRLOCK_TRUSTED_PROXIES proxies (default one:
+    // Vercel, or your own) that each append to X-Forwarded-For, the address the outermost one
+    // saw; entries further left were written by the client, which could choose its own.
+    clientAddress: forwardedClientAddress(Number(process.env.AIRLOCK_TRUSTED_PROXIES || 1)),
   });
   await airlock.ready();
   return airlock;

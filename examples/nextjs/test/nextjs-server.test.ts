@@ -182,3 +182,20 @@ it('closes the upstream connection soon after the client disconnects', async () 
 it('never shows the OpenAI key in a log line of the server', () => {
   expect(output).not.toContain(canaryKey);
 });
+
+it('limits mints by the address the proxy saw, not by the X-Forwarded-For entries a client writes', async () => {
+  // A client varies the leftmost entry at every request; the proxy in front appended the real address.
+  const statuses: number[] = [];
+  for (let attempt = 0; attempt < 31; attempt += 1) {
+    const minted = await fetch(`${baseUrl}/airlock/token`, {
+      method: 'POST',
+      headers: { origin: baseUrl, 'content-type': 'application/json', 'x-forwarded-for': `198.51.100.${attempt}, 203.0.113.7` },
+      body: JSON.stringify({ widgetId }),
+    });
+    statuses.push(minted.status);
+    await minted.text();
+  }
+  // 30 mints a minute per address: the 31st from 203.0.113.7 is refused, whatever the client wrote.
+  expect(statuses.slice(0, 30).every((status) => status === 200)).toBe(true);
+  expect(statuses[30]).toBe(429);
+});

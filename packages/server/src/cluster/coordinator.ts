@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { ReplyError, type Redis } from 'ioredis';
+import type { Redis, ReplyError as RedisReplyError } from 'ioredis';
+import { loadOptionalDependency } from '../optional-dependency.js';
 import { AirlockError } from '../errors.js';
 import type { LimitCounters, OnceClaim, SlotLease } from '../limits/counters.js';
 import type { RateLimiter, RateLimitResult } from '../limits/rate-limiter.js';
@@ -30,6 +31,8 @@ export interface ClusterCoordinatorOptions {
 const unavailableReplies = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|NOREPLICAS|OOM)\b/;
 
 function isUnavailable(error: unknown): boolean {
+  // Only reached with a Redis configured, so ioredis is installed.
+  const { ReplyError } = loadOptionalDependency<{ ReplyError: typeof RedisReplyError }>('ioredis');
   if (error instanceof ReplyError) return unavailableReplies.test((error as Error).message);
   return true;
 }

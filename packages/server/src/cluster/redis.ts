@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { loadOptionalDependency } from '../optional-dependency.js';
 
 /**
  * The `redis` option of `createAirlock`: where the counts that several
@@ -57,6 +58,11 @@ export function resolveRedisOptions(options: RedisOptions = {}): ResolvedRedisOp
   };
 }
 
+/** ioredis, an optional peer dependency, loaded only by a deployment that uses Redis. */
+function redisClass(): typeof Redis {
+  return loadOptionalDependency<{ Redis: typeof Redis }>('ioredis').Redis;
+}
+
 // Reconnect forever, backing off to once a second, so Redis coming back is noticed within a second.
 const reconnectDelay = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 5), 1000);
 
@@ -71,7 +77,7 @@ const reconnectDelay = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt,
  * ```
  */
 export function connectRedis(options: ResolvedRedisOptions): Redis {
-  return new Redis(options.url, {
+  return new (redisClass())(options.url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: options.connectTimeoutMs,
@@ -93,7 +99,7 @@ export function connectRedis(options: ResolvedRedisOptions): Redis {
  * ```
  */
 export function connectSubscriber(options: ResolvedRedisOptions): Redis {
-  return new Redis(options.url, {
+  return new (redisClass())(options.url, {
     enableOfflineQueue: true,
     maxRetriesPerRequest: null,
     connectTimeout: options.connectTimeoutMs,
@@ -125,7 +131,7 @@ export function signingKeysChannel(keyPrefix: string): string {
  * ```
  */
 export async function announceSigningKeysChanged(options: ResolvedRedisOptions): Promise<number> {
-  const redis = new Redis(options.url, {
+  const redis = new (redisClass())(options.url, {
     connectTimeout: options.connectTimeoutMs,
     commandTimeout: Math.max(options.commandTimeoutMs, 2000),
     maxRetriesPerRequest: 1,

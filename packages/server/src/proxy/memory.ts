@@ -31,7 +31,8 @@ let counter: Promise<Counter> | undefined;
  * ```
  */
 export function tokenCounter(): Promise<Counter> {
-  counter ??= import('gpt-tokenizer').then((module) => (text: string) => module.countTokens(text));
+  // The one encoding, not the package root (which loads every encoding); the build bundles it.
+  counter ??= import('gpt-tokenizer/encoding/o200k_base').then((module) => (text: string) => module.countTokens(text));
   return counter;
 }
 

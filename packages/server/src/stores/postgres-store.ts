@@ -1,6 +1,7 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { AirlockError, isConnectionFailure } from '../errors.js';
 import { newId } from '../ids.js';
+import { loadOptionalDependency } from '../optional-dependency.js';
 import { assertValidWidget } from '../widgets/widget-input.js';
 import type { SealedSecret } from '../vault/vault.js';
 import type { Migration } from './migrations.js';
@@ -98,7 +99,9 @@ export class PostgresStore implements Store {
   readonly #now: () => Date;
 
   constructor(options: PostgresStoreOptions) {
-    this.#pool = new pg.Pool({
+    // pg is an optional peer dependency, loaded only by a deployment on PostgreSQL.
+    const { Pool } = loadOptionalDependency<typeof pg>('pg');
+    this.#pool = new Pool({
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,
       // Without a limit, a request waits forever for a database that does not answer.
