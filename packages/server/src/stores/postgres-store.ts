@@ -600,6 +600,11 @@ export class PostgresStore implements Store {
     const signing = await this.#rows<{ kid: string; sealed_private_key: string }>(
       'SELECT kid, sealed_private_key FROM signing_keys ORDER BY created_at, kid',
     );
+    // Summaries of widgets that still exist (deleting a widget deletes its summaries).
+    const summaries = await this.#rows<{ key: string; widget_id: string; account_id: string; sealed: string }>(
+      `SELECT s.key, s.widget_id, w.account_id, s.sealed FROM conversation_summaries s JOIN widgets w ON w.id = s.widget_id
+       ORDER BY s.created_at, s.key`,
+    );
     return [
       ...keys.map((row): SealedRecord => ({ kind: 'openai-key', id: row.id, ownerId: row.owner_id, sealed: JSON.parse(row.sealed) as SealedSecret })),
       ...signing.map((row): SealedRecord => ({
@@ -608,10 +613,24 @@ export class PostgresStore implements Store {
         ownerId: 'system',
         sealed: JSON.parse(row.sealed_private_key) as SealedSecret,
       })),
+      ...summaries.map((row): SealedRecord => ({
+        kind: 'conversation-summary',
+        id: `${row.widget_id}/${row.key}`,
+        ownerId: row.account_id,
+        sealed: JSON.parse(row.sealed) as SealedSecret,
+      })),
     ];
   }
 
   async replaceSealed(record: SealedRecord, next: SealedSecret): Promise<boolean> {
+    if (record.kind === 'conversation-summary') {
+      const result = await this.#pool.query('UPDATE conversation_summaries SET sealed = $1 WHERE key = $2 AND sealed = $3', [
+        JSON.stringify(next),
+        record.id.slice(record.id.indexOf('/') + 1),
+        JSON.stringify(record.sealed),
+      ]);
+      return result.rowCount === 1;
+    }
     const statement =
       record.kind === 'openai-key'
         ? 'UPDATE openai_keys SET sealed = $1 WHERE id = $2 AND sealed = $3'

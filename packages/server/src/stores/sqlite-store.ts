@@ -564,6 +564,11 @@ export class SqliteStore implements Store {
       kid: string;
       sealed_private_key: string;
     }[];
+    // Summaries of widgets that still exist (deleting a widget deletes its summaries).
+    const summaries = this.#statement(
+      `SELECT s.key, s.widget_id, w.account_id, s.sealed FROM conversation_summaries s JOIN widgets w ON w.id = s.widget_id
+       ORDER BY s.created_at, s.key`,
+    ).all() as { key: string; widget_id: string; account_id: string; sealed: string }[];
     return [
       ...keys.map((row): SealedRecord => ({ kind: 'openai-key', id: row.id, ownerId: row.owner_id, sealed: JSON.parse(row.sealed) as SealedSecret })),
       ...signing.map((row): SealedRecord => ({
@@ -572,10 +577,20 @@ export class SqliteStore implements Store {
         ownerId: 'system',
         sealed: JSON.parse(row.sealed_private_key) as SealedSecret,
       })),
+      ...summaries.map((row): SealedRecord => ({
+        kind: 'conversation-summary',
+        id: `${row.widget_id}/${row.key}`,
+        ownerId: row.account_id,
+        sealed: JSON.parse(row.sealed) as SealedSecret,
+      })),
     ];
   }
 
   async replaceSealed(record: SealedRecord, next: SealedSecret): Promise<boolean> {
+    if (record.kind === 'conversation-summary') {
+      return this.#statement('UPDATE conversation_summaries SET sealed = ? WHERE key = ? AND sealed = ?')
+        .run(JSON.stringify(next), summaryKeyOf(record), JSON.stringify(record.sealed)).changes === 1;
+    }
     const statement =
       record.kind === 'openai-key'
         ? 'UPDATE openai_keys SET sealed = ? WHERE id = ? AND sealed = ?'
@@ -651,6 +666,11 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
   }
+}
+
+/** A summary's key, from its sealed record's id (`<widget id>/<key>`). */
+function summaryKeyOf(record: SealedRecord): string {
+  return record.id.slice(record.id.indexOf('/') + 1);
 }
 
 interface AdminAccessTokenRow {

@@ -276,7 +276,7 @@ export interface GenerationSettlement {
  *
  * @example
  * ```ts
- * await store.putConversationSummary({ key, widgetId: 'wgt_1', summary: 'The visitor asked about…' });
+ * await store.putConversationSummary({ key, widgetId: 'wgt_1', sealed: await vault.seal(Buffer.from(text), summaryBinding(accountId, key)) });
  * ```
  */
 export interface ConversationSummary {
@@ -389,9 +389,10 @@ export interface OpenAiKeyRecord {
  * ```
  */
 export interface SealedRecord {
-  kind: 'openai-key' | 'signing-key';
+  kind: 'openai-key' | 'signing-key' | 'conversation-summary';
+  /** The record's id; for a conversation summary, `<widget id>/<summary key>`. */
   id: string;
-  /** Account id (or {@link SHARED_KEY_OWNER}) of an OpenAI key; `'system'` for signing keys. */
+  /** Account id (or {@link SHARED_KEY_OWNER}) of an OpenAI key; `'system'` for signing keys; the widget's account for a summary. */
   ownerId: string;
   sealed: SealedSecret;
 }

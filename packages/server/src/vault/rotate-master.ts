@@ -28,13 +28,15 @@ export interface RotateMasterKeyOptions {
 export function bindingOf(record: SealedRecord): SecretBinding {
   // Signing keys are sealed by tokens/signing-keys.ts with this binding; the
   // rotation tests open them with SigningKeys.load, so a drift fails there.
+  // A summary's record id is `<widget id>/<key>`, as summaryBinding seals it.
+  if (record.kind === 'conversation-summary') return { accountId: record.ownerId, recordId: record.id, purpose: 'conversation-summary' };
   return record.kind === 'openai-key'
     ? openAiKeyBinding(record.ownerId, record.id)
     : { accountId: 'system', recordId: record.id, purpose: 'token-signing-key' };
 }
 
 /**
- * Re-wraps every data key (OpenAI keys, signing keys) under the vault's
+ * Re-wraps every data key (OpenAI keys, signing keys, conversation summaries) under the vault's
  * primary master key version; the secrets' ciphertexts are unchanged and
  * nobody re-enters a key. Crash-safe and idempotent: each record is updated
  * on its own with a compare-and-set on its old sealed value, so a run killed

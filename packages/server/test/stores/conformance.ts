@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openAiKeyBinding } from '../../src/keys/account-keys.js';
+import { summaryBinding } from '../../src/proxy/conversation-summaries.js';
 import { SHARED_KEY_OWNER, type NewWidget, type Store } from '../../src/stores/store.js';
 import { SigningKeys } from '../../src/tokens/signing-keys.js';
 import { createKeyring } from '../../src/vault/key-encryption.js';
@@ -482,6 +483,24 @@ export function defineStoreConformance(kind: 'sqlite' | 'postgres', createFixtur
       await store.putConversationSummary({ key: 'k1', widgetId: 'wgt_1', sealed: first });
       await store.putConversationSummary({ key: 'k1', widgetId: 'wgt_1', sealed: sealed('second') });
       expect(await store.getConversationSummary('k1')).toEqual({ key: 'k1', widgetId: 'wgt_1', sealed: first, createdAt: expect.any(String) });
+    });
+
+    it('re-wraps sealed conversation summaries in a master-key rotation, so they open under the new version only', async () => {
+      const { store } = await fresh();
+      const v1 = `v1:${randomBytes(32).toString('base64')}`;
+      const v2 = `v2:${randomBytes(32).toString('base64')}`;
+      const widget = await store.createWidget(newWidget({ accountId: 'acme', name: 'summarised' }));
+      const binding = summaryBinding(widget, 'k-rotated');
+      await store.putConversationSummary({ key: 'k-rotated', widgetId: widget.id, sealed: await new Vault(createKeyring(v1)).seal(Buffer.from('tea'), binding) });
+      // A summary whose widget is gone is not listed (nor kept: deleting a widget deletes them).
+      await store.putConversationSummary({ key: 'k-orphan', widgetId: 'wgt_gone', sealed: sealed() });
+      const listed = (await store.listSealedRecords()).filter((record) => record.kind === 'conversation-summary');
+      expect(listed).toEqual([{ kind: 'conversation-summary', id: `${widget.id}/k-rotated`, ownerId: 'acme', sealed: expect.any(Object) }]);
+      const report = await rotateMasterKey(store, new Vault(createKeyring(`${v2},${v1}`)));
+      expect(report.rewrapped).toBe(1);
+      const rotated = (await store.getConversationSummary('k-rotated'))!;
+      expect(rotated.sealed.kekVersion).toBe('v2');
+      expect((await new Vault(createKeyring(v2)).open(rotated.sealed, binding)).toString()).toBe('tea');
     });
 
     it('deletes conversation summaries with their widget, and past their retention', async () => {
