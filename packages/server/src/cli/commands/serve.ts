@@ -69,7 +69,8 @@ function proxyOptionsFromEnvironment(): ProxyOptions {
     defaultGenerationAllowance:
       // 0 is a real setting: accounts without their own allowance may not use the shared key.
       allowance === undefined || allowance === '' ? undefined : allowance === 'unlimited' ? null : wholeNumber('AIRLOCK_DEFAULT_GENERATION_ALLOWANCE', 0),
-    reservationLeaseMs: wholeNumber('AIRLOCK_RESERVATION_LEASE_MS'),
+    // Renewed every third of it: shorter leases could run out between renewals.
+    reservationLeaseMs: wholeNumber('AIRLOCK_RESERVATION_LEASE_MS', 30),
     summaryRetentionDays: wholeNumber('AIRLOCK_SUMMARY_RETENTION_DAYS'),
   };
 }
