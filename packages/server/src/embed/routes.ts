@@ -5,7 +5,7 @@ import { errorResponse, json } from '../http/responses.js';
 import type { Route } from '../http/router.js';
 import type { WidgetRecord } from '../stores/store.js';
 import { loadUsableWidget, mintForVisitor } from '../tokens/public-minting.js';
-import { isOriginAllowed, isValidOriginPattern } from '../widgets/origins.js';
+import { isOriginAllowed, isValidOriginPattern, isWebOrigin } from '../widgets/origins.js';
 
 const widgetIdPattern = '(?<id>[A-Za-z0-9_-]{1,100})';
 const localePattern = /^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$/;
@@ -135,7 +135,7 @@ function embeddingSite(request: Request, widget: WidgetRecord): string | Airlock
     return new AirlockError('origin_not_allowed', 'This site is not allowed to use this widget.');
   }
   const [only, ...others] = widget.allowedOrigins;
-  if (others.length === 0 && only !== undefined && !only.includes('*') && isOriginAllowed(only, [only])) return only;
+  if (others.length === 0 && isWebOrigin(only) && !only.includes('*')) return only;
   return new AirlockError(
     'origin_not_allowed',
     'Airlock cannot tell which site shows this page: let the iframe send its referrer (remove referrerpolicy="no-referrer").',

@@ -1,4 +1,4 @@
-const webOrigin = /^https?:\/\/[^/\s]+$/i;
+import { isWebOrigin } from '../widgets/origins.js';
 
 /**
  * Adds CORS headers for a browser-facing route. The origin is echoed exactly
@@ -13,7 +13,7 @@ const webOrigin = /^https?:\/\/[^/\s]+$/i;
 export function withCors(response: Response, allowedOrigin: string | null): Response {
   response.headers.append('vary', 'Origin');
   // Only a web origin: `null` (sandboxed frames, files) is shared by every such page.
-  if (allowedOrigin && webOrigin.test(allowedOrigin)) {
+  if (isWebOrigin(allowedOrigin)) {
     response.headers.set('access-control-allow-origin', allowedOrigin);
     response.headers.set('access-control-expose-headers', 'Retry-After, X-Request-Id');
   }

@@ -7,7 +7,7 @@ import { errorResponse, json, readJsonObject } from '../http/responses.js';
 import { newId } from '../ids.js';
 import { enforceRateLimit } from '../limits/rate-limiter.js';
 import type { Store, WidgetRecord } from '../stores/store.js';
-import { isOriginAllowed } from '../widgets/origins.js';
+import { isOriginAllowed, isWebOrigin } from '../widgets/origins.js';
 import { publicConfig } from '../widgets/public-config.js';
 
 /**
@@ -108,7 +108,7 @@ export async function mintFor(
   if (input.via === 'backend' && input.subject.startsWith(visitorSubjectPrefix)) {
     throw new AirlockError('input_invalid', `A user id may not start with "${visitorSubjectPrefix}": that names public visitors.`);
   }
-  if (input.origin !== undefined && !/^https?:\/\/[^/\s]+$/i.test(input.origin)) {
+  if (input.origin !== undefined && !isWebOrigin(input.origin)) {
     throw new AirlockError('input_invalid', '"origin" must be an origin such as https://example.com.');
   }
   const { tokens } = await context.started();

@@ -133,3 +133,17 @@ export function originPatternProblem(entry: string): string | undefined {
 export function isValidOriginPattern(entry: string): boolean {
   return checkPattern(entry).problem === undefined;
 }
+
+/**
+ * Whether a value is a web origin as a browser sends it (`https://example.com`,
+ * `http://localhost:3000`): never `null`, a path or anything else.
+ *
+ * @example
+ * ```ts
+ * isWebOrigin('https://example.com'); // true
+ * isWebOrigin('null'); // false
+ * ```
+ */
+export function isWebOrigin(value: string | null | undefined): value is string {
+  return typeof value === 'string' && /^https?:\/\/[^/\s]+$/i.test(value);
+}
