@@ -123,6 +123,8 @@ describe('the owner\'s look, in a real browser', () => {
     await launcher.click();
     const panel = page.locator('[data-airlock="panel"]');
     await page.locator('[data-airlock="input"]').waitFor();
+    // The panel slides in (160 ms); measure where it comes to rest.
+    await panel.evaluate((element) => Promise.all(element.getAnimations().map((animation) => animation.finished)));
     expect(await panel.boundingBox()).toEqual({ x: 0, y: 0, width: 390, height: 844 });
     expect(await launcher.isVisible()).toBe(false);
     site.upstream.next({ type: 'answer', text: 'Full screen works.' });
