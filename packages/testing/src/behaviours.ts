@@ -479,6 +479,26 @@ export const faults = {
         : 'The server had an error while processing your request. Sorry about that!';
     return { type: 'error', status, error: { message, type: 'server_error', code: null, param: null } };
   },
+
+  /**
+   * 404 on `POST /v1/embeddings` only, as an OpenAI-compatible server without
+   * embeddings answers. Queue it with `next()` for one request, or make it the
+   * default with `setDefault()` to turn embeddings off while chat keeps its
+   * plain answer (or start the upstream with `embeddings: false`).
+   *
+   * @example
+   * ```ts
+   * upstream.setDefault(faults.embeddingsUnavailable());
+   * ```
+   */
+  embeddingsUnavailable(): ErrorBehaviour {
+    return {
+      type: 'error',
+      status: 404,
+      match: { path: '/v1/embeddings' },
+      error: { message: 'Invalid URL (POST /v1/embeddings)', type: 'invalid_request_error', code: null, param: null },
+    };
+  },
 } as const;
 
 /**

@@ -34,3 +34,4 @@ export {
   type StreamErrorBehaviour,
 } from './behaviours.js';
 export { formatSseEvent, readSse, readStreamedText, streamedText } from './sse.js';
+export { DEFAULT_EMBEDDING_DIMENSIONS, hashedEmbedding } from './embeddings.js';

@@ -15,6 +15,7 @@ import {
   DEFAULT_ANSWER_TEXT,
   splitIntoChunks,
 } from './behaviours.js';
+import { DEFAULT_EMBEDDING_DIMENSIONS, embeddingsResponse, isEmbeddingsProblem, parseEmbeddingsRequest } from './embeddings.js';
 import { formatSseEvent } from './sse.js';
 import {
   FALLBACK_MODEL,
@@ -56,6 +57,17 @@ export interface UpstreamOptions {
   acceptedKeys?: string[];
   /** Model ids listed by `GET /v1/models`. Default: `['gpt-4o-mini', 'gpt-4o', 'dall-e-3', 'gpt-image-1']`. */
   models?: string[];
+  /**
+   * Whether `POST /v1/embeddings` exists: `false` answers it 404 like an
+   * unknown route, as many OpenAI-compatible servers without embeddings do.
+   * Default: `true`.
+   */
+  embeddings?: boolean;
+  /**
+   * Length of the vectors `POST /v1/embeddings` returns when the request does
+   * not ask for `dimensions`. Default: {@link DEFAULT_EMBEDDING_DIMENSIONS} (256).
+   */
+  embeddingDimensions?: number;
 }
 
 /**
@@ -147,7 +159,7 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-type Route = 'models' | 'chat' | 'images';
+type Route = 'models' | 'chat' | 'images' | 'embeddings';
 
 interface ConnectionRecord {
   openedAt: number;
@@ -162,7 +174,8 @@ const MISSING_KEY_MESSAGE =
 /**
  * Starts a local OpenAI-compatible upstream: `GET /v1/models`,
  * `POST /v1/chat/completions` (JSON and SSE), `POST /v1/images/generations`,
- * and `GET /files/image.png`. Anything else is a 404 in OpenAI's error shape.
+ * `POST /v1/embeddings` (vectors of hashed word and character n-grams) and
+ * `GET /files/image.png`. Anything else is a 404 in OpenAI's error shape.
  *
  * @example
  * ```ts
@@ -185,6 +198,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
   const startingDefault: Behaviour = options.defaultBehaviour ?? { type: 'answer', text: DEFAULT_ANSWER_TEXT };
   const models = options.models ?? DEFAULT_MODELS;
   const acceptedKeys = options.acceptedKeys ? new Set(options.acceptedKeys) : undefined;
+  const embeddingDimensions = options.embeddingDimensions ?? DEFAULT_EMBEDDING_DIMENSIONS;
 
   let defaultBehaviour = startingDefault;
   const queue: Behaviour[] = [];
@@ -250,7 +264,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       return;
     }
 
-    const route = routeOf(method, path);
+    const route = routeOf(method, path, options.embeddings !== false);
     if (route === undefined) {
       const message = `Invalid URL (${method} ${path})`;
       sendJson(response, 404, errorEnvelope({ message, type: 'invalid_request_error', code: null }));
@@ -332,6 +346,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       case undefined:
         if (route === 'models') sendJson(response, 200, modelList(models));
         else if (route === 'images') sendImages(response, payload, { type: 'image' });
+        else if (route === 'embeddings') sendEmbeddings(response, payload);
         return;
     }
   }
@@ -397,6 +412,15 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       ? behaviour.urls.map((url) => ({ url }))
       : Array.from({ length: count }, () => (b64 ? { b64_json: TINY_PNG_BASE64 } : { url: `${origin}/files/image.png` }));
     sendJson(response, 200, { created: unixSeconds(), data });
+  }
+
+  function sendEmbeddings(response: ServerResponse, body: Record<string, unknown>): void {
+    const parsed = parseEmbeddingsRequest(body, embeddingDimensions);
+    if (isEmbeddingsProblem(parsed)) {
+      sendJson(response, 400, errorEnvelope({ message: parsed.message, type: 'invalid_request_error', code: null, param: parsed.param }));
+      return;
+    }
+    sendJson(response, 200, embeddingsResponse(parsed));
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -479,8 +503,9 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
   return upstream;
 }
 
-function routeOf(method: string, path: string): Route | undefined {
+function routeOf(method: string, path: string, embeddings: boolean): Route | undefined {
   if (method === 'GET' && path === '/v1/models') return 'models';
+  if (method === 'POST' && path === '/v1/embeddings' && embeddings) return 'embeddings';
   if (method === 'POST' && path === '/v1/chat/completions') return 'chat';
   if (method === 'POST' && path === '/v1/images/generations') return 'images';
   return undefined;

@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startUpstream } from '@airlock/testing';
+import { faults, startUpstream } from '@airlock/testing';
 import { afterEach, describe, expect, test } from 'vitest';
 import { AirlockError } from '../../src/errors.js';
 import { createEmbeddings, isEmbeddingsUnavailable } from '../../src/knowledge/embeddings.js';
+import { cosineSimilarity } from '../../src/knowledge/rank.js';
 
 interface Received {
   authorization: string | undefined;
@@ -88,8 +89,8 @@ describe('createEmbeddings', () => {
     expect(result).toMatchObject({ usageReported: false, promptTokens: 5 });
   });
 
-  test('an upstream without embeddings (the stand-in answers 404) is recognised, so retrieval can fall back to keywords', async () => {
-    const upstream = await startUpstream();
+  test('an upstream without embeddings (the stand-in started with embeddings: false answers 404) is recognised, so retrieval can fall back to keywords', async () => {
+    const upstream = await startUpstream({ embeddings: false });
     try {
       const error = await failure(createEmbeddings(['hello'], { apiKey: 'sk-test-1', baseURL: upstream.baseURL }));
       expect(error.code).toBe('upstream_rejected');
@@ -166,5 +167,27 @@ describe('createEmbeddings', () => {
     }) as typeof fetch;
     await createEmbeddings(['a'], { apiKey: 'k', baseURL: `${baseURL}/`, fetch: counting });
     expect(calls).toEqual([`${baseURL}/embeddings`]);
+  });
+
+  test('works against the stand-in upstream: vectors of its dimensions, texts sharing words closest, usage metered', async () => {
+    const upstream = await startUpstream();
+    try {
+      const inputs = ['Refunds are paid within 14 days of a return.', 'The widget loads from a script tag.', 'How long do refunds take after a return?'];
+      const result = await createEmbeddings(inputs, { apiKey: 'sk-test-1', baseURL: upstream.baseURL, batchSize: 2 });
+      expect(upstream.requests.map((request) => request.path)).toEqual(['/v1/embeddings', '/v1/embeddings']);
+      expect(result.vectors.map((vector) => vector.length)).toEqual([256, 256, 256]);
+      expect(result).toMatchObject({ model: 'text-embedding-3-small', usageReported: true });
+      expect(result.promptTokens).toBeGreaterThan(10);
+      const [refunds, widget, question] = result.vectors;
+      expect(cosineSimilarity(question!, refunds!)).toBeGreaterThan(cosineSimilarity(question!, widget!) + 0.2);
+
+      const shortened = await createEmbeddings(['Refunds'], { apiKey: 'sk-test-1', baseURL: upstream.baseURL, dimensions: 32 });
+      expect(shortened.vectors[0]).toHaveLength(32);
+
+      upstream.setDefault(faults.embeddingsUnavailable());
+      expect(isEmbeddingsUnavailable(await failure(createEmbeddings(['Refunds'], { apiKey: 'sk-test-1', baseURL: upstream.baseURL })))).toBe(true);
+    } finally {
+      await upstream.close();
+    }
   });
 });
