@@ -10,7 +10,7 @@ import { assetRoutes } from './assets/routes.js';
 import { embedRoutes } from './embed/routes.js';
 import type { AirlockContext } from './context.js';
 import { AirlockError, toAirlockError } from './errors.js';
-import { preflight, withCors } from './http/cors.js';
+import { createPreflightOriginCheck, preflight, withCors } from './http/cors.js';
 import { errorResponse } from './http/responses.js';
 import { findRoute, type Route } from './http/router.js';
 import { ClusterCoordinator } from './cluster/coordinator.js';
@@ -303,6 +303,8 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
   };
   if (cluster) context.readinessProbes.push({ name: 'redis', ping: () => cluster.ping() });
 
+  // Which origins may send OpenAI's SDK headers: those some widget allows.
+  const preflightOriginCheck = createPreflightOriginCheck(context.store);
   // One table for every area; each area's routes live in its own folder.
   const routes: Route[] = [
     ...operationsRoutes(context),
@@ -342,7 +344,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
         });
       }
       if (request.method === 'OPTIONS' && route.browser !== 'none') {
-        response = preflight(request);
+        response = preflight(request, { originAllowed: await preflightOriginCheck(origin) });
       } else {
         // /metrics takes the admin token too: its wrong guesses count like any other.
         if (path.startsWith('/admin/') || path === '/metrics') await authenticateAdminRequest(context, request);
