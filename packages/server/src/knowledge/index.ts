@@ -9,6 +9,17 @@ export { extractBlocks, type ExtractedFile } from './extract-file.js';
 export { KnowledgeExtractor, type KnowledgeExtractorOptions, type ProcessOptions } from './extractor.js';
 export { KnowledgeFileError } from './knowledge-error.js';
 export {
+  KnowledgeIndex,
+  type IndexedPassage,
+  type KnowledgeIndexOptions,
+  type KnowledgeSearchHit,
+  type KnowledgeSearchOptions,
+  type KnowledgeSearchResult,
+  type RetrievalMode,
+  type Retriever,
+  type RetrieverStanding,
+} from './knowledge-index.js';
+export {
   Bm25Index,
   bytesToVector,
   cosineSimilarity,
@@ -22,6 +33,7 @@ export {
   type FusionOptions,
   type ScoredId,
 } from './rank.js';
+export { messageText, searchQueryFor, type ConversationMessage, type SearchQuery, type SearchQueryOptions } from './search-query.js';
 export {
   KNOWLEDGE_FORMATS,
   resolveExtractionLimits,
