@@ -126,7 +126,8 @@ export class KnowledgeExtractor {
       return Promise.reject(new KnowledgeFileError('overloaded', 'Too many files are being read right now; try again in a moment.'));
     }
     // A copy the worker owns: the caller's bytes may be a view of a larger, shared buffer.
-    const bytes = file.bytes.slice().buffer;
+    // (Uint8Array's own slice: a Node Buffer's slice() is a view of its pool, whose whole buffer would be read and detached.)
+    const bytes = Uint8Array.prototype.slice.call(file.bytes).buffer;
     const job: ExtractionJob = {
       id: this.#nextId++,
       name: file.name,

@@ -153,6 +153,19 @@ describe('KnowledgeExtractor', () => {
     expect(fractions).toEqual([...fractions].sort((a, b) => a - b));
   });
 
+  test('a Node Buffer (a view of a shared pool) is copied, not taken: the caller keeps it, and only its own bytes are read', async () => {
+    const reader = extractor();
+    // Small Buffers share one pooled ArrayBuffer with whatever else was allocated near them.
+    const neighbour = Buffer.from('Neighbouring secret bytes that are not part of the file.');
+    const bytes = Buffer.from('Returns are free within 30 days.');
+    const first = await reader.process({ name: 'returns.txt', bytes });
+    expect(first.passages.map((passage) => passage.text).join('\n')).toBe('Returns are free within 30 days.');
+    expect(bytes.toString()).toBe('Returns are free within 30 days.');
+    expect(neighbour.toString()).toContain('Neighbouring');
+    const again = await reader.process({ name: 'returns.txt', bytes });
+    expect(again.passages).toHaveLength(1);
+  });
+
   test('a closed extractor refuses new files', async () => {
     const pool = extractor();
     await pool.close();
