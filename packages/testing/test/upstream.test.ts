@@ -215,14 +215,14 @@ describe('authentication and models', () => {
   });
 
   it('answers unknown routes with 404 in OpenAI error shape', async () => {
-    const response = await fetch(`${upstream.baseURL}/embeddings`, {
+    const response = await fetch(`${upstream.baseURL}/audio/speech`, {
       method: 'POST',
       headers: { authorization: `Bearer ${API_KEY}` },
       body: '{}',
     });
     expect(response.status).toBe(404);
     expect(await response.json()).toEqual({
-      error: { message: 'Invalid URL (POST /v1/embeddings)', type: 'invalid_request_error', param: null, code: null },
+      error: { message: 'Invalid URL (POST /v1/audio/speech)', type: 'invalid_request_error', param: null, code: null },
     });
   });
 });
