@@ -1,6 +1,5 @@
 import { TOKEN_AUDIENCE, type TokenLimits } from '@airlock/protocol';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
-import { randomUUID } from 'node:crypto';
 import { AirlockError } from '../errors.js';
 import type { SigningKeys } from './signing-keys.js';
 
@@ -133,7 +132,7 @@ export class TokenService {
       .setIssuer(this.issuer)
       .setAudience(TOKEN_AUDIENCE)
       .setSubject(input.subject)
-      .setJti(randomUUID())
+      .setJti(globalThis.crypto.randomUUID())
       .setIssuedAt(issuedAt)
       .setExpirationTime(issuedAt + ttl)
       .sign(signing.privateKey);
