@@ -1,0 +1,1 @@
+export { parseUIChatRequest, type ParseUIChatOptions, type UIChatRequest } from './parse-request.js';
