@@ -31,6 +31,14 @@ const page = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>
       return { error: error.constructor.name + ': ' + error.message };
     }
   };
+  window.respond = async ({ airlockUrl, widgetId }) => {
+    const client = new OpenAI({ apiKey: await widgetToken(airlockUrl, widgetId), baseURL: airlockUrl + '/airlock/v1', dangerouslyAllowBrowser: true, maxRetries: 0 });
+    try {
+      return { text: (await client.responses.create({ model: 'gpt-4o-mini', input: 'Hello' })).output_text };
+    } catch (error) {
+      return { error: error.constructor.name + ': ' + error.message };
+    }
+  };
 </script></body></html>`;
 
 let browser: Browser;
@@ -76,6 +84,17 @@ describe('the openai SDK in a browser with a widget token', () => {
     const result = await onPage(allowedSite.origin, (opened) => opened.evaluate((input) => (window as never as { chat(input: object): Promise<unknown> }).chat(input), { airlockUrl: server.url, widgetId, stream: true }));
     expect(result).toMatchObject({ text: 'One two three four.' });
     expect((result as { chunks: number }).chunks).toBeGreaterThanOrEqual(4);
+  });
+
+  it('creates a response from a page on an allowed origin (waits for POST /responses)', async () => {
+    server.upstream.next({ type: 'answer', text: 'A response in the browser.' });
+    try {
+      const result = await onPage(allowedSite.origin, (opened) => opened.evaluate((input) => (window as never as { respond(input: object): Promise<unknown> }).respond(input), { airlockUrl: server.url, widgetId }));
+      expect(result).toEqual({ text: 'A response in the browser.' });
+    } finally {
+      // Refused before the upstream, the scripted answer would be the next test's.
+      server.upstream.reset();
+    }
   });
 
   it('is refused at the preflight from a page on an origin no widget allows, even with a valid token', async () => {

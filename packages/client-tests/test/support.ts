@@ -1,4 +1,4 @@
-import { createAirlock, silentLogger, type Airlock } from '@airlock/server';
+import { createAirlock, silentLogger, type Airlock, type WidgetBehaviour } from '@airlock/server';
 import { serve } from '@airlock/server/node';
 import { startUpstream, type Upstream } from '@airlock/testing';
 import { build } from 'esbuild';
@@ -17,8 +17,18 @@ export interface AirlockServer {
   url: string;
   /** Every request that reached the server, in order: method, path and the preflight's requested headers. */
   seen: { method: string; path: string; requestedHeaders: string | null; origin: string | null }[];
-  createChatWidget(allowedOrigins: string[]): Promise<string>;
+  /** A chat widget on `gpt-4o-mini`; `options.behaviour` is merged over that. */
+  createChatWidget(allowedOrigins: string[], options?: ChatWidgetOptions): Promise<string>;
+  /** `<url>/airlock/v1`, what OpenAI-compatible clients take as their base URL. */
+  baseURL: string;
+  /** A fresh widget token (subject `user-1` unless given). */
+  token(widgetId: string, userId?: string): Promise<string>;
   close(): Promise<void>;
+}
+
+/** The widget settings a test varies; `allowClientInstructions` is typed here until the store's type has it. */
+export interface ChatWidgetOptions {
+  behaviour?: Partial<WidgetBehaviour> & { allowClientInstructions?: boolean };
 }
 
 export async function startAirlockServer(): Promise<AirlockServer> {
@@ -45,18 +55,23 @@ export async function startAirlockServer(): Promise<AirlockServer> {
     },
     { port: 0, host: '127.0.0.1' },
   );
+  const url = server.url.replace('localhost', '127.0.0.1');
   return {
     airlock,
     upstream,
-    url: server.url.replace('localhost', '127.0.0.1'),
+    url,
+    baseURL: `${url}/airlock/v1`,
     seen,
-    async createChatWidget(allowedOrigins) {
+    async token(widgetId, userId = 'user-1') {
+      return (await airlock.mintToken({ widgetId, userId })).token;
+    },
+    async createChatWidget(allowedOrigins, options = {}) {
       const widget = await airlock.store.createWidget({
         name: `widget-${randomBytes(4).toString('hex')}`,
         type: 'chat',
         allowedOrigins,
         presentation: { title: 'Client tests', theme: 'light' },
-        behaviour: { model: 'gpt-4o-mini' },
+        behaviour: { model: 'gpt-4o-mini', ...options.behaviour } as WidgetBehaviour,
       });
       return widget.id;
     },
@@ -100,4 +115,41 @@ export function bundleOpenAiSdk(): Promise<string> {
     footer: { js: 'window.OpenAI = OpenAIModule.default;' },
   }).then((result) => result.outputFiles[0]!.text);
   return bundled;
+}
+
+/** A message as the upstream received it, its content reduced to text (a string, or text parts joined). */
+export interface UpstreamMessage {
+  role: string;
+  text: string;
+}
+
+/** The messages of the latest chat completion the stand-in upstream received, or `undefined` when none reached it. */
+export function lastUpstreamChat(server: AirlockServer): { body: Record<string, unknown>; messages: UpstreamMessage[] } | undefined {
+  const request = server.upstream.requests.findLast((recorded) => recorded.path === '/v1/chat/completions');
+  if (!request) return undefined;
+  const body = request.body as Record<string, unknown>;
+  const messages = (body.messages as { role: string; content: unknown }[]).map(({ role, content }) => ({
+    role,
+    text: typeof content === 'string' ? content : (content as { text?: string }[]).map((part) => part.text ?? '').join(''),
+  }));
+  return { body, messages };
+}
+
+/** The JSON `data:` payloads of an SSE body, in order; `[DONE]` stays a string. */
+export function sseData(body: string): unknown[] {
+  return body
+    .split(/\r?\n/)
+    .filter((line) => line.startsWith('data:'))
+    .map((line) => line.slice(5).trim())
+    .map((data) => (data === '[DONE]' ? data : (JSON.parse(data) as unknown)));
+}
+
+/** The rejection of `promise`, so a test can look at it; fails when it resolves. */
+export async function refusal(promise: Promise<unknown>): Promise<Error & { status?: number; code?: string | null; statusCode?: number; responseBody?: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a refusal, the call succeeded');
 }
