@@ -49,6 +49,19 @@ export interface LimitedCaller {
   limits?: { requests?: number; outputTokens?: number };
 }
 
+/**
+ * What {@link RequestLimits.admit} read while counting a request.
+ *
+ * @example
+ * ```ts
+ * const { outputTokensLeft } = await limits.admit(caller); // undefined: the token sets no output limit
+ * ```
+ */
+export interface Admission {
+  /** Output tokens the caller's token still allows; `undefined` when it sets no such limit. */
+  outputTokensLeft: number | undefined;
+}
+
 const minuteMs = 60_000;
 // Budgets outlive their token by the verification clock tolerance, so a token
 // still accepted a few seconds after `exp` still finds its count.
@@ -71,9 +84,6 @@ function refused(message: string, retryAfterSeconds: number): AirlockError {
 export class RequestLimits {
   readonly #counters: LimitCounters;
   readonly #options: Required<ProxyLimitsOptions>;
-  // Output tokens left, read once per request by `admit` so the answer's cap needs no second round trip.
-  readonly #outputLeft = new WeakMap<LimitedCaller, number>();
-
   readonly #streamOpened: () => () => void;
 
   /** `streamOpened` is told of each slot taken and returns what to call when it is released (metrics count active streams with it). */
@@ -92,9 +102,11 @@ export class RequestLimits {
   /**
    * Counts one request against every limit; throws `rate_limited` (with
    * `Retry-After`), `quota_exhausted`, or `limits_unavailable` when the
-   * shared counters cannot be reached.
+   * shared counters cannot be reached. Returns what it read on the way: the
+   * output tokens the token still allows, so the answer's cap needs no
+   * second round trip.
    */
-  async admit(caller: LimitedCaller): Promise<void> {
+  async admit(caller: LimitedCaller): Promise<Admission> {
     const options = this.#options;
     // Narrowest first, so a visitor over their own limit does not use up the
     // address's, nor one address the widget's: a script minting many tokens
@@ -122,15 +134,9 @@ export class RequestLimits {
     if (allowedOutput !== undefined) {
       const left = Math.max(0, allowedOutput - (await this.#counters.readBudget(`budget:output:${caller.tokenId}`)));
       if (left <= 0) throw new AirlockError('quota_exhausted', 'This session has used all of its output tokens.');
-      this.#outputLeft.set(caller, left);
+      return { outputTokensLeft: left };
     }
-  }
-
-  /** Output tokens the caller's token still allows (as read by `admit`), or `undefined` when it sets no such limit. */
-  outputTokensLeft(caller: LimitedCaller): number | undefined {
-    const limit = caller.limits?.outputTokens;
-    if (limit === undefined) return undefined;
-    return this.#outputLeft.get(caller) ?? limit;
+    return { outputTokensLeft: undefined };
   }
 
   /**

@@ -3,9 +3,9 @@ import type { ChatCompletionMessageParam } from 'openai/resources/chat/completio
 import { AirlockError } from '../errors.js';
 import { readJsonObject } from '../http/responses.js';
 import type { WidgetBehaviour } from '../stores/store.js';
-import { outputCap, runChat } from './chat-completions.js';
+import type { ProxyEndpoint } from './call.js';
+import { chatCall, outputCap } from './chat-completions.js';
 import { checkPromptFilter } from './prompt-filter.js';
-import { resolveKey, type ProxyCall, type ProxyServices } from './proxy-services.js';
 
 /** Longest text input when the widget sets no `maxLength`. */
 const defaultInputChars = 2_000;
@@ -105,22 +105,23 @@ function completionPrompt(behaviour: WidgetBehaviour, values: Record<string, str
  *
  * @example
  * ```ts
- * return handleCompletionFill(request, call, services);
+ * return runProxyCall(request, services, completionFill);
  * ```
  */
-export async function handleCompletionFill(request: Request, call: ProxyCall, services: ProxyServices): Promise<Response> {
-  const { widget } = call;
-  if (widget.type !== 'completion') throw new AirlockError('input_invalid', 'This widget is not a text-completion widget.');
-  const body = await readJsonObject(request, services.input.maxBodyBytes);
-  if (body.stream !== undefined && typeof body.stream !== 'boolean') throw new AirlockError('input_invalid', '"stream" must be true or false.');
-  const values = validateInputs(widget.behaviour.inputs ?? [], body.inputs ?? {}, services.input.maxMessageChars);
-  checkPromptFilter(widget.behaviour.promptFilter, Object.values(values));
-  const messages = completionPrompt(widget.behaviour, values, services.now());
-  const key = await resolveKey(services, call);
-  return runChat(request, services, call, key, {
-    model: widget.behaviour.model,
-    stream: body.stream === true,
-    maxOutputTokens: outputCap(services, call),
-    messages: async () => messages,
-  });
-}
+export const completionFill: ProxyEndpoint = {
+  async prepare(context, services) {
+    const { widget, request } = context;
+    if (widget.type !== 'completion') throw new AirlockError('input_invalid', 'This widget is not a text-completion widget.');
+    const body = await readJsonObject(request, services.input.maxBodyBytes);
+    if (body.stream !== undefined && typeof body.stream !== 'boolean') throw new AirlockError('input_invalid', '"stream" must be true or false.');
+    const values = validateInputs(widget.behaviour.inputs ?? [], body.inputs ?? {}, services.input.maxMessageChars);
+    checkPromptFilter(widget.behaviour.promptFilter, Object.values(values));
+    const messages = completionPrompt(widget.behaviour, values, services.now());
+    return chatCall(services, {
+      model: widget.behaviour.model,
+      stream: body.stream === true,
+      maxOutputTokens: outputCap(services, context),
+      messages: async () => messages,
+    });
+  },
+};

@@ -8,6 +8,7 @@ import type { ConversationSummaries } from './conversation-summaries.js';
 import type { GenerationBalance, GenerationLease, Store, StoredKeys, WidgetRecord } from '../stores/store.js';
 import type { UsageMeter } from '../usage/usage-meter.js';
 import type { IdempotencyGuard } from './idempotency.js';
+import type { KeyResolver, ResolvedKey } from '../keys/key-resolver.js';
 import type { UpstreamClients } from './upstream.js';
 
 /**
@@ -37,26 +38,14 @@ export interface ChatInputLimits {
  */
 export const defaultChatInputLimits: ChatInputLimits = { maxBodyBytes: 64 * 1024, maxMessages: 100, maxMessageChars: 16_000 };
 
-/**
- * The key a request is served with, and whose it is. Requests on the
- * operator's `shared` key consume the account's generations; `own` keys do not.
- *
- * @example
- * ```ts
- * const key: ResolvedKey = { apiKey: decrypted, source: 'own' };
- * ```
- */
-export interface ResolvedKey {
-  apiKey: string;
-  source: 'own' | 'shared';
-}
+export type { ResolvedKey } from '../keys/key-resolver.js';
 
 /**
  * What the proxy handlers need from the rest of the server.
  *
  * @example
  * ```ts
- * return handleChatCompletions(request, call, services);
+ * return runProxyCall(request, services, chatCompletions);
  * ```
  */
 export interface ProxyServices {
@@ -80,13 +69,14 @@ export interface ProxyServices {
   generationLeases: GenerationLeases;
   /** Conversation summaries, sealed and kept for the retention period. */
   summaries: ConversationSummaries;
+  /** Verifies a widget request's token and reads its widget, stored keys and generation balance (`authenticateWidgetRequest`). */
+  authenticate(request: Request): Promise<AuthenticatedCall>;
   /**
-   * The key for this widget, decrypted for this call only (a bare string
-   * counts as the shared key); `keys` are the stored keys read with the widget.
+   * Opens the key for a widget's call, decrypted for that call only, and
+   * hears of a refusal of it: a 401 marks a stored key `invalid`
+   * (`KeyResolver`).
    */
-  apiKeyFor(widget: WidgetRecord, keys: StoredKeys): Promise<string | ResolvedKey>;
-  /** Logs an upstream refusal and marks a key the upstream says is invalid (`KeyResolver.reportUpstreamFailure`); for errors that end a stream. Default: none. */
-  reportUpstreamFailure?(key: ResolvedKey | undefined, error: unknown): Promise<void>;
+  keys: Pick<KeyResolver, 'apiKeyFor' | 'reportUpstreamFailure'>;
 }
 
 /**
@@ -95,32 +85,16 @@ export interface ProxyServices {
  * @example
  * ```ts
  * const { verified, widget, keys, generations } = await authenticateWidgetRequest(context, request);
- * const call: ProxyCall = { widget, keys, generations, caller: { widgetId: widget.id, subject: verified.subject, tokenId: verified.tokenId, expiresAt: verified.expiresAt } };
+ * const call: AuthenticatedCall = { widget, keys, generations, caller: { widgetId: widget.id, subject: verified.subject, tokenId: verified.tokenId, expiresAt: verified.expiresAt } };
  * ```
  */
-export interface ProxyCall {
+export interface AuthenticatedCall {
   widget: WidgetRecord;
   caller: LimitedCaller;
   /** The stored OpenAI keys read with the widget. */
   keys: StoredKeys;
   /** The account's generation balance read with the widget, `null` when it has none yet. */
   generations: GenerationBalance | null;
-  /** The key {@link resolveKey} chose for this request, so a refusal of it can be reported (`KeyResolver.reportUpstreamFailure`). */
-  key?: ResolvedKey;
-}
-
-/**
- * The key for a widget, normalised to {@link ResolvedKey}.
- *
- * @example
- * ```ts
- * const { apiKey, source } = await resolveKey(services, call);
- * ```
- */
-export async function resolveKey(services: ProxyServices, call: ProxyCall): Promise<ResolvedKey> {
-  const key = await services.apiKeyFor(call.widget, call.keys);
-  call.key = typeof key === 'string' ? { apiKey: key, source: 'shared' } : key;
-  return call.key;
 }
 
 /**
@@ -154,7 +128,7 @@ export interface Reservation {
  */
 export async function reserveGenerations(
   services: ProxyServices,
-  call: ProxyCall,
+  call: Pick<AuthenticatedCall, 'widget' | 'generations'>,
   key: ResolvedKey,
   model: string,
   units: number,
