@@ -176,7 +176,11 @@ describe('widget behaviour and input limits', () => {
       [{ messages: [{ role: 'tool', content: 'x' }] }, 400, 'input_invalid'],
       [{ messages: Array.from({ length: 101 }, () => ({ role: 'user', content: 'x' })) }, 400, 'input_invalid'],
       [{ messages: [{ role: 'user', content: 'x'.repeat(16_001) }] }, 400, 'input_invalid'],
-      [{ messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }] }] }, 400, 'input_invalid'],
+      // Text parts are text; any other part is refused by name.
+      [{ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }] }, 400, 'input_invalid'],
+      [{ messages: [{ role: 'user', content: [{ type: 'text' }] }] }, 400, 'input_invalid'],
+      [{ messages: [{ role: 'user', content: [] }] }, 400, 'input_invalid'],
+      [{ ...hello, stream_options: 'usage' }, 400, 'input_invalid'],
       [{ messages: [] }, 400, 'input_invalid'],
       [{ ...hello, stream: 'yes' }, 400, 'input_invalid'],
     ];

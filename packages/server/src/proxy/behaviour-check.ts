@@ -11,6 +11,7 @@ const behaviourFields = new Set([
   'model',
   'allowedModels',
   'systemPrompt',
+  'allowClientInstructions',
   'temperature',
   'maxOutputTokens',
   'promptFilter',
@@ -76,6 +77,9 @@ function problemsOf(behaviour: unknown, type: WidgetType, prefix: string): strin
   }
   if (b.systemPrompt !== undefined && (typeof b.systemPrompt !== 'string' || b.systemPrompt.length > 32_000)) {
     problems.push(`${name('systemPrompt')} must be text of at most 32,000 characters.`);
+  }
+  if (b.allowClientInstructions !== undefined && typeof b.allowClientInstructions !== 'boolean') {
+    problems.push(`${name('allowClientInstructions')} must be true or false.`);
   }
   if (b.temperature !== undefined && (typeof b.temperature !== 'number' || !(b.temperature >= 0 && b.temperature <= 2))) {
     problems.push(`${name('temperature')} must be a number from 0 to 2.`);

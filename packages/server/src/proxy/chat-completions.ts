@@ -1,85 +1,16 @@
-import type { ChatCompletionCreateParamsBase, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ChatCompletion, ChatCompletionCreateParamsBase, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { AirlockError } from '../errors.js';
 import { writesNodeBody } from '../http/request-parts.js';
 import { json, readJsonObject } from '../http/responses.js';
-import type { WidgetRecord } from '../stores/store.js';
-import { applyMemory, countTurnTokens, summaryMessage, tokenCounter, type ChatTurn, type SummaryService } from './memory.js';
-import { checkPromptFilter } from './prompt-filter.js';
 import type { CallContext, MeteredUsage, PreparedCall, ProxyEndpoint, UpstreamStep } from './call.js';
-import type { ChatInputLimits, ProxyServices } from './proxy-services.js';
+import { parseChatRequest, type ChatRequest } from './chat-request.js';
+import { applyMemory, countTurnTokens, summaryMessage, tokenCounter, type SummaryService } from './memory.js';
+import { checkPromptFilter } from './prompt-filter.js';
+import type { ProxyServices } from './proxy-services.js';
 import { sseResponse, type ReportedUsage } from './sse-pass-through.js';
 
 export { defaultChatInputLimits, type ChatInputLimits } from './proxy-services.js';
-
-/**
- * The model a request may use: the widget's own when the client names none,
- * else one of the widget's model and `allowedModels`.
- *
- * @example
- * ```ts
- * chooseModel(widget, body.model); // 'gpt-4o-mini'
- * ```
- */
-export function chooseModel(widget: WidgetRecord, requested: unknown): string {
-  const { model, allowedModels } = widget.behaviour;
-  if (requested === undefined || requested === null || requested === model) return model;
-  if (typeof requested === 'string' && allowedModels?.includes(requested)) return requested;
-  throw modelRefused([model, ...(allowedModels ?? [])]);
-}
-
-/**
- * The refusal of a model a widget does not allow, naming those it does, so
- * a developer pointing an SDK at the widget sees what to ask for.
- *
- * @example
- * ```ts
- * throw modelRefused(['gpt-4o-mini', 'gpt-4o']); // This widget does not allow that model; it allows gpt-4o-mini, gpt-4o.
- * ```
- */
-export function modelRefused(allowed: readonly string[]): AirlockError {
-  const names = [...new Set(allowed)];
-  return new AirlockError('input_invalid', `This widget does not allow that model; it allows ${names.join(', ')}.`);
-}
-
-/**
- * Checks a client's chat request. Only `user` and `assistant` messages with
- * text content are accepted: the system prompt is the server's to set.
- * Sampling fields the client sends (temperature, max_tokens, tools, …) are
- * ignored: the widget's behaviour decides them.
- *
- * @example
- * ```ts
- * const { messages, stream, model } = parseChatRequest(body, widget, defaultChatInputLimits);
- * ```
- */
-export function parseChatRequest(
-  body: Record<string, unknown>,
-  widget: WidgetRecord,
-  limits: ChatInputLimits,
-): { messages: ChatTurn[]; stream: boolean; model: string } {
-  const { messages, stream } = body;
-  const model = chooseModel(widget, body.model);
-  if (stream !== undefined && typeof stream !== 'boolean') throw new AirlockError('input_invalid', '"stream" must be true or false.');
-  if (!Array.isArray(messages) || messages.length === 0) {
-    throw new AirlockError('input_invalid', '"messages" must be a non-empty array.');
-  }
-  if (messages.length > limits.maxMessages) {
-    throw new AirlockError('input_invalid', `At most ${limits.maxMessages} messages may be sent at once.`);
-  }
-  const turns = messages.map((message: unknown): ChatTurn => {
-    const { role, content } = (message ?? {}) as Record<string, unknown>;
-    if (role !== 'user' && role !== 'assistant') {
-      throw new AirlockError('input_invalid', 'Only "user" and "assistant" messages are accepted.');
-    }
-    if (typeof content !== 'string') throw new AirlockError('input_invalid', 'Each message needs text "content".');
-    if (content.length > limits.maxMessageChars) {
-      throw new AirlockError('input_invalid', `A message may be at most ${limits.maxMessageChars} characters long.`);
-    }
-    return { role, content };
-  });
-  if (turns.at(-1)!.role !== 'user') throw new AirlockError('input_invalid', 'The last message must be the visitor\u2019s.');
-  return { messages: turns, stream: stream === true, model };
-}
+export { chooseModel, clientInstructionsRefused, modelRefused, parseChatRequest, type ChatRequest } from './chat-request.js';
 
 /**
  * Output tokens an answer may use: the widget's cap, the server's maximum
@@ -132,7 +63,8 @@ function summaryService(services: ProxyServices, step: UpstreamStep, model: stri
 /**
  * `POST /v1/chat/completions` for a verified widget: the server sets the
  * model, system prompt, memory and caps, then streams the upstream's SSE
- * through (or answers OpenAI's JSON when `stream` is not set).
+ * through (or answers OpenAI's JSON when `stream` is not set). The usage
+ * chunk reaches the client only when it asked (`stream_options.include_usage`).
  *
  * @example
  * ```ts
@@ -144,32 +76,69 @@ export const chatCompletions: ProxyEndpoint = {
     const { widget, request } = context;
     if (widget.type !== 'chat') throw new AirlockError('input_invalid', 'This widget is not a chat widget.');
     const body = await readJsonObject(request, services.input.maxBodyBytes);
-    const { messages, stream, model } = parseChatRequest(body, widget, services.input);
-    const { behaviour } = widget;
-    checkPromptFilter(behaviour.promptFilter, messages.map((message) => message.content));
-    const maxOutputTokens = outputCap(services, context);
-    return chatCall(services, {
-      model,
-      stream,
-      maxOutputTokens,
-      // Memory runs after the slot and reservation are taken: a summary is an upstream call too.
-      messages: async (step) => {
-        const memory = await applyMemory(messages, behaviour.memory, {
-          model,
-          systemPrompt: behaviour.systemPrompt,
-          maxOutputTokens,
-          widgetId: widget.id,
-          summaries: summaryService(services, step, model),
-        });
-        const upstreamMessages: ChatCompletionMessageParam[] = [];
-        if (behaviour.systemPrompt) upstreamMessages.push({ role: 'system', content: behaviour.systemPrompt });
-        if (memory.summary) upstreamMessages.push(summaryMessage(memory.summary));
-        upstreamMessages.push(...memory.turns);
-        return upstreamMessages;
-      },
-    });
+    const { includeUsage, ...chat } = parseChatRequest(body, widget, services.input);
+    return answerChat(services, context, chat, { clientUsage: includeUsage });
   },
 };
+
+/**
+ * How a chat answer reaches the client when the endpoint does not speak
+ * chat completions itself (the Responses API, the UI message stream).
+ * Without one, the upstream's stream and JSON go through as they are.
+ *
+ * @example
+ * ```ts
+ * const output: AnswerOutput = { stream: { headers: { 'content-type': 'text/event-stream' }, transform: () => chatStreamToResponses({ model }) }, json: (completion) => responseFromChatCompletion(completion, { model }) };
+ * ```
+ */
+export interface AnswerOutput {
+  /** Whether the client gets the upstream's usage chunk (chat completions: when it asked). Default: `true`. */
+  clientUsage?: boolean;
+  /** Turns the relayed chat SSE (Airlock's error event included) into the endpoint's stream, sent with `headers`. */
+  stream?: { headers: HeadersInit; transform(): TransformStream<Uint8Array, Uint8Array> };
+  /** Turns a chat completion into the endpoint's JSON body. */
+  json?(completion: ChatCompletion): unknown;
+}
+
+/**
+ * The upstream call that answers a conversation for a chat widget, shared
+ * by every chat-shaped endpoint: the prompt filter over the visitor's text
+ * and the client's instructions, the output cap, the widget's system prompt
+ * first, then the client's instructions (when allowed), then the memory's
+ * summary and turns.
+ *
+ * @example
+ * ```ts
+ * return answerChat(services, context, { turns, clientInstructions: [], model, stream: true });
+ * ```
+ */
+export function answerChat(services: ProxyServices, context: CallContext, chat: ChatRequest, output: AnswerOutput = {}): PreparedCall {
+  const { widget } = context;
+  const { behaviour } = widget;
+  checkPromptFilter(behaviour.promptFilter, [...chat.clientInstructions, ...chat.turns.map((turn) => turn.content)]);
+  const maxOutputTokens = outputCap(services, context);
+  const instructions = [behaviour.systemPrompt, ...chat.clientInstructions].filter((text): text is string => Boolean(text));
+  return chatCall(services, {
+    model: chat.model,
+    stream: chat.stream,
+    maxOutputTokens,
+    output,
+    // Memory runs after the slot and reservation are taken: a summary is an upstream call too.
+    messages: async (step) => {
+      const memory = await applyMemory(chat.turns, behaviour.memory, {
+        model: chat.model,
+        systemPrompt: instructions.join('\n\n'),
+        maxOutputTokens,
+        widgetId: widget.id,
+        summaries: summaryService(services, step, chat.model),
+      });
+      const upstreamMessages: ChatCompletionMessageParam[] = instructions.map((content) => ({ role: 'system', content }));
+      if (memory.summary) upstreamMessages.push(summaryMessage(memory.summary));
+      upstreamMessages.push(...memory.turns);
+      return upstreamMessages;
+    },
+  });
+}
 
 /**
  * One chat call to make upstream; `messages` runs once the claim, stream slot and generations are held.
@@ -184,6 +153,8 @@ export interface ChatCall {
   stream: boolean;
   maxOutputTokens: number;
   messages: (step: UpstreamStep) => Promise<ChatCompletionMessageParam[]>;
+  /** How the answer reaches the client. Default: chat completions as the upstream sent them. */
+  output?: AnswerOutput;
 }
 
 const streamHeaders = {
@@ -209,6 +180,7 @@ export function chatCall(services: ProxyServices, chat: ChatCall): PreparedCall 
     spendsOutputTokens: true,
     async send(step) {
       const { widget, request, signal } = step.context;
+      const output = chat.output ?? {};
       const messages = await chat.messages(step);
       // The visitor left while the memory was prepared (a summary takes a while): ask for no answer.
       signal.throwIfAborted();
@@ -236,7 +208,7 @@ export function chatCall(services: ProxyServices, chat: ChatCall): PreparedCall 
       if (!chat.stream) {
         const completion = await step.client.chat.completions.create({ ...params, stream: false }, { signal });
         finish(completion.usage ?? undefined, completion.choices[0]?.message.content ?? '');
-        return json(completion);
+        return json(output.json ? output.json(completion) : completion);
       }
       // Aborted when the client disconnects, which aborts the upstream call;
       // once the answer streams, the relay stops it (the watchdog, the client gone).
@@ -244,18 +216,23 @@ export function chatCall(services: ProxyServices, chat: ChatCall): PreparedCall 
         .create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal })
         .asResponse();
       const settings = services.upstream.settings;
-      return sseResponse(upstreamResponse, streamHeaders, {
+      const translated = output.stream;
+      const relayed = sseResponse(upstreamResponse, streamHeaders, {
         firstChunkTimeoutMs: settings.firstChunkTimeoutMs,
         idleTimeoutMs: settings.idleTimeoutMs,
         heartbeatIntervalMs: settings.heartbeatIntervalMs,
         clientBufferBytes: settings.clientBufferBytes,
         slowClientTimeoutMs: settings.slowClientTimeoutMs,
-        webBody: !writesNodeBody(request),
+        // A translated stream is read as a Web stream, whatever the adapter.
+        webBody: translated !== undefined || !writesNodeBody(request),
+        clientUsage: output.clientUsage ?? true,
         onEnd(meter, error) {
           const cancelled = error === 'cancelled';
           finish(meter.usage, meter.text ?? '', cancelled ? undefined : error, cancelled);
         },
       });
+      if (!translated) return relayed;
+      return new Response(relayed.body!.pipeThrough(translated.transform()), { status: 200, headers: translated.headers });
     },
   };
 }

@@ -10,11 +10,15 @@ import { chatCompletions } from './chat-completions.js';
 import { completionFill } from './completion-fill.js';
 import { IdempotencyGuard } from './idempotency.js';
 import { imageGenerations } from './image-generations.js';
+import { modelsResponse } from './models.js';
+import { responsesEndpoint } from './responses/responses-endpoint.js';
+import { uiChatEndpoint } from './ui-stream/ui-chat-endpoint.js';
 import { defaultChatInputLimits, type ProxyServices } from './proxy-services.js';
 
 /**
- * The OpenAI-compatible proxy under `/v1`: chat completions, text-completion
- * fill and image generations, each an endpoint on the one pipeline
+ * The OpenAI-compatible proxy under `/v1`: chat completions, the Responses
+ * API, the AI SDK's UI message stream, text-completion fill and image
+ * generations, each an endpoint on the one pipeline
  * (`runProxyCall`): authenticated, counted against the rate limits, metered;
  * errors counted by code.
  *
@@ -63,9 +67,33 @@ export function proxyRoutes(context: AirlockContext): Route[] {
     handle: (request) => runProxyCall(request, services, endpoint),
   });
 
+  // The models a token may ask for: read from the widget, nothing counted or sent upstream.
+  const models = (path: string | RegExp): Route => ({
+    method: 'GET',
+    path,
+    browser: 'widget',
+    async handle(request, params) {
+      const { widget } = await services.authenticate(request);
+      return modelsResponse(widget, params.id === undefined ? undefined : decodedId(params.id));
+    },
+  });
+
   return [
     route('/v1/chat/completions', chatCompletions),
+    route('/v1/responses', responsesEndpoint),
+    route('/v1/ui/chat', uiChatEndpoint),
+    models('/v1/models'),
+    // Model ids may hold slashes (`accounts/x/models/y`).
+    models(/^\/v1\/models\/(?<id>.+)$/),
     route('/v1/completions/fill', completionFill),
     route('/v1/images/generations', imageGenerations),
   ];
+}
+
+function decodedId(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }

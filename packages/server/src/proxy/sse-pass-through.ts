@@ -191,6 +191,47 @@ function endsWithDone(bytes: Buffer): boolean {
 
 const fieldLine = /^(?:data|event|id|retry)(?::|$)/;
 
+// The bounds of the whole event that holds byte `at` (through its blank line).
+function eventAround(bytes: Buffer, at: number): { start: number; end: number } {
+  const before = Math.max(bytes.lastIndexOf(blankLine, at), bytes.lastIndexOf(blankLineCrlf, at));
+  const start = before === -1 ? 0 : bytes[before + 1] === lineFeed ? before + 2 : before + 3;
+  const lf = bytes.indexOf(blankLine, at);
+  const crlf = bytes.indexOf(blankLineCrlf, at);
+  const end = lf !== -1 && (crlf === -1 || lf < crlf) ? lf + 2 : crlf !== -1 ? crlf + 3 : bytes.length;
+  return { start, end };
+}
+
+// The JSON data of the event in `bytes[start, end)`, when it has one.
+function eventJson(bytes: Buffer, start: number, end: number): unknown {
+  const events = eventData(bytes.toString('utf8', start, end));
+  const data = events === false ? undefined : events[0];
+  return data === undefined ? undefined : parseJson(data);
+}
+
+// Whole events without their usage: an event that only carries usage (its
+// `choices` empty, as OpenAI sends it) is left out; one that also carries a
+// choice is written again without it.
+function withoutUsage(bytes: Buffer): Buffer {
+  const kept: Buffer[] = [];
+  let from = 0;
+  for (let at = bytes.indexOf(usageMarker, from); at !== -1; at = bytes.indexOf(usageMarker, from)) {
+    const { start, end } = eventAround(bytes, at);
+    const parsed = eventJson(bytes, start, end);
+    if (!isObject(parsed) || !isObject(parsed.usage)) {
+      kept.push(bytes.subarray(from, end));
+      from = end;
+      continue;
+    }
+    kept.push(bytes.subarray(from, start));
+    const { usage: _usage, ...rest } = parsed;
+    if (!Array.isArray(rest.choices) || rest.choices.length > 0) kept.push(Buffer.from(`data: ${JSON.stringify(rest)}\n\n`));
+    from = end;
+  }
+  if (from === 0) return bytes;
+  kept.push(bytes.subarray(from));
+  return Buffer.concat(kept);
+}
+
 /**
  * The `data` of each event in `text` (whole events), or `undefined` for an
  * event with none (comments only); `false` when a line is not SSE at all
@@ -252,6 +293,13 @@ export interface PassThroughOptions {
    * Default: `60_000`.
    */
   slowClientTimeoutMs?: number;
+  /**
+   * Whether the client gets the upstream's usage chunk. Default: `true`.
+   * `false` when the client did not ask for it (`stream_options.include_usage`):
+   * the relay still reads it for metering, and code that reads
+   * `choices[0].delta` never meets a chunk without choices.
+   */
+  clientUsage?: boolean;
   /** Called once when the stream ends, with what it carried and the error if it failed (or `'cancelled'` when the client left or was too slow). */
   onEnd?: (meter: StreamMeter, error?: AirlockError | 'cancelled') => void;
   /**
@@ -429,6 +477,7 @@ class SseRelay implements NodeBody {
 
   #queue(bytes: Buffer): void {
     this.#scanner.feed(bytes);
+    if (this.#options.clientUsage === false && bytes.indexOf(usageMarker) !== -1) bytes = withoutUsage(bytes);
     if (!this.#sawFinish && bytes.indexOf(finishMarker) !== -1) this.#sawFinish = true;
     if (endsWithDone(bytes)) this.#sawDone = true;
     this.#lastSentAt = this.#lastChunkAt;
@@ -467,14 +516,8 @@ class SseRelay implements NodeBody {
   #failOnErrorEvent(bytes: Buffer): boolean {
     let from = 0;
     for (let at = bytes.indexOf(errorMarker, from); at !== -1; at = bytes.indexOf(errorMarker, from)) {
-      const before = Math.max(bytes.lastIndexOf(blankLine, at), bytes.lastIndexOf(blankLineCrlf, at));
-      const start = before === -1 ? 0 : bytes[before + 1] === lineFeed ? before + 2 : before + 3;
-      const lf = bytes.indexOf(blankLine, at);
-      const crlf = bytes.indexOf(blankLineCrlf, at);
-      const end = lf !== -1 && (crlf === -1 || lf < crlf) ? lf + 2 : crlf !== -1 ? crlf + 3 : bytes.length;
-      const events = eventData(bytes.toString('utf8', start, end));
-      const data = events === false ? undefined : events[0];
-      const parsed = data === undefined ? undefined : parseJson(data);
+      const { start, end } = eventAround(bytes, at);
+      const parsed = eventJson(bytes, start, end);
       if (isObject(parsed) && isObject(parsed.error)) {
         if (start > 0) this.#queue(bytes.subarray(0, start));
         this.#fail(upstreamErrorEvent(parsed.error));

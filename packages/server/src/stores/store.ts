@@ -64,6 +64,14 @@ export interface WidgetBehaviour {
   allowedModels?: string[];
   /** Sent as the first (system) message. Default: none. */
   systemPrompt?: string;
+  /**
+   * Chat widgets: whether a client's own instructions (a `system` or
+   * `developer` message, the Responses API's `instructions`) are accepted.
+   * They are sent after `systemPrompt`, never instead of it. Anyone holding a
+   * token can then steer the model, so keep it off for a public widget.
+   * Default: `false` (refused with `input_invalid`, naming this setting).
+   */
+  allowClientInstructions?: boolean;
   /** Sampling temperature, 0 to 2. Default: the model's. */
   temperature?: number;
   /** Cap on output tokens per answer; the server's own maximum caps it again. Default: the server maximum. */
