@@ -646,7 +646,10 @@ function widgetBody(form, current) {
     timeZone: text('timeZone'),
   };
   if (behaviour.allowedModels.length === 0) behaviour.allowedModels = null;
-  if (type === 'chat') behaviour.memory = memory;
+  if (type === 'chat') {
+    behaviour.memory = memory;
+    behaviour.allowClientInstructions = form.elements.namedItem('allowClientInstructions')?.checked || null;
+  }
   if (type === 'completion') {
     behaviour.promptTemplate = text('promptTemplate');
     const inputs = value('inputs').trim();
@@ -755,6 +758,12 @@ function widgetForm(widget, onSaved) {
       ),
       field('Messages kept (N)', input('memoryMessages', memory.messages, { type: 'number', min: 1 })),
       field('Summary budget (tokens)', input('memoryBudget', memory.budgetTokens, { type: 'number', min: 100 })),
+      h(
+        'div',
+        { class: 'field check' },
+        h('input', { type: 'checkbox', name: 'allowClientInstructions', id: 'allow-client-instructions', checked: behaviour.allowClientInstructions ?? false }),
+        h('label', { for: 'allow-client-instructions' }, 'Accept instructions from clients (system messages), after the system prompt. Anyone with a token can then steer the model: keep it off for a public widget.'),
+      ),
     ),
     group(
       'completion',
