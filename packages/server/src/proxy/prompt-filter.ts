@@ -6,7 +6,7 @@ export { foldText } from './fold-text.js';
 /**
  * The most entries a widget's blocked list (`promptFilter.blocked`) may hold.
  * Matching time does not grow with the list; its size bounds the memory and
- * the one-off time to compile it (about 10 ms at the limits).
+ * the one-off time to compile it (measured in docs/benchmarks.md).
  *
  * @example
  * ```ts

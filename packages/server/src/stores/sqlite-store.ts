@@ -116,12 +116,25 @@ export class SqliteStore implements Store {
     this.#db = new Database(options.path);
     this.#db.pragma('journal_mode = WAL');
     // WAL's recommended setting: commits stay atomic and survive a crash of the process; only a power
-    // loss can drop the last ones. FULL syncs the disk on every commit (~0.3 ms per proxied request).
+    // loss can drop the last ones. FULL would sync the disk on every commit, on every proxied request.
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('foreign_keys = ON');
     this.#migrations = options.migrations ?? sqliteMigrations;
     this.#now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * The connection, for the stores of other areas that share it
+   * (`SqliteKnowledgeStore`). It stays this store's: {@link close} closes it.
+   *
+   * @example
+   * ```ts
+   * const knowledge = new SqliteKnowledgeStore(store.database);
+   * ```
+   */
+  get database(): Database.Database {
+    return this.#db;
   }
 
   async migrate(): Promise<void> {
