@@ -184,4 +184,64 @@ export const sqliteMigrations: Migration[] = [
       PRAGMA secure_delete = OFF;
     `,
   },
+  {
+    version: 12,
+    name: 'knowledge files and passages',
+    // Used by SqliteKnowledgeStore. A file's passages, and through a trigger their
+    // keyword entries, go with the file, and the files with their widget.
+    // knowledge_passages_fts is contentless: it holds each passage's words as
+    // searchTerms reads them (lower-cased, accents removed), written with the
+    // passage, so the index and the query always agree on what a word is.
+    // knowledge_versions counts changes to a widget's searchable passages.
+    sql: `
+      CREATE TABLE knowledge_files (
+        id TEXT PRIMARY KEY,
+        widget_id TEXT NOT NULL REFERENCES widgets (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        format TEXT NOT NULL,
+        bytes INTEGER NOT NULL CHECK (bytes >= 0),
+        sha256 TEXT NOT NULL,
+        source_url TEXT,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'processing', 'ready', 'failed')),
+        progress REAL NOT NULL DEFAULT 0 CHECK (progress >= 0 AND progress <= 1),
+        error TEXT,
+        passages INTEGER NOT NULL DEFAULT 0,
+        tokens INTEGER NOT NULL DEFAULT 0,
+        embedding_model TEXT,
+        vectors_note TEXT,
+        replaces TEXT REFERENCES knowledge_files (id) ON DELETE SET NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        CHECK ((status = 'failed') = (error IS NOT NULL))
+      );
+      CREATE UNIQUE INDEX knowledge_files_content ON knowledge_files (widget_id, sha256);
+      CREATE INDEX knowledge_files_replaces ON knowledge_files (replaces) WHERE replaces IS NOT NULL;
+      CREATE INDEX knowledge_files_unfinished ON knowledge_files (updated_at) WHERE status IN ('queued', 'processing');
+      CREATE TABLE knowledge_passages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        file_id TEXT NOT NULL REFERENCES knowledge_files (id) ON DELETE CASCADE,
+        widget_id TEXT NOT NULL,
+        ordinal INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        heading_path TEXT NOT NULL,
+        page_start INTEGER,
+        page_end INTEGER,
+        row_start INTEGER,
+        row_end INTEGER,
+        tokens INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        vector BLOB,
+        UNIQUE (file_id, ordinal)
+      );
+      CREATE INDEX knowledge_passages_widget ON knowledge_passages (widget_id);
+      CREATE VIRTUAL TABLE knowledge_passages_fts USING fts5 (terms, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0');
+      CREATE TRIGGER knowledge_passages_fts_delete AFTER DELETE ON knowledge_passages BEGIN
+        DELETE FROM knowledge_passages_fts WHERE rowid = old.id;
+      END;
+      CREATE TABLE knowledge_versions (
+        widget_id TEXT PRIMARY KEY REFERENCES widgets (id) ON DELETE CASCADE,
+        version INTEGER NOT NULL
+      );
+    `,
+  },
 ];

@@ -1,0 +1,98 @@
+import type Database from 'better-sqlite3';
+import { SqlKnowledgeStore, type Operation, type PassageRow, type Query, type Row } from './knowledge-sql.js';
+import type { KnowledgeStoreOptions } from './knowledge-store.js';
+
+/**
+ * The knowledge store on SQLite, on the main store's connection
+ * (`SqliteStore.database`), whose migrations create its tables. Keyword
+ * search is FTS5: a contentless table (`contentless_delete=1`) holding each
+ * passage's words as `searchTerms` reads them, written in the transaction
+ * that writes the passage, its entry deleted by a trigger whenever the
+ * passage is (by a replace, a removal, or the widget's deletion). Scores are
+ * FTS5's BM25, over every widget's passages in the file.
+ *
+ * Every operation is synchronous underneath, like the main store's: a
+ * transaction never yields to the event loop, so nothing else on the shared
+ * connection runs inside it.
+ *
+ * @example
+ * ```ts
+ * const store = new SqliteStore({ path: '.airlock/airlock.db' });
+ * await store.migrate();
+ * const knowledge = new SqliteKnowledgeStore(store.database);
+ * ```
+ */
+export class SqliteKnowledgeStore extends SqlKnowledgeStore {
+  readonly kind = 'sqlite' as const;
+  protected readonly forUpdate = '';
+  readonly #db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
+
+  constructor(database: Database.Database, options: KnowledgeStoreOptions = {}) {
+    super(options);
+    this.#db = database;
+  }
+
+  #run(query: Query): Row[] {
+    let statement = this.#statements.get(query.sql);
+    if (!statement) {
+      statement = this.#db.prepare(query.sql);
+      this.#statements.set(query.sql, statement);
+    }
+    // better-sqlite3 binds Buffers (not every Uint8Array) as BLOBs.
+    const params = Object.fromEntries(
+      Object.entries(query.params).map(([name, value]) => [
+        name,
+        value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : (value ?? null),
+      ]),
+    );
+    if (statement.reader) return statement.all(params) as Row[];
+    statement.run(params);
+    return [];
+  }
+
+  #drive<T>(operation: Operation<T>): T {
+    let step = operation.next();
+    while (!step.done) step = operation.next(this.#run(step.value));
+    return step.value;
+  }
+
+  protected async execute(query: Query): Promise<Row[]> {
+    return this.#run(query);
+  }
+
+  protected async transaction<T>(operation: Operation<T>, mode: 'write' | 'read'): Promise<T> {
+    const work = this.#db.transaction(() => this.#drive(operation));
+    // IMMEDIATE takes the write lock first, so a transaction that reads and then
+    // writes never finds another process's commit in between (SQLITE_BUSY).
+    return mode === 'write' ? work.immediate() : work.deferred();
+  }
+
+  protected *insertPassages(fileId: string, widgetId: string, rows: Iterable<PassageRow>): Operation<void> {
+    for (const row of rows) {
+      const [inserted] = yield {
+        sql: `INSERT INTO knowledge_passages (file_id, widget_id, ordinal, text, heading_path, page_start, page_end, row_start, row_end, tokens, hash, vector)
+              VALUES (@fileId, @widgetId, @ordinal, @text, @headingPath, @pageStart, @pageEnd, @rowStart, @rowEnd, @tokens, @hash, @vector)
+              RETURNING id`,
+        params: { ...row, fileId, widgetId },
+      };
+      yield { sql: 'INSERT INTO knowledge_passages_fts (rowid, terms) VALUES (@id, @terms)', params: { id: inserted!.id, terms: row.terms } };
+    }
+  }
+
+  protected keywordQuery(widgetId: string, terms: readonly string[], limit: number): Query {
+    // Each word a quoted FTS5 string ("" escapes a quote), any of them matching:
+    // no FTS5 operator, column filter or prefix can come from the question.
+    const match = terms.map((term) => `"${term.replaceAll('"', '""')}"`).join(' OR ');
+    return {
+      sql: `SELECT p.id AS id, -bm25(knowledge_passages_fts) AS score
+            FROM knowledge_passages_fts
+            JOIN knowledge_passages p ON p.id = knowledge_passages_fts.rowid
+            JOIN knowledge_files f ON f.id = p.file_id
+            WHERE knowledge_passages_fts MATCH @match AND p.widget_id = @widgetId AND f.status = 'ready'
+            ORDER BY score DESC, p.id
+            LIMIT @limit`,
+      params: { match, widgetId, limit },
+    };
+  }
+}
