@@ -182,4 +182,64 @@ export const postgresMigrations: Migration[] = [
       CREATE INDEX conversation_summaries_widget ON conversation_summaries (widget_id);
     `,
   },
+  {
+    version: 12,
+    name: 'knowledge files and passages',
+    // Used by PostgresKnowledgeStore; as in SQLite, passages go with their file and
+    // files with their widget. search holds each passage's words as searchTerms
+    // reads them (lower-cased, accents removed), under the 'simple' configuration
+    // (no stemming, no stop words: files may be in any language), written in the
+    // passage's INSERT. It is not a generated column: one would have to compute
+    // the words in SQL, which folds no accents without the unaccent extension
+    // (not immutable, and not installable everywhere), so the index would hold
+    // other words than the query and SQLite's index.
+    sql: `
+      CREATE TABLE knowledge_files (
+        id TEXT PRIMARY KEY,
+        widget_id TEXT NOT NULL REFERENCES widgets (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        format TEXT NOT NULL,
+        bytes BIGINT NOT NULL CHECK (bytes >= 0),
+        sha256 TEXT NOT NULL,
+        source_url TEXT,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'processing', 'ready', 'failed')),
+        progress DOUBLE PRECISION NOT NULL DEFAULT 0 CHECK (progress >= 0 AND progress <= 1),
+        error TEXT,
+        passages INTEGER NOT NULL DEFAULT 0,
+        tokens BIGINT NOT NULL DEFAULT 0,
+        embedding_model TEXT,
+        vectors_note TEXT,
+        replaces TEXT REFERENCES knowledge_files (id) ON DELETE SET NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL,
+        CHECK ((status = 'failed') = (error IS NOT NULL))
+      );
+      CREATE UNIQUE INDEX knowledge_files_content ON knowledge_files (widget_id, sha256);
+      CREATE INDEX knowledge_files_replaces ON knowledge_files (replaces) WHERE replaces IS NOT NULL;
+      CREATE INDEX knowledge_files_unfinished ON knowledge_files (updated_at) WHERE status IN ('queued', 'processing');
+      CREATE TABLE knowledge_passages (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        file_id TEXT NOT NULL REFERENCES knowledge_files (id) ON DELETE CASCADE,
+        widget_id TEXT NOT NULL,
+        ordinal INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        heading_path TEXT NOT NULL,
+        page_start INTEGER,
+        page_end INTEGER,
+        row_start INTEGER,
+        row_end INTEGER,
+        tokens INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        vector BYTEA,
+        search TSVECTOR NOT NULL,
+        UNIQUE (file_id, ordinal)
+      );
+      CREATE INDEX knowledge_passages_widget ON knowledge_passages (widget_id);
+      CREATE INDEX knowledge_passages_search ON knowledge_passages USING GIN (search);
+      CREATE TABLE knowledge_versions (
+        widget_id TEXT PRIMARY KEY REFERENCES widgets (id) ON DELETE CASCADE,
+        version BIGINT NOT NULL
+      );
+    `,
+  },
 ];

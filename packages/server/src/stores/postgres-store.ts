@@ -140,6 +140,19 @@ export class PostgresStore implements Store {
     return (await this.#pool.query(sql, values)).rows as T[];
   }
 
+  /**
+   * The pool, for the stores of other areas that share it
+   * (`PostgresKnowledgeStore`). It stays this store's: {@link close} ends it.
+   *
+   * @example
+   * ```ts
+   * const knowledge = new PostgresKnowledgeStore(store.pool);
+   * ```
+   */
+  get pool(): pg.Pool {
+    return this.#pool;
+  }
+
   async migrate(): Promise<void> {
     await this.#transaction(async (client) => {
       // Taken before even creating the bookkeeping table: a second instance

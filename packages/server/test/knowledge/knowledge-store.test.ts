@@ -1,14 +1,19 @@
 // The knowledge store's conformance tests, run against a real SQLite file and
-// (for now) nothing else.
+// a real PostgreSQL server (started by @airlock/test-services, as the main
+// stores' tests do).
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { startPostgres, type PostgresServer } from '@airlock/test-services';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KnowledgeIndex } from '../../src/knowledge/knowledge-index.js';
 import { searchTerms } from '../../src/knowledge/rank.js';
+import { PostgresKnowledgeStore } from '../../src/stores/knowledge-postgres.js';
 import { SqliteKnowledgeStore } from '../../src/stores/knowledge-sqlite.js';
 import type { KnowledgePassageInput, KnowledgeSnapshot, KnowledgeStore, NewKnowledgeFile } from '../../src/stores/knowledge-store.js';
+import { PostgresStore } from '../../src/stores/postgres-store.js';
 import { SqliteStore } from '../../src/stores/sqlite-store.js';
 import type { NewWidget, Store } from '../../src/stores/store.js';
 
@@ -391,6 +396,39 @@ function defineKnowledgeStoreConformance(kind: 'sqlite' | 'postgres', createFixt
       await expect(knowledge.addFile(fileInput(other.id, 'x', { replaces: v2.id }))).rejects.toMatchObject({ code: 'not_found' });
     });
 
+    it('lets the old version be removed while its new version becomes ready, through two connections', async () => {
+      const { knowledge, widgetId, another, rows } = await fresh();
+      const other = await another();
+      // Until the new version's row is locked by the replace (PostgreSQL; SQLite's transactions run one at a time).
+      const lockedByReplace = async (fileId: string, replacing: Promise<unknown>) => {
+        let settled = false;
+        void replacing.finally(() => (settled = true)).catch(() => {});
+        while (kind === 'postgres' && !settled) {
+          const locked = await rows(`SELECT id FROM knowledge_files WHERE id = '${fileId}' FOR UPDATE NOWAIT`).then(
+            () => false,
+            (error: { code?: string }) => error.code === '55P03',
+          );
+          if (locked) return;
+        }
+      };
+      for (let round = 0; round < 3; round += 1) {
+        const old = await readyFile(knowledge, widgetId, `v${round}.md`, [`Edition ${round}, first.`, `Edition ${round}, second.`]);
+        const { file: next } = await knowledge.addFile(fileInput(widgetId, `next ${round}`, { replaces: old.id }));
+        const passages = Array.from({ length: 3_000 }, (_, index) => passage(index, `Next edition ${round}, passage ${index}.`));
+        // Removing the old file locks it, then the new one (whose `replaces` becomes NULL); the replace
+        // locks both too. In opposite orders they would wait for each other (a deadlock, one aborted).
+        const replacing = knowledge.replacePassages(next.id, passages);
+        await lockedByReplace(next.id, replacing);
+        const [removed, ready] = await Promise.all([other.removeFile(widgetId, old.id), replacing]);
+        expect(typeof removed).toBe('boolean');
+        expect(ready).toMatchObject({ status: 'ready', passages: 3_000 });
+        expect(await knowledge.getFile(widgetId, old.id)).toBeUndefined();
+        expect((await knowledge.getFile(widgetId, next.id))?.replaces).toBeUndefined();
+        await knowledge.removeFile(widgetId, next.id);
+      }
+      expect(await knowledge.snapshot(widgetId)).toMatchObject({ passages: [] });
+    });
+
     it('removes a file with every passage, vector and keyword entry', async () => {
       const { knowledge, widgetId, rows, keywordEntries, indexedUnder } = await fresh();
       const kept = await readyFile(knowledge, widgetId, 'kept.md', ['Shipping takes three days.']);
@@ -637,6 +675,51 @@ defineKnowledgeStoreConformance('sqlite', async () => {
     clock,
     async dispose() {
       for (const each of opened) await each.close();
+    },
+  };
+});
+
+let postgres: PostgresServer | undefined;
+beforeAll(async () => {
+  postgres = await startPostgres();
+});
+afterAll(async () => {
+  await postgres?.stop();
+});
+
+defineKnowledgeStoreConformance('postgres', async () => {
+  const url = await postgres!.createDatabase();
+  const clock = { now: new Date('2026-12-03T09:00:00.000Z') };
+  const store = new PostgresStore({ connectionString: url });
+  await store.migrate();
+  const opened: PostgresStore[] = [store];
+  // count(*) is a bigint, which pg reads as a string: counts are compared as numbers.
+  const rows = async <T,>(sql: string) =>
+    (await store.pool.query(sql)).rows.map((row: Record<string, unknown>) =>
+      Object.fromEntries(Object.entries(row).map(([key, value]) => [key, key === 'n' ? Number(value) : value])),
+    ) as T[];
+  return {
+    store,
+    knowledge: new PostgresKnowledgeStore(store.pool, { now: () => clock.now }),
+    async another() {
+      const other = new PostgresStore({ connectionString: url });
+      opened.push(other);
+      return new PostgresKnowledgeStore(other.pool, { now: () => clock.now });
+    },
+    rows,
+    async keywordEntries() {
+      return (await rows<{ n: number }>("SELECT count(*) AS n FROM knowledge_passages WHERE search <> ''::tsvector"))[0]!.n;
+    },
+    async indexedUnder(word) {
+      return (await rows<{ n: number }>(`SELECT count(*) AS n FROM knowledge_passages WHERE search @@ to_tsquery('simple', '''${word}''')`))[0]!.n;
+    },
+    clock,
+    async dispose() {
+      for (const each of opened) await each.close();
+      const client = new pg.Client({ connectionString: postgres!.url() });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`);
+      await client.end();
     },
   };
 });
