@@ -38,6 +38,23 @@ export type { ConversationSummary, GenerationBalance, MemoryStrategy, UsageDay, 
 export { SqliteStore, type SqliteStoreOptions } from './stores/sqlite-store.js';
 export { PostgresStore, type PostgresStoreOptions } from './stores/postgres-store.js';
 export { openStore } from './stores/open-store.js';
+// A widget's knowledge files and passages, on the main store's connection.
+export { SqliteKnowledgeStore } from './stores/knowledge-sqlite.js';
+export { PostgresKnowledgeStore } from './stores/knowledge-postgres.js';
+export type {
+  AddedKnowledgeFile,
+  KnowledgeFilePatch,
+  KnowledgeFileRecord,
+  KnowledgeFileStatus,
+  KnowledgePassageInput,
+  KnowledgeSnapshot,
+  KnowledgeStore,
+  KnowledgeStoreOptions,
+  KnowledgeTotals,
+  NewKnowledgeFile,
+  ReplacePassagesOptions,
+  StoredPassage,
+} from './stores/knowledge-store.js';
 export type { NewWidget, Store, WidgetBehaviour, WidgetPresentation, WidgetRecord } from './stores/store.js';
 export type { AccountRecord, KeySource, OpenAiKeyRecord, OpenAiKeyStatus, SharedKeyGrant } from './stores/store.js';
 // What a store of your own (`AirlockOptions.store`) takes and gives.

@@ -30,6 +30,10 @@ export class SqliteKnowledgeStore extends SqlKnowledgeStore {
 
   constructor(database: Database.Database, options: KnowledgeStoreOptions = {}) {
     super(options);
+    // A file's passages and keyword entries, and a widget's files, go by ON DELETE CASCADE.
+    if (database.pragma('foreign_keys', { simple: true }) !== 1) {
+      throw new TypeError('The knowledge store needs a connection with foreign keys on (PRAGMA foreign_keys = ON), as SqliteStore opens it.');
+    }
     this.#db = database;
   }
 

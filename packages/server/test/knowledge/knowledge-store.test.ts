@@ -1,6 +1,7 @@
 // The knowledge store's conformance tests, run against a real SQLite file and
 // a real PostgreSQL server (started by @airlock/test-services, as the main
 // stores' tests do).
+import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -677,6 +678,21 @@ defineKnowledgeStoreConformance('sqlite', async () => {
       for (const each of opened) await each.close();
     },
   };
+});
+
+describe('SqliteKnowledgeStore', () => {
+  it('refuses a connection without foreign keys, on which removals would leave passages behind', () => {
+    const database = new Database(':memory:');
+    try {
+      // better-sqlite3 turns them on by default; a connection may have turned them off.
+      database.pragma('foreign_keys = OFF');
+      expect(() => new SqliteKnowledgeStore(database)).toThrowError(/foreign_keys = ON/);
+      database.pragma('foreign_keys = ON');
+      expect(new SqliteKnowledgeStore(database).kind).toBe('sqlite');
+    } finally {
+      database.close();
+    }
+  });
 });
 
 let postgres: PostgresServer | undefined;
