@@ -42,6 +42,8 @@ import { createKeyring, type KeyEncryptionProvider } from './vault/key-encryptio
 import { loadOrCreateDevMasterKey } from './vault/master-key-file.js';
 import { Vault } from './vault/vault.js';
 import { UsageMeter } from './usage/usage-meter.js';
+import { openKnowledge, type KnowledgeOptions } from './knowledge/open-knowledge.js';
+import type { KnowledgeService } from './knowledge/knowledge-service.js';
 
 /**
  * Options of {@link createAirlock}.
@@ -78,6 +80,8 @@ export interface AirlockOptions {
   chatLimits?: Partial<ChatInputLimits>;
   /** Proxy caps, rate limits, generation costs and allowances. Default: see {@link ProxyOptions}. */
   proxy?: ProxyOptions;
+  /** Widgets' knowledge files: limits and the embedding model. Default: see {@link KnowledgeOptions}. */
+  knowledge?: KnowledgeOptions;
   /**
    * The operator's rules for the shared OpenAI key: the models that accounts
    * granted `listed-models` may use on it. Which accounts may use it at all
@@ -192,6 +196,8 @@ export interface Airlock {
    */
   drain(): void;
   readonly store: Store;
+  /** The widgets' knowledge files (upload, list, remove, search); `undefined` for a custom store without a knowledge store. */
+  readonly knowledge: KnowledgeService | undefined;
   readonly basePath: string;
   close(): Promise<void>;
 }
@@ -244,6 +250,16 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
   const sharedKeyPolicy = new SharedKeyPolicy({
     models: options.sharedKey?.models ?? sharedKeyModelsFrom(process.env.AIRLOCK_SHARED_KEY_MODELS),
   });
+  const keys = new KeyResolver({
+    store,
+    vault,
+    logger,
+    now,
+    environmentKey: () => upstream.settings.apiKey,
+    confirmRefused: (apiKey) => upstream.keyIsRefused(apiKey),
+    checkSharedUse: (widget, stored) => sharedKeyPolicy.assertCall(widget, stored),
+  });
+  const knowledge = openKnowledge({ store, options: options.knowledge ?? {}, upstream, keys, logger, usage });
   let started: ReturnType<AirlockContext['started']> | undefined;
   let subscribed: (() => void) | undefined;
   const context: AirlockContext = {
@@ -252,15 +268,8 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     store,
     vault,
     upstream,
-    keys: new KeyResolver({
-      store,
-      vault,
-      logger,
-      now,
-      environmentKey: () => upstream.settings.apiKey,
-      confirmRefused: (apiKey) => upstream.keyIsRefused(apiKey),
-      checkSharedUse: (widget, stored) => sharedKeyPolicy.assertCall(widget, stored),
-    }),
+    keys,
+    ...(knowledge && { knowledge }),
     sharedKey: sharedKeyPolicy,
     counters,
     usage,
@@ -283,6 +292,8 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
         generationLeases.start();
         // Deletes the conversation summaries past their retention, now and every hour.
         summaries.start();
+        // Files a stopped run left half read are failed with a reason, never left looking busy.
+        await knowledge?.recover();
         const keys = await SigningKeys.load(store, vault, {
           now,
           refreshSeconds: options.signingKeyRefreshSeconds,
@@ -382,6 +393,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
 
   return {
     store,
+    knowledge,
     basePath,
     fetch: fetchHandler,
     async mintToken(input) {
@@ -417,6 +429,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     async close() {
       generationLeases.stop();
       summaries.stop();
+      await knowledge?.close();
       await usage.flush();
       await cluster?.close();
       upstream.close();

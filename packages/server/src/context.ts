@@ -7,6 +7,7 @@ import type { ConversationSummaries } from './proxy/conversation-summaries.js';
 import type { Logger } from './logging/logger.js';
 import type { Metrics } from './operations/metrics.js';
 import type { UpstreamClients } from './proxy/upstream.js';
+import type { KnowledgeService } from './knowledge/knowledge-service.js';
 import type { Store } from './stores/store.js';
 import type { TokenMintedEvent } from './tokens/public-minting.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
@@ -36,6 +37,8 @@ export interface AirlockContext {
   readonly generationLeases: GenerationLeases;
   /** Conversation summaries of `tokenized-summary`, sealed by the vault and kept for the retention period. */
   readonly summaries: ConversationSummaries;
+  /** The widgets' knowledge files and retrieval; absent for a custom store without a knowledge store. */
+  readonly knowledge?: KnowledgeService;
   readonly logger: Logger;
   /** This instance's Prometheus metrics (`GET {basePath}/metrics`). */
   readonly metrics: Metrics;

@@ -12,6 +12,7 @@ const behaviourFields = new Set([
   'allowedModels',
   'systemPrompt',
   'allowClientInstructions',
+  'vectorCount',
   'temperature',
   'maxOutputTokens',
   'promptFilter',
@@ -80,6 +81,9 @@ function problemsOf(behaviour: unknown, type: WidgetType, prefix: string): strin
   }
   if (b.allowClientInstructions !== undefined && typeof b.allowClientInstructions !== 'boolean') {
     problems.push(`${name('allowClientInstructions')} must be true or false.`);
+  }
+  if (b.vectorCount !== undefined && !isWhole(b.vectorCount, 0, 20)) {
+    problems.push(`${name('vectorCount')} must be a whole number from 0 to 20.`);
   }
   if (b.temperature !== undefined && (typeof b.temperature !== 'number' || !(b.temperature >= 0 && b.temperature <= 2))) {
     problems.push(`${name('temperature')} must be a number from 0 to 2.`);

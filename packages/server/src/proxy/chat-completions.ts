@@ -1,7 +1,10 @@
 import type { ChatCompletion, ChatCompletionCreateParamsBase, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { AnswerSource } from '@airlock/protocol';
 import { AirlockError } from '../errors.js';
 import { writesNodeBody } from '../http/request-parts.js';
 import { json, readJsonObject } from '../http/responses.js';
+import { answerSources, referenceMessage, withinBudget } from '../knowledge/retrieval.js';
+import { searchQueryFor } from '../knowledge/search-query.js';
 import type { CallContext, MeteredUsage, PreparedCall, ProxyEndpoint, UpstreamStep } from './call.js';
 import { parseChatRequest, type ChatRequest } from './chat-request.js';
 import { applyMemory, countTurnTokens, summaryMessage, tokenCounter, type SummaryService } from './memory.js';
@@ -94,10 +97,39 @@ export const chatCompletions: ProxyEndpoint = {
 export interface AnswerOutput {
   /** Whether the client gets the upstream's usage chunk (chat completions: when it asked). Default: `true`. */
   clientUsage?: boolean;
-  /** Turns the relayed chat SSE (Airlock's error event included) into the endpoint's stream, sent with `headers`. */
-  stream?: { headers: HeadersInit; transform(): TransformStream<Uint8Array, Uint8Array> };
+  /**
+   * Turns the relayed chat SSE (Airlock's error event included) into the
+   * endpoint's stream, sent with `headers`; `sources` are the passages the
+   * model was given.
+   */
+  stream?: { headers: HeadersInit; transform(sources: AnswerSource[]): TransformStream<Uint8Array, Uint8Array> };
   /** Turns a chat completion into the endpoint's JSON body. */
-  json?(completion: ChatCompletion): unknown;
+  json?(completion: ChatCompletion, sources: AnswerSource[]): unknown;
+}
+
+/** Most tokens of reference material given to the model per answer. */
+const knowledgeTokens = 3_000;
+
+/**
+ * The widget's knowledge for this turn: the passages retrieved for the
+ * conversation's question (the widget's `vectorCount`, within the token
+ * budget), as the system message that hands them to the model and as the
+ * sources the answer reports. The question's embedding is made with the
+ * call's key, its tokens metered.
+ */
+async function retrieveKnowledge(services: ProxyServices, step: UpstreamStep, chat: ChatRequest): Promise<{ reference?: string; sources: AnswerSource[] }> {
+  const { widget } = step.context;
+  const knowledge = services.knowledge;
+  const vectorCount = widget.behaviour.vectorCount ?? 5;
+  if (!knowledge || vectorCount === 0) return { sources: [] };
+  const { query } = searchQueryFor(chat.turns);
+  const hits = await knowledge.search(widget, query, vectorCount, services.embedQuestion && ((text) => services.embedQuestion!(step, text)));
+  const given = withinBudget(
+    hits.map((hit) => hit.passage),
+    knowledgeTokens,
+  );
+  if (given.length === 0) return { sources: [] };
+  return { reference: referenceMessage(given), sources: answerSources(given) };
 }
 
 /**
@@ -123,19 +155,22 @@ export function answerChat(services: ProxyServices, context: CallContext, chat: 
     stream: chat.stream,
     maxOutputTokens,
     output,
-    // Memory runs after the slot and reservation are taken: a summary is an upstream call too.
+    // Retrieval and memory run after the slot and reservation are taken: the
+    // question's embedding and a summary are upstream calls too.
     messages: async (step) => {
+      const { reference, sources } = await retrieveKnowledge(services, step, chat);
+      const system = reference === undefined ? instructions : [...instructions, reference];
       const memory = await applyMemory(chat.turns, behaviour.memory, {
         model: chat.model,
-        systemPrompt: instructions.join('\n\n'),
+        systemPrompt: system.join('\n\n'),
         maxOutputTokens,
         widgetId: widget.id,
         summaries: summaryService(services, step, chat.model),
       });
-      const upstreamMessages: ChatCompletionMessageParam[] = instructions.map((content) => ({ role: 'system', content }));
-      if (memory.summary) upstreamMessages.push(summaryMessage(memory.summary));
-      upstreamMessages.push(...memory.turns);
-      return upstreamMessages;
+      const messages: ChatCompletionMessageParam[] = system.map((content) => ({ role: 'system', content }));
+      if (memory.summary) messages.push(summaryMessage(memory.summary));
+      messages.push(...memory.turns);
+      return { messages, sources };
     },
   });
 }
@@ -145,14 +180,15 @@ export function answerChat(services: ProxyServices, context: CallContext, chat: 
  *
  * @example
  * ```ts
- * const chat: ChatCall = { model: 'gpt-4o-mini', stream: true, maxOutputTokens: 512, messages: async () => [{ role: 'user', content: 'Hi' }] };
+ * const chat: ChatCall = { model: 'gpt-4o-mini', stream: true, maxOutputTokens: 512, messages: async () => ({ messages: [{ role: 'user', content: 'Hi' }] }) };
  * ```
  */
 export interface ChatCall {
   model: string;
   stream: boolean;
   maxOutputTokens: number;
-  messages: (step: UpstreamStep) => Promise<ChatCompletionMessageParam[]>;
+  /** The messages to send, and the sources the answer reports (the knowledge passages among them). */
+  messages: (step: UpstreamStep) => Promise<{ messages: ChatCompletionMessageParam[]; sources?: AnswerSource[] }>;
   /** How the answer reaches the client. Default: chat completions as the upstream sent them. */
   output?: AnswerOutput;
 }
@@ -170,7 +206,7 @@ const streamHeaders = {
  *
  * @example
  * ```ts
- * return chatCall(services, { model, stream: true, maxOutputTokens: 512, messages: async () => messages });
+ * return chatCall(services, { model, stream: true, maxOutputTokens: 512, messages: async () => ({ messages }) });
  * ```
  */
 export function chatCall(services: ProxyServices, chat: ChatCall): PreparedCall {
@@ -181,7 +217,7 @@ export function chatCall(services: ProxyServices, chat: ChatCall): PreparedCall 
     async send(step) {
       const { widget, request, signal } = step.context;
       const output = chat.output ?? {};
-      const messages = await chat.messages(step);
+      const { messages, sources = [] } = await chat.messages(step);
       // The visitor left while the memory was prepared (a summary takes a while): ask for no answer.
       signal.throwIfAborted();
       // `delivered`: the answer's text as the client got it, counted with the
@@ -208,7 +244,8 @@ export function chatCall(services: ProxyServices, chat: ChatCall): PreparedCall 
       if (!chat.stream) {
         const completion = await step.client.chat.completions.create({ ...params, stream: false }, { signal });
         finish(completion.usage ?? undefined, completion.choices[0]?.message.content ?? '');
-        return json(output.json ? output.json(completion) : completion);
+        if (output.json) return json(output.json(completion, sources));
+        return json(sources.length > 0 ? { ...completion, airlock_sources: sources } : completion);
       }
       // Aborted when the client disconnects, which aborts the upstream call;
       // once the answer streams, the relay stops it (the watchdog, the client gone).
@@ -226,13 +263,15 @@ export function chatCall(services: ProxyServices, chat: ChatCall): PreparedCall 
         // A translated stream is read as a Web stream, whatever the adapter.
         webBody: translated !== undefined || !writesNodeBody(request),
         clientUsage: output.clientUsage ?? true,
+        // Chat completions reports its sources on the first chunk; other shapes in their own way.
+        ...(!translated && sources.length > 0 && { firstChunkFields: { airlock_sources: sources } }),
         onEnd(meter, error) {
           const cancelled = error === 'cancelled';
           finish(meter.usage, meter.text ?? '', cancelled ? undefined : error, cancelled);
         },
       });
       if (!translated) return relayed;
-      return new Response(relayed.body!.pipeThrough(translated.transform()), { status: 200, headers: translated.headers });
+      return new Response(relayed.body!.pipeThrough(translated.transform(sources)), { status: 200, headers: translated.headers });
     },
   };
 }

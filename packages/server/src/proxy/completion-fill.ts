@@ -121,7 +121,7 @@ export const completionFill: ProxyEndpoint = {
       model: widget.behaviour.model,
       stream: body.stream === true,
       maxOutputTokens: outputCap(services, context),
-      messages: async () => messages,
+      messages: async () => ({ messages }),
     });
   },
 };

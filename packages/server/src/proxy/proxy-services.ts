@@ -9,6 +9,8 @@ import type { GenerationBalance, GenerationLease, Store, StoredKeys, WidgetRecor
 import type { UsageMeter } from '../usage/usage-meter.js';
 import type { IdempotencyGuard } from './idempotency.js';
 import type { KeyResolver, ResolvedKey } from '../keys/key-resolver.js';
+import type { KnowledgeService } from '../knowledge/knowledge-service.js';
+import type { UpstreamStep } from './call.js';
 import type { UpstreamClients } from './upstream.js';
 
 /**
@@ -77,6 +79,10 @@ export interface ProxyServices {
    * (`KeyResolver`).
    */
   keys: Pick<KeyResolver, 'apiKeyFor' | 'reportUpstreamFailure'>;
+  /** The widgets' knowledge; without it, answers are given without retrieval. */
+  knowledge?: KnowledgeService;
+  /** The embedding of a question, on the call's key (its tokens metered); without it, retrieval is by keywords alone. */
+  embedQuestion?(step: UpstreamStep, text: string): Promise<Float32Array | undefined>;
 }
 
 /**

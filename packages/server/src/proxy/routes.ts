@@ -58,6 +58,12 @@ export function proxyRoutes(context: AirlockContext): Route[] {
     },
     // Own or shared key, opened for one call only; a refusal of it is reported (keys/key-resolver.ts).
     keys: context.keys,
+    ...(context.knowledge && { knowledge: context.knowledge }),
+    // The question's embedding on the call's key; it reserves no generations (the answer's cover the turn).
+    embedQuestion: (step, text) =>
+      context.knowledge
+        ? step.extra('embeddings', 0, () => context.knowledge!.embedQuestion(step.context.widget.id, step.key.apiKey, text, step.context.signal), () => undefined)
+        : Promise.resolve(undefined),
   };
 
   const route = (path: string, endpoint: ProxyEndpoint): Route => ({

@@ -208,6 +208,23 @@ function eventJson(bytes: Buffer, start: number, end: number): unknown {
   return data === undefined ? undefined : parseJson(data);
 }
 
+// Whole events whose first data event (a JSON object, as #checkStart found)
+// is written again with `fields` added; the rest stay byte for byte.
+function withFirstChunkFields(bytes: Buffer, fields: Record<string, unknown>): Buffer {
+  let from = 0;
+  while (from < bytes.length) {
+    const { end } = eventAround(bytes, from);
+    const parsed = eventJson(bytes, from, end);
+    if (isObject(parsed)) {
+      const rewritten = Buffer.from(`data: ${JSON.stringify({ ...parsed, ...fields })}\n\n`);
+      return Buffer.concat([bytes.subarray(0, from), rewritten, bytes.subarray(end)]);
+    }
+    if (end <= from) break;
+    from = end;
+  }
+  return bytes;
+}
+
 // Whole events without their usage: an event that only carries usage (its
 // `choices` empty, as OpenAI sends it) is left out; one that also carries a
 // choice is written again without it.
@@ -293,6 +310,8 @@ export interface PassThroughOptions {
    * Default: `60_000`.
    */
   slowClientTimeoutMs?: number;
+  /** Fields added to the stream's first chunk (an answer's `airlock_sources`). Default: none. */
+  firstChunkFields?: Record<string, unknown>;
   /**
    * Whether the client gets the upstream's usage chunk. Default: `true`.
    * `false` when the client did not ask for it (`stream_options.include_usage`):
@@ -470,7 +489,10 @@ class SseRelay implements NodeBody {
 
   // Takes whole events: checks them, meters them and queues them for the client.
   #accept(bytes: Buffer): void {
-    if (!this.#sawData && !this.#checkStart(bytes)) return;
+    if (!this.#sawData) {
+      if (!this.#checkStart(bytes)) return;
+      if (this.#options.firstChunkFields) bytes = withFirstChunkFields(bytes, this.#options.firstChunkFields);
+    }
     if (bytes.indexOf(errorMarker) !== -1 && this.#failOnErrorEvent(bytes)) return;
     this.#queue(bytes);
   }

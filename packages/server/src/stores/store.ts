@@ -72,6 +72,12 @@ export interface WidgetBehaviour {
    * Default: `false` (refused with `input_invalid`, naming this setting).
    */
   allowClientInstructions?: boolean;
+  /**
+   * Chat widgets with knowledge: how many passages of the widget's files
+   * are given to the model per answer (the vector count), 0 to 20; `0` turns
+   * retrieval off. Default: `5`.
+   */
+  vectorCount?: number;
   /** Sampling temperature, 0 to 2. Default: the model's. */
   temperature?: number;
   /** Cap on output tokens per answer; the server's own maximum caps it again. Default: the server maximum. */

@@ -1,3 +1,4 @@
+import type { AnswerSource } from '@airlock/protocol';
 import { randomBytes } from 'node:crypto';
 import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
@@ -14,7 +15,12 @@ import type {
  * is worked out by the SDK from `output`, never sent on the wire; `usage`
  * is `null` until the answer is done; `store` is always `false`.
  */
-export type ResponsesObject = Omit<ResponseObject, 'output_text' | 'usage'> & { usage: ResponseUsage | null; store: false };
+export type ResponsesObject = Omit<ResponseObject, 'output_text' | 'usage'> & {
+  usage: ResponseUsage | null;
+  store: false;
+  /** The passages of the widget's knowledge the model was given (Airlock's own field). */
+  airlock_sources?: AnswerSource[];
+};
 
 /** Options of {@link ResponsesStreamTranslator} and {@link responseFromChatCompletion}. */
 export interface ResponsesOutputOptions {
@@ -32,6 +38,8 @@ export interface ResponsesOutputOptions {
    * stays on the server.
    */
   instructions?: string | null;
+  /** The passages of the widget's knowledge the model was given, reported as the response's `airlock_sources`. Default: none. */
+  sources?: readonly AnswerSource[];
 }
 
 /** An error that ends a stream, as `response.failed` carries it. */
@@ -53,8 +61,8 @@ export function responsesId(prefix: 'resp' | 'msg'): string {
   return `${prefix}_${randomBytes(24).toString('hex')}`;
 }
 
-function baseObject(options: Required<Pick<ResponsesOutputOptions, 'model' | 'responseId' | 'createdAt'>> & { instructions: string | null }): ResponsesObject {
-  return {
+function baseObject(options: Required<Pick<ResponsesOutputOptions, 'model' | 'responseId' | 'createdAt'>> & { instructions: string | null; sources?: readonly AnswerSource[] }): ResponsesObject {
+  const response: ResponsesObject = {
     id: options.responseId,
     object: 'response',
     created_at: options.createdAt,
@@ -79,6 +87,8 @@ function baseObject(options: Required<Pick<ResponsesOutputOptions, 'model' | 're
     usage: null,
     metadata: {},
   };
+  if (options.sources && options.sources.length > 0) response.airlock_sources = [...options.sources];
+  return response;
 }
 
 /**
@@ -137,8 +147,11 @@ export function responseFromChatCompletion(completion: ChatCompletion, options: 
   return response;
 }
 
-function resolve(options: ResponsesOutputOptions): Required<Pick<ResponsesOutputOptions, 'model' | 'responseId' | 'createdAt'>> & { instructions: string | null } {
+function resolve(
+  options: ResponsesOutputOptions,
+): Required<Pick<ResponsesOutputOptions, 'model' | 'responseId' | 'createdAt'>> & { instructions: string | null; sources?: readonly AnswerSource[] } {
   return {
+    ...(options.sources && { sources: options.sources }),
     model: options.model,
     responseId: options.responseId ?? responsesId('resp'),
     createdAt: options.createdAt ?? Math.floor(Date.now() / 1000),

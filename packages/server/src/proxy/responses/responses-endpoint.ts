@@ -39,8 +39,8 @@ export const responsesEndpoint: ProxyEndpoint = {
       instructions: parsed.clientInstructions.length > 0 ? parsed.clientInstructions.join('\n\n') : null,
     };
     return answerChat(services, context, parsed, {
-      stream: { headers: eventStreamHeaders, transform: () => chatStreamToResponses(options) },
-      json: (completion) => responseFromChatCompletion(completion, options),
+      stream: { headers: eventStreamHeaders, transform: (sources) => chatStreamToResponses({ ...options, sources }) },
+      json: (completion, sources) => responseFromChatCompletion(completion, { ...options, sources }),
     });
   },
 };
