@@ -4,7 +4,7 @@ import type { Logger } from '../logging/logger.js';
 import type { AddedKnowledgeFile, KnowledgeFileRecord, KnowledgePassageInput, KnowledgeStore } from '../stores/knowledge-store.js';
 import type { WidgetRecord } from '../stores/store.js';
 import { formatFromName, supportedFormatList } from './detect.js';
-import { createEmbeddings, isEmbeddingsUnavailable, type EmbeddingsResult } from './embeddings.js';
+import { isEmbeddingsUnavailable, type EmbeddingsResult } from './embeddings.js';
 import type { KnowledgeExtractor } from './extractor.js';
 import { KnowledgeFileError } from './knowledge-error.js';
 import { KnowledgeRetriever, type RetrievedPassage } from './retrieval.js';
