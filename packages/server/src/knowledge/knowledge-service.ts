@@ -295,7 +295,8 @@ export class KnowledgeService {
         : AirlockError.isInstance(error)
           ? error.message
           : 'This file could not be read.';
-      if (!AirlockError.isInstance(error)) this.#logger.error('a knowledge file could not be read', { widgetId: widget.id, fileId: file.id, error });
+      // Only the error's kind: a parser's message may quote the file, whose text is the owner's and never logged.
+      if (!AirlockError.isInstance(error)) this.#logger.error('a knowledge file could not be read', { widgetId: widget.id, fileId: file.id, kind: error instanceof Error ? error.name : typeof error });
       await this.store.updateFile(file.id, { status: 'failed', error: reason }).catch(() => {});
     }
   }
