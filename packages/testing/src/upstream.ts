@@ -47,6 +47,12 @@ export interface UpstreamOptions {
   /**
    * What to do when no queued behaviour applies. Default: answer
    * {@link DEFAULT_ANSWER_TEXT}, streamed one word per chunk when asked to stream.
+   *
+   * A default `answer` (this one, the built-in one or one set with
+   * {@link Upstream.setDefault}; never one queued with {@link Upstream.next})
+   * shows what Airlock retrieved when a system message of the request holds
+   * Airlock's reference material: it then answers
+   * `From your files (stand-in answer): <first reference's source>: <about 200 characters of its text>`.
    */
   defaultBehaviour?: Behaviour;
   /**
@@ -277,8 +283,8 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       return;
     }
 
-    const behaviour = takeBehaviour(route, path);
     const payload = isRecord(body) ? body : {};
+    const behaviour = takeBehaviour(route, path, payload);
     const streaming = route === 'chat' && payload.stream === true;
     // The response's 'close' fires on completion and on a client disconnect;
     // either way, pending pauses must stop so no timer outlives the request.
@@ -355,11 +361,11 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
    * The first queued behaviour that applies to this request, else the default
    * when it applies; `undefined` means the route's plain success answer.
    */
-  function takeBehaviour(route: Route, path: string): Behaviour | undefined {
+  function takeBehaviour(route: Route, path: string, payload: Record<string, unknown>): Behaviour | undefined {
     const index = queue.findIndex((behaviour) => appliesTo(behaviour, route, path));
     if (index !== -1) return queue.splice(index, 1)[0];
-    if (appliesTo(defaultBehaviour, route, path)) return defaultBehaviour;
-    return route === 'chat' ? { type: 'answer', text: DEFAULT_ANSWER_TEXT } : undefined;
+    if (appliesTo(defaultBehaviour, route, path)) return withReferenceAnswer(defaultBehaviour, payload);
+    return route === 'chat' ? withReferenceAnswer({ type: 'answer', text: DEFAULT_ANSWER_TEXT }, payload) : undefined;
   }
 
   async function streamChat(
@@ -528,6 +534,51 @@ function appliesTo(behaviour: Behaviour, route: Route, path: string): boolean {
     case 'raw':
       return true;
   }
+}
+
+// How Airlock's knowledge step opens the system message that hands passages to the model.
+const REFERENCE_MARKER = 'Reference material from the site owner\u2019s own files follows.';
+const QUOTED_CHARACTERS = 200;
+
+/**
+ * A default answer that shows the retrieved passages, so a demo or a test
+ * without a real model still sees what the model was given: the first
+ * reference of Airlock's reference message, quoted. Anything else is
+ * answered as configured.
+ */
+function withReferenceAnswer(behaviour: Behaviour, body: Record<string, unknown>): Behaviour {
+  if (behaviour.type !== 'answer') return behaviour;
+  const reference = firstReference(body);
+  if (!reference) return behaviour;
+  return { ...behaviour, text: `From your files (stand-in answer): ${reference.source}: ${excerpt(reference.text)}` };
+}
+
+/** The first `<reference n="…" source="…">` block of a system message that starts with the marker. */
+function firstReference(body: Record<string, unknown>): { source: string; text: string } | undefined {
+  if (!Array.isArray(body.messages)) return undefined;
+  for (const message of body.messages as unknown[]) {
+    if (!isRecord(message) || (message.role !== 'system' && message.role !== 'developer')) continue;
+    const content = messageText(message.content);
+    if (!content.startsWith(REFERENCE_MARKER)) continue;
+    const match = /<reference n="\d+" source="([^"]*)">\n?([\s\S]*?)\n?<\/reference>/.exec(content);
+    if (match) return { source: match[1]!, text: match[2]! };
+  }
+  return undefined;
+}
+
+function messageText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content.map((part) => (isRecord(part) && typeof part.text === 'string' ? part.text : '')).join('');
+}
+
+/** About the first 200 characters of a passage, on one line, cut at a word and marked as cut. */
+function excerpt(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  if (flat.length <= QUOTED_CHARACTERS) return flat;
+  const cut = flat.slice(0, QUOTED_CHARACTERS);
+  const lastSpace = cut.lastIndexOf(' ');
+  return `${(lastSpace > QUOTED_CHARACTERS / 2 ? cut.slice(0, lastSpace) : cut).trimEnd()}…`;
 }
 
 function identityOf(body: Record<string, unknown>): CompletionIdentity {
