@@ -275,6 +275,32 @@ export interface WidgetInput {
 }
 
 /**
+ * One passage an answer was given, as the widget shows it under the answer.
+ * Sent by the server for a widget with knowledge: in a streamed chat
+ * completion, on the first chunk (the one with `delta.role`), as the top-level
+ * field `airlock_sources: AnswerSource[]`; in a non-streamed completion, as the
+ * same top-level field of its JSON. Absent when no passage was given to the model.
+ *
+ * Every field is text for a browser to show as text, never HTML; a client links
+ * `url` only when it parses as an `http:` or `https:` URL.
+ *
+ * @example
+ * ```ts
+ * const source: AnswerSource = { id: 'file_7:3', title: 'Pricing.pdf', location: 'page 3', url: 'https://example.com/pricing.pdf' };
+ * ```
+ */
+export interface AnswerSource {
+  /** Stable id of the passage (`<fileId>:<ordinal>`). */
+  id: string;
+  /** What to show: the file's title or name, e.g. "Pricing.pdf". */
+  title: string;
+  /** Where in the file, human-readable: "page 3", "Plans › Annual", "rows 4–9". Absent when the file has no structure. */
+  location?: string;
+  /** The file's source URL (set by the owner), when it has one: the citation is a link. Always http(s). */
+  url?: string;
+}
+
+/**
  * Body of `POST /airlock/token` (public minting).
  *
  * @example

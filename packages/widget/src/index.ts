@@ -16,7 +16,7 @@ export {
   type ImageResult,
 } from './core/chat-client';
 export { WidgetError, type WidgetErrorOptions } from './core/errors';
-export { SseParser, readChatStream, type ServerSentEvent } from './core/sse';
+export { SseParser, readChatStream, type ReadChatStreamOptions, type ServerSentEvent } from './core/sse';
 export { TokenClient, type TokenClientOptions, type WidgetToken } from './core/token-client';
 export { SUPPORTED_LOCALES, errorText, resolveLocale, stringsFor, type WidgetStrings } from './locales/strings';
 export { MarkdownStream, renderMarkdown, safeHref } from './render/markdown';
@@ -28,4 +28,4 @@ export {
   type StoredMessage,
 } from './storage/conversation-storage';
 export type { WidgetMode } from './ui/shell';
-export type { ErrorCode, WidgetInput, WidgetPublicConfig, WidgetTheme } from '@airlock/protocol';
+export type { AnswerSource, ErrorCode, WidgetInput, WidgetPublicConfig, WidgetTheme } from '@airlock/protocol';

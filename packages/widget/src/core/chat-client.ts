@@ -1,5 +1,5 @@
 import { WidgetError, errorFromResponse, networkError } from './errors';
-import { readChatStream } from './sse';
+import { readChatStream, type ReadChatStreamOptions } from './sse';
 import type { TokenClient } from './token-client';
 
 /**
@@ -34,14 +34,16 @@ export interface ChatClientOptions {
 }
 
 /**
- * Options of one {@link ChatClient} request.
+ * Options of one {@link ChatClient} request. `onSources` (from
+ * {@link ReadChatStreamOptions}) receives a chat answer's sources when the
+ * widget has knowledge.
  *
  * @example
  * ```ts
- * const options: ChatStreamOptions = { signal: AbortSignal.timeout(60_000), idempotencyKey: randomId() };
+ * const options: ChatStreamOptions = { signal: AbortSignal.timeout(60_000), idempotencyKey: randomId(), onSources: showSources };
  * ```
  */
-export interface ChatStreamOptions {
+export interface ChatStreamOptions extends ReadChatStreamOptions {
   /** Aborts the request and the stream. Default: `undefined` (never aborted). */
   signal?: AbortSignal;
   /**
@@ -74,7 +76,8 @@ export interface ImageResult {
  * ```ts
  * const tokens = new TokenClient({ widgetId: 'wgt_1', apiBase });
  * const chat = new ChatClient({ apiBase, tokens });
- * for await (const delta of chat.stream([{ role: 'user', content: 'Hi' }])) output.textContent += delta;
+ * const onSources = (sources: AnswerSource[]) => console.log(sources.map((source) => source.title));
+ * for await (const delta of chat.stream([{ role: 'user', content: 'Hi' }], { onSources })) output.textContent += delta;
  * ```
  */
 export class ChatClient {
@@ -88,8 +91,9 @@ export class ChatClient {
   }
 
   /**
-   * Sends the conversation and yields the reply's text as it streams in.
-   * Throws a {@link WidgetError} on failure; aborting `signal` rejects with the
+   * Sends the conversation and yields the reply's text as it streams in; its
+   * sources (the passages of the widget's knowledge it was given), when it has
+   * any, go to `options.onSources` before the first text. Throws a {@link WidgetError} on failure; aborting `signal` rejects with the
    * signal's reason (an `AbortError`).
    */
   stream(messages: readonly ChatMessage[], options: ChatStreamOptions = {}): AsyncGenerator<string, void, undefined> {
@@ -122,7 +126,7 @@ export class ChatClient {
     const response = await this.#post(path, body, options);
     if (!response.body) throw networkError(new Error('The response has no body.'));
     try {
-      yield* readChatStream(response.body);
+      yield* readChatStream(response.body, options);
     } catch (error) {
       // A connection reset mid-stream rejects `read()` with a bare TypeError.
       if (options.signal?.aborted || WidgetError.isInstance(error)) throw error;

@@ -1,3 +1,5 @@
+import type { AnswerSource } from '@airlock/protocol';
+import { readSources } from './answer-sources';
 import { WidgetError, toErrorCode } from './errors';
 
 /**
@@ -83,18 +85,39 @@ export class SseParser {
 }
 
 /**
+ * Options of {@link readChatStream} (and of each {@link ChatClient} request).
+ *
+ * @example
+ * ```ts
+ * const options: ReadChatStreamOptions = { onSources: (sources) => console.log(sources.map((source) => source.title)) };
+ * ```
+ */
+export interface ReadChatStreamOptions {
+  /**
+   * Called with the answer's sources, the passages of the widget's knowledge
+   * the server gave the model (the `airlock_sources` field of the stream's
+   * first chunk), before the first piece of text. Not called when the answer
+   * has none. They are checked first: items without an `id` or a `title` are
+   * dropped, a `url` that is not `http(s)` is left out, and there are at most 20.
+   * Show `title` and `location` as text, never as HTML. Default: `undefined`.
+   */
+  onSources?: (sources: AnswerSource[]) => void;
+}
+
+/**
  * Reads an OpenAI chat-completion stream and yields each piece of assistant
- * text as it arrives. Returns at `data: [DONE]`; throws a {@link WidgetError}
+ * text as it arrives; the answer's sources, when it has any, go to
+ * `options.onSources`. Returns at `data: [DONE]`; throws a {@link WidgetError}
  * for an `{"error": …}` event, for a chunk that is not JSON, and for a stream
  * that ends without `[DONE]` (the connection was cut).
  *
  * @example
  * ```ts
  * let reply = '';
- * for await (const delta of readChatStream(response.body!)) reply += delta;
+ * for await (const delta of readChatStream(response.body!, { onSources: showSources })) reply += delta;
  * ```
  */
-export async function* readChatStream(body: ReadableStream<Uint8Array>): AsyncGenerator<string, void, undefined> {
+export async function* readChatStream(body: ReadableStream<Uint8Array>, options: ReadChatStreamOptions = {}): AsyncGenerator<string, void, undefined> {
   const reader = body.getReader();
   // `stream: true` holds back a multi-byte character split across two chunks.
   const decoder = new TextDecoder();
@@ -105,7 +128,7 @@ export async function* readChatStream(body: ReadableStream<Uint8Array>): AsyncGe
       const events = done ? parser.push(decoder.decode()) : parser.push(decoder.decode(value, { stream: true }));
       for (const event of events) {
         if (event.data === '[DONE]') return;
-        const delta = chatDelta(event.data);
+        const delta = chatDelta(event.data, options);
         if (delta) yield delta;
       }
       if (done) throw new WidgetError('upstream_unavailable', 'The reply was cut off before it finished.');
@@ -116,10 +139,11 @@ export async function* readChatStream(body: ReadableStream<Uint8Array>): AsyncGe
   }
 }
 
-function chatDelta(data: string): string | undefined {
+function chatDelta(data: string, options: ReadChatStreamOptions): string | undefined {
   let chunk: {
     choices?: { delta?: { content?: unknown } }[];
     error?: { message?: unknown; code?: unknown };
+    airlock_sources?: unknown;
   } | null;
   try {
     chunk = JSON.parse(data);
@@ -131,6 +155,8 @@ function chatDelta(data: string): string | undefined {
     const message = typeof error.message === 'string' ? error.message : 'The reply failed.';
     throw new WidgetError(toErrorCode(error.code), message);
   }
+  const sources = readSources(chunk?.airlock_sources);
+  if (sources) options.onSources?.(sources);
   // Role-only, finish and usage chunks carry no text.
   const content = chunk?.choices?.[0]?.delta?.content;
   return typeof content === 'string' ? content : undefined;
