@@ -3,13 +3,15 @@
 //
 // Upstream: the real OpenAI API when OPENAI_API_KEY is set (or any
 // OpenAI-compatible server at OPENAI_BASE_URL); otherwise a local stand-in
-// from @airlock/testing, and the page says so.
+// from @airlock/testing, and the page says so. The widget answers from the
+// project's own docs/ (its knowledge, added on first run), with sources.
 import { createAirlock } from '@airlock/server';
 import { serve } from '@airlock/server/node';
 import { startUpstream } from '@airlock/testing';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { demoPage } from './page.js';
 
 const port = Number(process.env.PORT ?? 8787);
@@ -77,9 +79,10 @@ const server = await serve(
 
 const actualPort = new URL(server.url).port;
 // Seed (or refresh) the demo widget for this port's origins.
-await demoWidget(`http://localhost:${actualPort}`);
+const widget = await demoWidget(`http://localhost:${actualPort}`);
 
 console.log(`Answers come from ${upstreamLabel}.`);
+await addDocsKnowledge(widget);
 console.log(
   `Admin page: http://localhost:${actualPort}${airlock.basePath}/admin/ — sign in with ` +
     (process.env.AIRLOCK_ADMIN_TOKEN ? 'your AIRLOCK_ADMIN_TOKEN.' : `the admin token in ${relative(typedIn, adminTokenFile) || adminTokenFile}.`),
@@ -113,8 +116,47 @@ async function demoWidget(origin) {
       greeting: 'Hi! Ask me anything.',
       placeholder: 'Type a message…',
     },
-    behaviour: { model: 'gpt-4o-mini', systemPrompt: 'You are a friendly assistant on the Airlock demo page.' },
+    behaviour: {
+      model: 'gpt-4o-mini',
+      systemPrompt: 'You are a friendly assistant on the Airlock demo page. Answer questions about Airlock from its documentation.',
+    },
   });
+}
+
+/**
+ * The project's own guides (docs/*.md, not the generated API reference) as
+ * the demo widget's knowledge, on first run: its answers then cite them.
+ * They are read in the background, one after the other; the demo answers
+ * meanwhile.
+ * @param {import('@airlock/server').WidgetRecord} widget
+ */
+async function addDocsKnowledge(widget) {
+  const knowledge = airlock.knowledge;
+  if (!knowledge) return;
+  if ((await knowledge.list(widget.id)).length > 0) {
+    console.log('The demo widget answers from its knowledge files; see them in the admin page.');
+    return;
+  }
+  const docsDir = fileURLToPath(new URL('../../../docs/', import.meta.url));
+  const names = existsSync(docsDir) ? readdirSync(docsDir).filter((name) => name.endsWith('.md')).sort() : [];
+  if (names.length === 0) return;
+  console.log(`Adding ${names.length} file(s) from docs/ to the demo widget's knowledge; its answers cite them once they are read.`);
+  void (async () => {
+    let added = 0;
+    for (const name of names) {
+      try {
+        const result = await knowledge.add(widget, { name, bytes: readFileSync(resolve(docsDir, name)) });
+        if (!result.duplicate) added += 1;
+        await knowledge.idle();
+      } catch (error) {
+        console.warn(`docs/${name} was not added to the demo's knowledge: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    const files = await knowledge.list(widget.id);
+    const ready = files.filter((file) => file.status === 'ready');
+    const passages = ready.reduce((sum, file) => sum + file.passages, 0);
+    console.log(`Knowledge ready: added ${added} file(s) from docs/; ${ready.length} of ${files.length} ready, ${passages} passages.`);
+  })();
 }
 
 const stop = async () => {

@@ -2,7 +2,7 @@ import { startUpstream, type Upstream } from '@airlock/testing';
 import { launchBrowser } from '@airlock/test-services/browser';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const mainScript = fileURLToPath(new URL('../src/main.js', import.meta.url));
+const docsDir = fileURLToPath(new URL('../../../docs/', import.meta.url));
 
 /** Starts the demo exactly as `pnpm demo` does (built packages), on a free port. */
 async function startDemo(environment: Record<string, string>): Promise<{ url: string; dataDir: string; output: () => string; stop(): Promise<void> }> {
@@ -147,7 +148,41 @@ describe('the demo with no key configured', () => {
     const page = await browser.newPage();
     await page.goto(demo.url);
     await expect(page.locator('[data-demo="stand-in-notice"]').textContent()).resolves.toContain('local stand-in');
-    expect((await ask(page, 'Who answers?')).final).toContain('stand-in upstream, not from OpenAI');
+    // Before its knowledge is read, the demo's own stand-in text; after, the stand-in quotes the passage it was given.
+    expect((await ask(page, 'Who answers?')).final).toMatch(/stand-in upstream, not from OpenAI|\(stand-in answer\)/);
+    await page.close();
+  });
+
+  it('adds the project\u2019s docs/*.md (not the API reference) to its widget\u2019s knowledge, and answers a question about them with sources', async () => {
+    const guides = readdirSync(docsDir).filter((name) => name.endsWith('.md'));
+    expect(demo.output()).toContain(`Adding ${guides.length} file(s) from docs/ to the demo widget's knowledge`);
+    await expect.poll(() => /Knowledge ready: added (\d+) file\(s\) from docs\/; (\d+) of (\d+) ready/.exec(demo.output())?.slice(1), { timeout: 60_000 }).toEqual(
+      [guides.length, guides.length, guides.length].map(String),
+    );
+
+    const page = await browser.newPage();
+    await page.goto(demo.url);
+    // What the widget asks, straight from the page: a token for the demo widget, then a chat completion with it.
+    const widgetId = await page.locator('script[data-widget-id][data-target]').getAttribute('data-widget-id');
+    const answer = await page.evaluate(async (id) => {
+      const { token } = (await (await fetch('/airlock/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ widgetId: id }) })).json()) as { token: string };
+      const response = await fetch('/airlock/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ messages: [{ role: 'user', content: 'How do I rotate the OpenAI API key?' }] }),
+      });
+      return (await response.json()) as { choices: { message: { content: string } }[]; airlock_sources?: { title: string; location?: string }[] };
+    }, widgetId);
+    const sources = answer.airlock_sources ?? [];
+    expect(sources.length).toBeGreaterThan(0);
+    expect(sources.length).toBeLessThanOrEqual(5);
+    for (const source of sources) expect(guides).toContain(source.title);
+    expect(sources.map((source) => source.title)).toContain('managing-api-keys.md');
+    // The stand-in makes the retrieved passage visible: the first source, quoted.
+    const text = answer.choices[0]!.message.content;
+    expect(text.startsWith(`From your files (stand-in answer): ${sources[0]!.title}`)).toBe(true);
+    // And the visitor sees the same in the widget.
+    expect((await ask(page, 'How do I rotate the OpenAI API key?')).final).toContain('From your files (stand-in answer): ');
     await page.close();
   });
 });
