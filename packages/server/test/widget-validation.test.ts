@@ -27,6 +27,9 @@ const badBehaviours: [string, Record<string, unknown>, NewWidget['type'], string
   ['too many blocked bytes', { promptFilter: { blocked: Array.from({ length: Math.ceil(maxBlockedBytes / 200) + 1 }, () => 'x'.repeat(200)) } }, 'chat', 'behaviour.promptFilter.blocked'],
   ['a temperature out of range', { temperature: 7 }, 'chat', 'behaviour.temperature'],
   ['a temperature as text', { temperature: '1' }, 'chat', 'behaviour.temperature'],
+  ['a vector count past 20', { vectorCount: 21 }, 'chat', 'behaviour.vectorCount'],
+  ['a vector count as text', { vectorCount: '5' }, 'chat', 'behaviour.vectorCount'],
+  ['client instructions as text', { allowClientInstructions: 'yes' }, 'chat', 'behaviour.allowClientInstructions'],
   ['a misspelt field', { maxOutputToken: 100 }, 'chat', 'behaviour.maxOutputToken'],
   ['an unknown memory strategy', { memory: { strategy: 'everything' } }, 'chat', 'behaviour.memory.strategy'],
   ['a memory setting of another strategy', { memory: { strategy: 'standard', messages: 4 } }, 'chat', 'behaviour.memory.messages'],
@@ -72,7 +75,7 @@ describe('the behaviour schema on every write', () => {
     const blocked = Array.from({ length: maxBlockedEntries }, (_, index) => `w${index}`);
     const response = await admin('/widgets', 'POST', {
       name: 'at the limits',
-      behaviour: { maxOutputTokens: 512, temperature: 0, allowedModels: ['gpt-4o'], promptFilter: { blocked }, memory: { strategy: 'recent-context', messages: 4 }, timeZone: 'Europe/Paris' },
+      behaviour: { maxOutputTokens: 512, temperature: 0, allowedModels: ['gpt-4o'], promptFilter: { blocked }, memory: { strategy: 'recent-context', messages: 4 }, timeZone: 'Europe/Paris', vectorCount: 0, allowClientInstructions: true },
     });
     expect(response.status).toBe(201);
     const widget = (await response.json()) as WidgetRecord;
