@@ -2,14 +2,21 @@ import type Database from 'better-sqlite3';
 import { SqlKnowledgeStore, type Operation, type PassageRow, type Query, type Row } from './knowledge-sql.js';
 import type { KnowledgeStoreOptions } from './knowledge-store.js';
 
+// A widget id as one FTS5 token (unicode61 would split it at '_' and '-'): its
+// UTF-8 bytes in hex, so two ids never share a token.
+function widgetToken(widgetId: string): string {
+  return `w${Buffer.from(widgetId, 'utf8').toString('hex')}`;
+}
+
 /**
  * The knowledge store on SQLite, on the main store's connection
  * (`SqliteStore.database`), whose migrations create its tables. Keyword
  * search is FTS5: a contentless table (`contentless_delete=1`) holding each
- * passage's words as `searchTerms` reads them, written in the transaction
- * that writes the passage, its entry deleted by a trigger whenever the
- * passage is (by a replace, a removal, or the widget's deletion). Scores are
- * FTS5's BM25, over every widget's passages in the file.
+ * passage's widget (one token) and its words as `searchTerms` reads them,
+ * written in the transaction that writes the passage, its entry deleted by a
+ * trigger whenever the passage is (by a replace, a removal, or the widget's
+ * deletion). A search reads the widget's entries only; scores are FTS5's
+ * BM25, whose statistics are over every widget's passages in the file.
  *
  * Every operation is synchronous underneath, like the main store's: a
  * transaction never yields to the event loop, so nothing else on the shared
@@ -80,21 +87,34 @@ export class SqliteKnowledgeStore extends SqlKnowledgeStore {
               RETURNING id`,
         params: { ...row, fileId, widgetId },
       };
-      yield { sql: 'INSERT INTO knowledge_passages_fts (rowid, terms) VALUES (@id, @terms)', params: { id: inserted!.id, terms: row.terms } };
+      yield {
+        sql: 'INSERT INTO knowledge_passages_fts (rowid, widget, terms) VALUES (@id, @widget, @terms)',
+        params: { id: inserted!.id, widget: widgetToken(widgetId), terms: row.terms },
+      };
     }
   }
 
   protected keywordQuery(widgetId: string, terms: readonly string[], limit: number): Query {
     // Each word a quoted FTS5 string ("" escapes a quote), any of them matching:
     // no FTS5 operator, column filter or prefix can come from the question.
-    const match = terms.map((term) => `"${term.replaceAll('"', '""')}"`).join(' OR ');
+    // The widget's token first: FTS5 then scores only that widget's entries.
+    const words = terms.map((term) => `"${term.replaceAll('"', '""')}"`).join(' OR ');
+    const match = `widget : "${widgetToken(widgetId)}" AND terms : (${words})`;
     return {
-      sql: `SELECT p.id AS id, -bm25(knowledge_passages_fts) AS score
-            FROM knowledge_passages_fts
-            JOIN knowledge_passages p ON p.id = knowledge_passages_fts.rowid
+      // The FTS5 search runs first and once (MATERIALIZED): joined directly, the
+      // planner may start from the widget's passages and run the MATCH again for
+      // each of them. The widget column weighs nothing in the score.
+      sql: `WITH hits AS MATERIALIZED (
+              SELECT rowid AS id, -bm25(knowledge_passages_fts, 0.0, 1.0) AS score
+              FROM knowledge_passages_fts
+              WHERE knowledge_passages_fts MATCH @match
+            )
+            SELECT hits.id AS id, hits.score AS score
+            FROM hits
+            JOIN knowledge_passages p ON p.id = hits.id
             JOIN knowledge_files f ON f.id = p.file_id
-            WHERE knowledge_passages_fts MATCH @match AND p.widget_id = @widgetId AND f.status = 'ready'
-            ORDER BY score DESC, p.id
+            WHERE p.widget_id = @widgetId AND f.status = 'ready'
+            ORDER BY hits.score DESC, hits.id
             LIMIT @limit`,
       params: { match, widgetId, limit },
     };

@@ -191,7 +191,9 @@ export const sqliteMigrations: Migration[] = [
     // keyword entries, go with the file, and the files with their widget.
     // knowledge_passages_fts is contentless: it holds each passage's words as
     // searchTerms reads them (lower-cased, accents removed), written with the
-    // passage, so the index and the query always agree on what a word is.
+    // passage, so the index and the query always agree on what a word is, and
+    // its widget as one token, so a search reads only that widget's entries
+    // (filtering by a join instead scores every widget's matching passages).
     // knowledge_versions counts changes to a widget's searchable passages.
     sql: `
       CREATE TABLE knowledge_files (
@@ -234,7 +236,7 @@ export const sqliteMigrations: Migration[] = [
         UNIQUE (file_id, ordinal)
       );
       CREATE INDEX knowledge_passages_widget ON knowledge_passages (widget_id);
-      CREATE VIRTUAL TABLE knowledge_passages_fts USING fts5 (terms, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0');
+      CREATE VIRTUAL TABLE knowledge_passages_fts USING fts5 (widget, terms, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0');
       CREATE TRIGGER knowledge_passages_fts_delete AFTER DELETE ON knowledge_passages BEGIN
         DELETE FROM knowledge_passages_fts WHERE rowid = old.id;
       END;

@@ -681,6 +681,32 @@ defineKnowledgeStoreConformance('sqlite', async () => {
 });
 
 describe('SqliteKnowledgeStore', () => {
+  it('runs the FTS5 search once, not once per passage of the widget', async () => {
+    // A planner starting from the widget's passages would run the MATCH once per
+    // passage (seconds here); searching FTS5 first takes milliseconds.
+    const store = new SqliteStore({ path: join(root, `timing-${++files}.db`) });
+    try {
+      await store.migrate();
+      const knowledge = new SqliteKnowledgeStore(store.database);
+      const words = 'the a of to and in is for on with price plan pro team returns'.split(' ');
+      const widgetIds: string[] = [];
+      for (let widget = 0; widget < 2; widget += 1) {
+        const { id } = await store.createWidget(newWidget({ name: `w${widget}` }));
+        widgetIds.push(id);
+        const { file } = await knowledge.addFile(fileInput(id, `content ${widget}`));
+        const texts = Array.from({ length: 3_000 }, (_, index) => Array.from({ length: 40 }, (__, word) => words[(index + word * 7) % words.length]).join(' '));
+        await knowledge.replacePassages(file.id, texts.map((text, index) => passage(index, text)));
+      }
+      const started = performance.now();
+      const hits = await knowledge.keywordSearch(widgetIds[0]!, 'what is the price of the pro plan', 50);
+      const elapsed = performance.now() - started;
+      expect(hits).toHaveLength(50);
+      expect(elapsed).toBeLessThan(1_000);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses a connection without foreign keys, on which removals would leave passages behind', () => {
     const database = new Database(':memory:');
     try {
