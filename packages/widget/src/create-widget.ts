@@ -1,4 +1,4 @@
-import type { WidgetPublicConfig, WidgetTheme } from '@airlock/protocol';
+import type { AnswerSource, WidgetPublicConfig, WidgetTheme } from '@airlock/protocol';
 import { ChatClient } from './core/chat-client';
 import { WidgetError } from './core/errors';
 import { randomId } from './core/ids';
@@ -67,8 +67,11 @@ export interface WidgetEventMap {
   'token-refreshed': { expiresAt: number };
   /** A piece of the reply (or completion) arrived; `content` is the text so far. */
   'message-delta': { delta: string; content: string };
-  /** The reply ended; `stopped` when the visitor (or `reset`/`destroy`) cut it short. */
-  'message-complete': { message: { role: 'assistant'; content: string }; stopped: boolean };
+  /**
+   * The reply ended; `stopped` when the visitor (or `reset`/`destroy`) cut it short.
+   * `sources`: the passages of the widget's knowledge the answer was given, when it had any.
+   */
+  'message-complete': { message: { role: 'assistant'; content: string; sources?: AnswerSource[] }; stopped: boolean };
   /** An image widget's image arrived (an `https:` or `data:` URL). */
   'image-complete': { url: string };
   /** The launcher panel opened. */
@@ -233,18 +236,19 @@ export function createWidget(options: WidgetOptions): Widget {
     }
   };
 
-  const complete = (content: string, stopped: boolean): void => {
+  const complete = (content: string, stopped: boolean, sources?: AnswerSource[]): void => {
     if (content === '') return;
     if (!stopped) shell?.announce(content);
-    emit('message-complete', { message: { role: 'assistant', content }, stopped });
+    emit('message-complete', { message: { role: 'assistant', content, ...(sources && { sources }) }, stopped });
   };
 
   const chatTurn = async (chat: ChatView, user: StoredMessage, turnGeneration: number): Promise<void> => {
     if (destroyed || turnGeneration !== generation) return;
     const history = messages.slice(0, messages.indexOf(user) + 1).map(({ role, content }) => ({ role, content }));
     const reply: ReplyView = chat.startReply();
+    let sources: AnswerSource[] | undefined;
     const result = await streamAnswer(
-      (abortSignal) => client.stream(history, { signal: abortSignal, idempotencyKey: user.key }),
+      (abortSignal) => client.stream(history, { signal: abortSignal, idempotencyKey: user.key, onSources: (received) => (sources = received) }),
       reply,
       (busy) => chat.setStreaming(busy),
     );
@@ -252,11 +256,11 @@ export function createWidget(options: WidgetOptions): Widget {
     let partial: StoredMessage | undefined;
     if (result.content === '') reply.remove();
     else {
-      reply.finish();
-      partial = { id: randomId(), role: 'assistant', content: result.content };
+      reply.finish(sources);
+      partial = { id: randomId(), role: 'assistant', content: result.content, sources };
       if (turnGeneration === generation) messages.push(partial);
     }
-    complete(result.content, result.stopped);
+    complete(result.content, result.stopped, sources);
     if (turnGeneration !== generation) return;
     void persist();
     if (result.error !== undefined) {
@@ -406,7 +410,7 @@ export function createWidget(options: WidgetOptions): Widget {
       present(config);
       for (const message of messages) {
         if (message.role === 'user') chat.addUserMessage(message.content);
-        else chat.addAssistantMessage(message.content);
+        else chat.addAssistantMessage(message.content, message.sources);
       }
       shell.enableClear();
     }

@@ -1,4 +1,6 @@
-import { createStore, del, get, set, type UseStore } from 'idb-keyval';
+import type { AnswerSource } from '@airlock/protocol';
+import { createStore, promisifyRequest, type UseStore } from 'idb-keyval';
+import { readSources } from '../core/answer-sources';
 
 /**
  * Where a widget keeps its conversation and visitor id:
@@ -27,6 +29,8 @@ export interface StoredMessage {
   content: string;
   /** The turn's idempotency key (user messages). */
   key?: string;
+  /** The passages the answer was given, shown under it (assistant messages of a widget with knowledge). */
+  sources?: AnswerSource[];
 }
 
 /**
@@ -86,6 +90,12 @@ export function createConversationStorage(kind: StorageKind, namespace: string):
 
 function indexedDbStorage(key: string): ConversationStorage {
   const store = (): UseStore => (database ??= createStore(databaseName, 'conversations'));
+  // idb-keyval's own get/set/del, on our store: theirs also bundle its default store.
+  const write = (change: (objects: IDBObjectStore) => void): Promise<void> =>
+    store()('readwrite', (objects) => {
+      change(objects);
+      return promisifyRequest(objects.transaction);
+    }).catch(() => {});
   return {
     async load() {
       // Opening a database creates it; when the browser can tell us there is none
@@ -94,10 +104,10 @@ function indexedDbStorage(key: string): ConversationStorage {
         const existing = await indexedDB.databases().catch(() => undefined);
         if (existing && !existing.some((entry) => entry.name === databaseName)) return undefined;
       }
-      return parse(await get(key, store()).catch(() => undefined));
+      return parse(await store()('readonly', (objects) => promisifyRequest(objects.get(key))).catch(() => undefined));
     },
-    save: (state) => set(key, state, store()).catch(() => {}),
-    clear: () => del(key, store()).catch(() => {}),
+    save: (state) => write((objects) => objects.put(state, key)),
+    clear: () => write((objects) => objects.delete(key)),
   };
 }
 
@@ -149,9 +159,12 @@ function sessionStorageOrUndefined(): Storage | undefined {
 function parse(value: unknown): StoredConversation | undefined {
   const state = value as Partial<StoredConversation> | null | undefined;
   if (!state || !Array.isArray(state.messages)) return undefined;
-  const messages = state.messages.filter(
-    (message): message is StoredMessage =>
-      !!message && typeof message.id === 'string' && typeof message.content === 'string' && (message.role === 'user' || message.role === 'assistant'),
-  );
+  const messages = state.messages
+    .filter(
+      (message): message is StoredMessage =>
+        !!message && typeof message.id === 'string' && typeof message.content === 'string' && (message.role === 'user' || message.role === 'assistant'),
+    )
+    // Sources are shown as links: checked as strictly as the server's.
+    .map((message) => ({ ...message, sources: readSources(message.sources) }));
   return { ...(typeof state.visitorId === 'string' && { visitorId: state.visitorId }), messages };
 }

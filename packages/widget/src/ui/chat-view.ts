@@ -1,6 +1,7 @@
+import type { AnswerSource } from '@airlock/protocol';
 import type { WidgetStrings } from '../locales/strings';
 import { MarkdownStream, renderMarkdown } from '../render/markdown';
-import { element } from './dom';
+import { elementMaker } from './dom';
 import type { Shell } from './shell';
 
 /** What the chat view reports back to its owner. */
@@ -17,8 +18,8 @@ export interface ChatViewOptions {
 /** A reply bubble being streamed into. */
 export interface ReplyView {
   append(delta: string): void;
-  /** Marks the reply complete and adds its actions. */
-  finish(): void;
+  /** Marks the reply complete and adds its sources, when it has any, and its actions. */
+  finish(sources?: AnswerSource[]): void;
   remove(): void;
 }
 
@@ -26,7 +27,7 @@ export interface ReplyView {
 export interface ChatView {
   configure(config: { greeting?: string; placeholder?: string; suggestedPrompts?: string[] }): void;
   addUserMessage(text: string): void;
-  addAssistantMessage(text: string): void;
+  addAssistantMessage(text: string, sources?: AnswerSource[]): void;
   startReply(): ReplyView;
   setStreaming(streaming: boolean): void;
   clear(): void;
@@ -37,8 +38,7 @@ export interface ChatView {
 export function createChatView(options: ChatViewOptions): ChatView {
   const { shell, strings, signal } = options;
   const document = shell.document;
-  const make = <K extends keyof HTMLElementTagNameMap>(tag: K, attributes?: Record<string, string>, text?: string) =>
-    element(document, tag, attributes, text);
+  const make = elementMaker(document);
 
   // Completed answers are announced once through the shell's live region, so the
   // log itself stays quiet: otherwise screen readers would read every delta, or
@@ -81,6 +81,20 @@ export function createChatView(options: ChatViewOptions): ChatView {
     actions.append(copy);
     message.after(actions);
     return actions;
+  };
+  // A disclosure, so an answer's sources take one line until the visitor opens it; `<ol>` numbers them.
+  const addSources = (message: HTMLElement, sources: AnswerSource[] = []): void => {
+    if (!sources[0]) return;
+    const list = make('ol', { 'aria-label': strings.sources });
+    const details = make('details', { part: 'sources' });
+    details.append(make('summary', {}, `${strings.sources} (${sources.length})`), list);
+    message.append(details);
+    for (const { title, location, url } of sources) {
+      // Text only: titles and locations are the words of the owner's files, never markup.
+      const item = list.appendChild(make('li'));
+      item.append(url ? make('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, title) : title);
+      if (location) item.append(' ', make('small', {}, location));
+    }
   };
   const showIntro = (): void => {
     if (greeting) {
@@ -143,9 +157,10 @@ export function createChatView(options: ChatViewOptions): ChatView {
       suggestions.hidden = true;
       scrollToEnd();
     },
-    addAssistantMessage(text) {
+    addAssistantMessage(text, sources) {
       const message = addMessage('assistant');
       message.append(renderMarkdown(text, document));
+      addSources(message, sources);
       addActions(message, () => text);
     },
     startReply() {
@@ -158,8 +173,9 @@ export function createChatView(options: ChatViewOptions): ChatView {
           view.append(delta);
           scrollToEnd();
         },
-        finish() {
+        finish(sources) {
           message.removeAttribute('data-streaming');
+          addSources(message, sources);
           actions = addActions(message, () => view.text);
           scrollToEnd();
         },

@@ -1,7 +1,7 @@
 import type { WidgetInput } from '@airlock/protocol';
 import type { WidgetStrings } from '../locales/strings';
 import { MarkdownStream } from '../render/markdown';
-import { element } from './dom';
+import { elementMaker } from './dom';
 import type { Shell } from './shell';
 
 /** What the completion and image views report back to their owner. */
@@ -34,8 +34,7 @@ export interface CompletionView extends FormView {
  */
 export function createFormView(options: FormViewOptions, inputs: readonly WidgetInput[]): FormView {
   const { shell, strings, signal } = options;
-  const make = <K extends keyof HTMLElementTagNameMap>(tag: K, attributes?: Record<string, string>, text?: string) =>
-    element(shell.document, tag, attributes, text);
+  const make = elementMaker(shell.document);
   const form = make('form', { part: 'form', 'data-airlock': 'form' });
   const fields = inputs.map((input, index) => {
     const id = `field-${index}`;
@@ -117,8 +116,7 @@ export function createFormView(options: FormViewOptions, inputs: readonly Widget
 export function createCompletionView(options: FormViewOptions, inputs: readonly WidgetInput[] | undefined): CompletionView {
   const fields = inputs?.length ? inputs : [{ name: 'text', label: options.strings.message, type: 'textarea' as const, required: true }];
   const view = createFormView(options, fields);
-  const make = <K extends keyof HTMLElementTagNameMap>(tag: K, attributes?: Record<string, string>, text?: string) =>
-    element(options.shell.document, tag, attributes, text);
+  const make = elementMaker(options.shell.document);
   return {
     ...view,
     startResult() {

@@ -1,22 +1,20 @@
 /**
- * Creates an element with attributes and optional text. Text always goes
- * through `textContent`, never HTML.
+ * A function that creates elements of `document` with attributes and optional
+ * text. Text always goes through `textContent`, never HTML.
  *
  * @example
  * ```ts
- * const button = element(document, 'button', { type: 'button', part: 'copy' }, 'Copy');
+ * const make = elementMaker(document);
+ * const button = make('button', { type: 'button', part: 'copy' }, 'Copy');
  * ```
  */
-export function element<K extends keyof HTMLElementTagNameMap>(
-  document: Document,
-  tag: K,
-  attributes: Record<string, string> = {},
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  if (text !== undefined) node.textContent = text;
-  return node;
+export function elementMaker(document: Document) {
+  return <K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] => {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { element } from './dom';
+import { elementMaker } from './dom';
 import { createFormView, type FormView, type FormViewOptions } from './completion-view';
 
 /** An image widget: prompt, progress, the image, download. */
@@ -9,8 +9,7 @@ export interface ImageView extends FormView {
 /** Builds an image widget's view. */
 export function createImageView(options: FormViewOptions): ImageView {
   const view = createFormView(options, [{ name: 'prompt', label: options.strings.prompt, type: 'textarea', required: true, maxLength: 4000 }]);
-  const make = <K extends keyof HTMLElementTagNameMap>(tag: K, attributes?: Record<string, string>, text?: string) =>
-    element(options.shell.document, tag, attributes, text);
+  const make = elementMaker(options.shell.document);
   return {
     ...view,
     showImage(source, prompt) {

@@ -1,5 +1,5 @@
 import type { WidgetStrings } from '../locales/strings';
-import { element, icon } from './dom';
+import { elementMaker, icon } from './dom';
 import type { WidgetStyle } from '@airlock/protocol';
 import { createStyleSheet } from './styles';
 
@@ -66,8 +66,7 @@ const clearIcon = 'M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13';
 export function createShell(options: ShellOptions): Shell {
   const { strings, signal } = options;
   const document = options.parent.ownerDocument;
-  const make = <K extends keyof HTMLElementTagNameMap>(tag: K, attributes?: Record<string, string>, text?: string) =>
-    element(document, tag, attributes, text);
+  const make = elementMaker(document);
   const launcherMode = options.mode === 'launcher';
 
   const host = make('div', { 'data-airlock': 'widget', 'data-mode': options.mode, 'data-theme': 'auto', lang: options.locale });

@@ -1,16 +1,11 @@
 // The private `--_…` properties resolve the documented `--airlock-…` custom
 // properties against each theme's defaults, so a page can override any colour
 // without knowing which theme is active.
-const light =
-  '--_background:var(--airlock-background,#ffffff);--_surface:var(--airlock-surface,#f1f3f5);' +
-  '--_text:var(--airlock-text,#1b1f24);--_muted:var(--airlock-muted,#5c6570);--_border:var(--airlock-border,#8a939d);' +
-  '--_accent:var(--airlock-accent,#2557d6);--_on-accent:var(--airlock-on-accent,#ffffff);' +
-  '--_error:var(--airlock-error,#a4161a);--_error-surface:var(--airlock-error-surface,#fdecec);';
-const dark =
-  '--_background:var(--airlock-background,#17191c);--_surface:var(--airlock-surface,#25282d);' +
-  '--_text:var(--airlock-text,#e8eaed);--_muted:var(--airlock-muted,#a0a7b0);--_border:var(--airlock-border,#6b737d);' +
-  '--_accent:var(--airlock-accent,#7aa2ff);--_on-accent:var(--airlock-on-accent,#0b1020);' +
-  '--_error:var(--airlock-error,#ffb4b0);--_error-surface:var(--airlock-error-surface,#3b1a1a);';
+const names = 'background surface text muted border accent on-accent error error-surface'.split(' ');
+const theme = (colours: string): string =>
+  colours.split(' ').map((colour, index) => `--_${names[index]}:var(--airlock-${names[index]},#${colour});`).join('');
+const light = /* @__PURE__ */ theme('ffffff f1f3f5 1b1f24 5c6570 8a939d 2557d6 ffffff a4161a fdecec');
+const dark = /* @__PURE__ */ theme('17191c 25282d e8eaed a0a7b0 6b737d 7aa2ff 0b1020 ffb4b0 3b1a1a');
 
 /**
  * The widget's whole stylesheet. Sizes are in px: `rem` would follow the host
@@ -64,6 +59,9 @@ pre{overflow-x:auto;padding:8px;background:var(--_background);border:1px solid v
 pre code{padding:0;white-space:pre}
 a{color:inherit;text-decoration:underline}
 [data-streaming]::after{content:"\\2026";color:var(--_muted)}
+[part~=sources]{font-size:13px}
+[part~=sources] ol{margin:4px 0 0}
+summary,small{color:var(--_muted)}
 [part~=actions]{display:flex;gap:4px;margin-top:4px}
 [part~=actions] button,[part~=suggestion],[part~=retry]{height:32px;padding:0 10px;font-size:13px;font-weight:500;color:var(--_text);background:var(--_background);border:1px solid var(--_border)}
 [part~=suggestions]{display:flex;flex-wrap:wrap;gap:6px;padding:0 12px 8px}
