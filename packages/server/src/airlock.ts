@@ -3,6 +3,7 @@ import { accountAdminRoutes } from './admin/accounts-routes.js';
 import { authenticateAdminRequest, type AdminSessionOptions } from './admin/session.js';
 import { adminPageRoutes } from './admin-page/routes.js';
 import { keyAdminRoutes } from './admin/keys-routes.js';
+import { knowledgeAdminRoutes } from './admin/knowledge-routes.js';
 import { tokenAdminRoutes } from './admin/tokens-routes.js';
 import { usageAdminRoutes } from './admin/usage-routes.js';
 import { widgetAdminRoutes } from './admin/widgets-routes.js';
@@ -324,6 +325,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     ...assetRoutes(context),
     ...embedRoutes(context),
     ...widgetAdminRoutes(context),
+    ...knowledgeAdminRoutes(context),
     ...tokenAdminRoutes(context),
     ...accountAdminRoutes(context),
     ...keyAdminRoutes(context),
