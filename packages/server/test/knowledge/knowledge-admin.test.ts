@@ -7,6 +7,7 @@ import { createAirlock } from '../../src/airlock.js';
 import type { KnowledgeFileRecord } from '../../src/stores/knowledge-store.js';
 import { openStore } from '../../src/stores/open-store.js';
 import type { WidgetRecord } from '../../src/stores/store.js';
+import { signInByApi } from '../admin-page/setup.js';
 import { canaryKey, eventually, startProxyHarness, type ProxyHarness } from '../proxy-helpers.js';
 
 const pricing = `# Pricing
@@ -283,6 +284,22 @@ describe('knowledge admin API', () => {
     expect(hits.map((hit) => hit.passage.file)).not.toContain('prices.csv');
     const listed = (await (await fetch(knowledgeUrl(widget.id), { headers: operator })).json()) as { files: KnowledgeFileRecord[] };
     expect(listed.files.map((file) => file.id)).toEqual([pricingFile.id]);
+  });
+
+  it('takes an upload from an admin page session only with its CSRF token and from its own origin', async () => {
+    const session = await signInByApi(harness.url, 'admin-secret-token');
+    const content = '# Opening hours\n\nOpen Monday to Friday, nine to five.\n';
+    const withSession = (headers: Record<string, string>) => upload(widget.id, form([{ name: 'hours.md', content }]), { cookie: session.cookie, ...headers });
+    expect(await errorOf(await withSession({ origin: harness.url }))).toMatchObject({ status: 403, code: 'forbidden' });
+    expect((await withSession({ origin: 'https://evil.example', 'x-csrf-token': session.csrfToken })).status).toBe(403);
+    const accepted = await withSession({ origin: harness.url, 'x-csrf-token': session.csrfToken });
+    expect(accepted.status).toBe(202);
+    const { file } = (await accepted.json()) as { file: KnowledgeFileRecord };
+    expect(await settled(widget.id, file.id)).toMatchObject({ status: 'ready' });
+    // Reads need no CSRF token.
+    expect((await fetch(knowledgeUrl(widget.id), { headers: { cookie: session.cookie } })).status).toBe(200);
+    expect((await fetch(knowledgeUrl(widget.id, `/${file.id}`), { method: 'DELETE', headers: { cookie: session.cookie, origin: harness.url } })).status).toBe(403);
+    expect((await fetch(knowledgeUrl(widget.id, `/${file.id}`), { method: 'DELETE', headers: { ...operator } })).status).toBe(204);
   });
 
   it('answers 404 widget_not_found for a widget that does not exist, and 401 without credentials', async () => {
