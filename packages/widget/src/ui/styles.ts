@@ -61,7 +61,7 @@ a{color:inherit;text-decoration:underline}
 [data-streaming]::after{content:"\\2026";color:var(--_muted)}
 [part~=sources]{font-size:13px}
 [part~=sources] ol{margin:4px 0 0}
-summary,small{color:var(--_muted)}
+summary,small{font-size:inherit;color:var(--_muted)}
 [part~=actions]{display:flex;gap:4px;margin-top:4px}
 [part~=actions] button,[part~=suggestion],[part~=retry]{height:32px;padding:0 10px;font-size:13px;font-weight:500;color:var(--_text);background:var(--_background);border:1px solid var(--_border)}
 [part~=suggestions]{display:flex;flex-wrap:wrap;gap:6px;padding:0 12px 8px}
