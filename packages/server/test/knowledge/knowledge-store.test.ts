@@ -91,7 +91,7 @@ function defineKnowledgeStoreConformance(kind: 'sqlite' | 'postgres', createFixt
 
     it('adds files queued, and gets and lists them within their widget only', async () => {
       const { store, knowledge, widgetId, clock, another } = await fresh();
-      const other = await store.createWidget(newWidget({ name: 'sales' }));
+      const other = await store.createWidget(newWidget({ name: 'sales', accountId: 'acme' }));
       clock.now = new Date('2026-12-03T09:00:00.000Z');
       const { file, duplicate } = await knowledge.addFile(
         fileInput(widgetId, 'Returns are free.', { name: 'returns.md', sourceUrl: 'https://shop.example.com/returns' }),
@@ -280,6 +280,16 @@ function defineKnowledgeStoreConformance(kind: 'sqlite' | 'postgres', createFixt
       const index = new KnowledgeIndex(snapshot.passages);
       expect(index.vectorCount).toBe(2);
       expect(index.search('how long is the warranty', { top: 1 }).hits[0]!.passage.id).toBe(snapshot.passages[2]!.id);
+    });
+
+    it('stores text with NUL and control characters, NUL left out', async () => {
+      const { knowledge, widgetId } = await fresh();
+      const { file } = await knowledge.addFile(fileInput(widgetId, 'binary-ish'));
+      await knowledge.replacePassages(file.id, [passage(0, 'Serial\u0000 number\u0007 AB12\u001b[0m here.', { location: { file: 'faq.md', headingPath: ['Keys\u0000', '\u2028Line'] } })]);
+      const [stored] = (await knowledge.snapshot(widgetId)).passages;
+      expect(stored!.text).toBe('Serial number\u0007 AB12\u001b[0m here.');
+      expect(stored!.location.headingPath).toEqual(['Keys\u0000', '\u2028Line']);
+      expect((await knowledge.keywordSearch(widgetId, 'serial ab12', 5)).map((hit) => hit.id)).toEqual([stored!.id]);
     });
 
     it('records why a file has no vectors, and refuses malformed vectors', async () => {
@@ -478,7 +488,8 @@ function defineKnowledgeStoreConformance(kind: 'sqlite' | 'postgres', createFixt
 
     it('ranks the passage with the words first, within the widget\'s ready files only', async () => {
       const { store, knowledge, widgetId, rows } = await fresh();
-      const other = await store.createWidget(newWidget({ name: 'sales' }));
+      // Another account's widget.
+      const other = await store.createWidget(newWidget({ name: 'sales', accountId: 'acme' }));
       await readyFile(knowledge, widgetId, 'faq.md', [
         'Shipping takes three working days from Lisbon.',
         'Refunds are paid back to the card within 14 days of a return.',
