@@ -33,7 +33,7 @@ export {
   type FusionOptions,
   type ScoredId,
 } from './rank.js';
-export { messageText, searchQueryFor, type ConversationMessage, type SearchQuery, type SearchQueryOptions } from './search-query.js';
+export { keywordQuery, messageText, searchQueryFor, type ConversationMessage, type SearchQuery, type SearchQueryOptions } from './search-query.js';
 export {
   KNOWLEDGE_FORMATS,
   resolveExtractionLimits,

@@ -2,6 +2,7 @@ import type { AnswerSource } from '@airlock/protocol';
 import type { KnowledgeStore, StoredPassage } from '../stores/knowledge-store.js';
 import { describeLocation, type PassageLocation } from './chunk.js';
 import { nearestVectors, reciprocalRankFusion } from './rank.js';
+import { keywordQuery } from './search-query.js';
 
 /**
  * One passage a search found, with how each retriever ranked it.
@@ -92,7 +93,7 @@ export class KnowledgeRetriever {
     const knowledge = await this.#knowledge(widgetId);
     if (knowledge.passages.size === 0) return [];
     const [keyword, queryVector] = await Promise.all([
-      this.#store.keywordSearch(widgetId, query, Math.max(top, candidates)),
+      this.#store.keywordSearch(widgetId, keywordQuery(query), Math.max(top, candidates)),
       knowledge.vectors.length > 0 && options.embed ? options.embed(query).catch(() => undefined) : undefined,
     ]);
     const usable = queryVector ? knowledge.vectors.filter((entry) => entry.vector.length === queryVector.length) : [];
@@ -159,14 +160,14 @@ export function passageLocation(location: PassageLocation): string | undefined {
  *
  * @example
  * ```ts
- * const sources = answerSources(given); // [{ id: 'kp_1', title: 'prices.csv', location: 'rows 3–9' }]
+ * const sources = answerSources(given); // [{ id: 'kf_1:0', title: 'prices.csv', location: 'rows 3–9' }]
  * ```
  */
 export function answerSources(passages: readonly StoredPassage[]): AnswerSource[] {
   return passages.map((passage) => {
     const location = passageLocation(passage.location);
     return {
-      id: passage.id,
+      id: `${passage.fileId}:${passage.ordinal}`,
       title: passage.location.file,
       ...(location !== undefined && { location }),
       ...(passage.sourceUrl !== undefined && { url: passage.sourceUrl }),

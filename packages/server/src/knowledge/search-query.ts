@@ -80,6 +80,23 @@ function contentTerms(text: string, into: Set<string>): void {
 }
 
 /**
+ * The words of a query worth matching in a keyword index: its content words
+ * (filler such as "the", "how", "is" left out, which match nearly every
+ * passage and only cost time), each once, in order; the query as it is when
+ * it has none.
+ *
+ * @example
+ * ```ts
+ * keywordQuery('How much is the Pro plan?'); // 'pro plan'
+ * ```
+ */
+export function keywordQuery(query: string): string {
+  const terms = new Set<string>();
+  contentTerms(query, terms);
+  return terms.size === 0 ? query : [...terms].join(' ');
+}
+
+/**
  * The search query for a conversation's last visitor message, built by one
  * rule so that a follow-up ("and how much is it?") is searched with what it
  * refers to:

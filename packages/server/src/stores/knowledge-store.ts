@@ -1,6 +1,6 @@
 // The knowledge store: a widget's knowledge files and their passages, kept in
 // the same database as the main store but behind an interface of its own
-// (issue 14: narrow interfaces by area, not one Store that knows everything).
+// (a narrow interface by area, not one Store that knows everything).
 import type { Passage } from '../knowledge/chunk.js';
 import type { IndexedPassage } from '../knowledge/knowledge-index.js';
 import type { ScoredId } from '../knowledge/rank.js';
