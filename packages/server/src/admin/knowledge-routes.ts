@@ -1,10 +1,11 @@
 import type { AirlockContext } from '../context.js';
 import { AirlockError } from '../errors.js';
-import type { KnowledgeService } from '../knowledge/knowledge-service.js';
+import type { KnowledgeLimits, KnowledgeService } from '../knowledge/knowledge-service.js';
 import { passageLocation, type RetrievedPassage } from '../knowledge/retrieval.js';
 import { readRequestBytes } from '../http/request-parts.js';
 import { json, readJsonObject } from '../http/responses.js';
 import type { Route } from '../http/router.js';
+import type { KnowledgeFileRecord, KnowledgeTotals } from '../stores/knowledge-store.js';
 import type { WidgetRecord } from '../stores/store.js';
 import { assertAccountAccess, requireAdmin } from './auth.js';
 
@@ -114,7 +115,60 @@ function checkSourceUrl(value: string | undefined): string | undefined {
   return value;
 }
 
-function hitJson(hit: RetrievedPassage, index: number): KnowledgeSearchHitJson {
+/**
+ * A widget's knowledge as the admin API and `airlock knowledge list --json`
+ * show it: its files (oldest first), what they take (every file not
+ * failed), and the limits in force.
+ *
+ * @example
+ * ```ts
+ * const { files, totals, limits } = await knowledgeListing(knowledge, widget.id);
+ * ```
+ */
+export async function knowledgeListing(
+  knowledge: KnowledgeService,
+  widgetId: string,
+): Promise<{ files: KnowledgeFileRecord[]; totals: KnowledgeTotals; limits: Required<KnowledgeLimits> }> {
+  const [files, totals] = await Promise.all([knowledge.list(widgetId), knowledge.store.totals(widgetId)]);
+  const { maxFileBytes, maxWidgetBytes, maxAccountBytes, maxWidgetFiles } = knowledge.limits;
+  return { files, totals, limits: { maxFileBytes, maxWidgetBytes, maxAccountBytes, maxWidgetFiles } };
+}
+
+/**
+ * Checks a retrieval test's input, `{question, top?}`: a question of 1 to
+ * 2,000 characters, at most 20 passages; `input_invalid` naming the field
+ * otherwise, or an unknown field.
+ *
+ * @example
+ * ```ts
+ * const { question, top } = parseKnowledgeSearch({ question: 'How much is Pro?', top: 3 });
+ * ```
+ */
+export function parseKnowledgeSearch(body: Record<string, unknown>): { question: string; top?: number } {
+  for (const name of Object.keys(body)) {
+    if (!searchFields.has(name)) throw new AirlockError('input_invalid', `"${name}" is not a field of a search; send "question", and optionally "top".`);
+  }
+  const { question, top } = body;
+  if (typeof question !== 'string' || question.trim() === '') throw new AirlockError('input_invalid', '"question" must be a non-empty string.');
+  if (question.length > maxQuestionCharacters) {
+    throw new AirlockError('input_invalid', `"question" must have at most ${maxQuestionCharacters.toLocaleString('en-US')} characters.`);
+  }
+  if (top !== undefined && (typeof top !== 'number' || !Number.isInteger(top) || top < 1 || top > maxTop)) {
+    throw new AirlockError('input_invalid', `"top" must be a whole number from 1 to ${maxTop}.`);
+  }
+  return { question, ...(top !== undefined && { top }) };
+}
+
+/**
+ * A retrieved passage as the retrieval test shows it (the admin API and
+ * `airlock knowledge search --json`), `index` being its place from 0.
+ *
+ * @example
+ * ```ts
+ * const hits = (await knowledge.search(widget, question, 5)).map(knowledgeSearchHitJson);
+ * ```
+ */
+export function knowledgeSearchHitJson(hit: RetrievedPassage, index: number): KnowledgeSearchHitJson {
   const { passage } = hit;
   const location = passageLocation(passage.location);
   return {
@@ -186,9 +240,7 @@ export function knowledgeAdminRoutes(context: AirlockContext): Route[] {
       browser: 'none',
       async handle(request, params) {
         const { knowledge, widget } = await accessibleWidget(context, request, params.id);
-        const [files, totals] = await Promise.all([knowledge.list(widget.id), knowledge.store.totals(widget.id)]);
-        const { maxFileBytes, maxWidgetBytes, maxAccountBytes, maxWidgetFiles } = knowledge.limits;
-        return json({ files, totals, limits: { maxFileBytes, maxWidgetBytes, maxAccountBytes, maxWidgetFiles } });
+        return json(await knowledgeListing(knowledge, widget.id));
       },
     },
     {
@@ -198,19 +250,9 @@ export function knowledgeAdminRoutes(context: AirlockContext): Route[] {
       async handle(request, params) {
         const { knowledge, widget } = await accessibleWidget(context, request, params.id);
         const body = await readJsonObject(request, 16 * 1024);
-        for (const name of Object.keys(body)) {
-          if (!searchFields.has(name)) throw new AirlockError('input_invalid', `"${name}" is not a field of a search; send "question", and optionally "top".`);
-        }
-        const { question, top } = body;
-        if (typeof question !== 'string' || question.trim() === '') throw new AirlockError('input_invalid', '"question" must be a non-empty string.');
-        if (question.length > maxQuestionCharacters) {
-          throw new AirlockError('input_invalid', `"question" must have at most ${maxQuestionCharacters.toLocaleString('en-US')} characters.`);
-        }
-        if (top !== undefined && (typeof top !== 'number' || !Number.isInteger(top) || top < 1 || top > maxTop)) {
-          throw new AirlockError('input_invalid', `"top" must be a whole number from 1 to ${maxTop}.`);
-        }
-        const hits = await knowledge.search(widget, question, (top as number | undefined) ?? widget.behaviour.vectorCount ?? 5);
-        return json({ hits: hits.map(hitJson) });
+        const { question, top } = parseKnowledgeSearch(body);
+        const hits = await knowledge.search(widget, question, top ?? widget.behaviour.vectorCount ?? 5);
+        return json({ hits: hits.map(knowledgeSearchHitJson) });
       },
     },
     {

@@ -6,6 +6,7 @@ import { AirlockError } from '../errors.js';
 import { redact } from '../logging/logger.js';
 import { accountsCommand } from './commands/accounts.js';
 import { keysCommand } from './commands/keys.js';
+import { knowledgeCommand } from './commands/knowledge.js';
 import { serveCommand } from './commands/serve.js';
 import { tokensCommand } from './commands/tokens.js';
 import { usageCommand } from './commands/usage.js';
@@ -23,12 +24,13 @@ The environment variables serve reads: airlock serve --help, and docs/deployment
 
 function program(outcome: Outcome): CliCommand {
   return new CliCommand('airlock')
-    .description('Run an Airlock server and manage its widgets, accounts, OpenAI keys and tokens.')
+    .description('Run an Airlock server and manage its widgets, their knowledge files, accounts, OpenAI keys and tokens.')
     .version(version, '-v, --version', 'print the version')
     .helpCommand('help [command]', 'show help for a command')
     .addHelpText('after', footer)
     .addCommand(serveCommand(outcome))
     .addCommand(widgetsCommand(outcome))
+    .addCommand(knowledgeCommand(outcome))
     .addCommand(accountsCommand(outcome))
     .addCommand(keysCommand(outcome))
     .addCommand(tokensCommand(outcome))
