@@ -29,7 +29,7 @@ const filePath = knowledgePath('/(?<fileId>[A-Za-z0-9_-]{1,100})');
  * ```ts
  * const hit: KnowledgeSearchHitJson = {
  *   rank: 1, score: 0.0328,
- *   passage: { id: 'kp_1', fileId: 'kf_1', file: 'pricing.md', location: 'Pricing > Plans', text: 'The Pro plan costs…' },
+ *   passage: { id: 'kf_1:3', fileId: 'kf_1', file: 'pricing.md', location: 'Pricing > Plans', text: 'The Pro plan costs…' },
  *   keyword: { rank: 1, score: 4.1 }, vector: { rank: 2, score: 0.71 },
  * };
  * ```
@@ -175,7 +175,8 @@ export function knowledgeSearchHitJson(hit: RetrievedPassage, index: number): Kn
     rank: index + 1,
     score: hit.score,
     passage: {
-      id: passage.id,
+      // The id an answer's source has for it (its file and position), not the store's row id.
+      id: `${passage.fileId}:${passage.ordinal}`,
       fileId: passage.fileId,
       file: passage.location.file,
       ...(location !== undefined && { location }),

@@ -155,9 +155,16 @@ describe('knowledge admin API', () => {
     expect(best!.passage).toMatchObject({ fileId: pricingFile.id, file: 'pricing.md', url: 'https://shop.example.com/pricing' });
     expect(best!.passage.text).toContain('The Pro plan costs 29 euros');
     expect(best!.passage.location).toContain('Plans');
+    // The same id as the answer's source for it.
+    expect(best!.passage.id).toMatch(new RegExp(`^${pricingFile.id}:\\d+$`));
     expect(best!.keyword).toMatchObject({ rank: expect.any(Number), score: expect.any(Number) });
     expect(best!.vector).toMatchObject({ rank: expect.any(Number), score: expect.any(Number) });
     expect(best!.score).toBeGreaterThan(0);
+
+    // Exactly what the widget is given for that question: its answer's sources, in the same order.
+    const answer = await harness.post('/v1/chat/completions', await harness.token(widget), { messages: [{ role: 'user', content: 'How much does the Pro plan cost per month?' }] });
+    const { airlock_sources: sources } = (await answer.json()) as { airlock_sources: { id: string; title: string }[] };
+    expect(sources.map((source) => source.id)).toEqual(hits.map((hit) => hit.passage.id));
 
     const rows = (await (await search(widget.id, { question: 'What is the price of Switch Y?', top: 1 })).json()) as { hits: Hit[] };
     expect(rows.hits).toHaveLength(1);

@@ -77,8 +77,8 @@ describe('airlock knowledge', () => {
     expect(added, added.stderr).toMatchObject({ code: 0, stderr: '' });
     const lines = added.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^pricing\.md\tready\t\d+ passages, \d+ tokens\tkf_[A-Za-z0-9_-]+$/);
-    expect(lines[1]).toMatch(/^prices\.csv\tready\t\d+ passages/);
+    expect(lines[0]).toMatch(/^pricing\.md\tready\t\d+ passages?, [\d,]+ tokens?\tkf_[A-Za-z0-9_-]+$/);
+    expect(lines[1]).toMatch(/^prices\.csv\tready\t\d+ passages?, /);
     // Embedded with the shared key, as the server would.
     const embeddings = upstream.requests.filter((request) => request.path === '/v1/embeddings');
     expect(embeddings.length).toBeGreaterThan(0);
@@ -120,6 +120,7 @@ describe('airlock knowledge', () => {
     ]);
     expect(body.files[0]!.sourceUrl).toBe('https://shop.example.com/pricing');
     expect(body.totals.files).toBe(2);
+    expect(listed.stdout.trimEnd().split('\n').at(-1)).toMatch(/^2 files, [\d.]+ (B|KB) of 100\.0 MB, \d+ passages?, [\d,]+ tokens?$/);
     expect(body.limits.maxFileBytes).toBe(10 * 1024 * 1024);
   }, 60_000);
 

@@ -76,6 +76,7 @@ function size(bytes: number): string {
 }
 
 const count = (value: number) => value.toLocaleString('en-US');
+const counted = (value: number, noun: string) => `${count(value)} ${noun}${value === 1 ? '' : 's'}`;
 
 /** Columns padded to their widest cell, two spaces apart. */
 function table(rows: readonly (readonly string[])[]): string[] {
@@ -89,7 +90,7 @@ function addLine(outcome: AddOutcome): string {
   if (!file) return `${outcome.name}\tfailed\t${outcome.error!.message}`;
   const detail =
     file.status === 'ready'
-      ? `${count(file.passages)} passages, ${count(file.tokens)} tokens${file.vectorsNote ? ` (${file.vectorsNote})` : ''}`
+      ? `${counted(file.passages, 'passage')}, ${counted(file.tokens, 'token')}${file.vectorsNote ? ` (${file.vectorsNote})` : ''}`
       : file.status === 'failed'
         ? file.error ?? 'failed'
         : 'still being read by another process';
@@ -175,7 +176,7 @@ async function listFiles(knowledge: KnowledgeService, widget: WidgetRecord, flag
     else if (file.vectorsNote) console.log(`${file.id}: ${file.vectorsNote}`);
   }
   const { totals, limits } = listing;
-  console.log(`${count(totals.files)} files, ${size(totals.bytes)} of ${size(limits.maxWidgetBytes)}, ${count(totals.passages)} passages, ${count(totals.tokens)} tokens`);
+  console.log(`${counted(totals.files, 'file')}, ${size(totals.bytes)} of ${size(limits.maxWidgetBytes)}, ${counted(totals.passages, 'passage')}, ${counted(totals.tokens, 'token')}`);
   return 0;
 }
 
