@@ -136,12 +136,18 @@ export class KnowledgeExtractor {
       limits: this.#limits,
       chunk: this.#chunk,
     };
-    return new Promise<ProcessedFile>((resolve, reject) => {
+    const signal = options.signal;
+    let onAbort: (() => void) | undefined;
+    const result = new Promise<ProcessedFile>((resolve, reject) => {
       const pending: Pending = { job, passages: [], options, resolve, reject };
-      options.signal?.addEventListener('abort', () => this.#abort(pending), { once: true });
+      onAbort = () => this.#abort(pending);
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.#queue.push(pending);
       void this.#dispatch();
     });
+    // A signal that outlives the file (a service's stop signal) keeps no listener per file read.
+    if (!signal) return result;
+    return result.finally(() => signal.removeEventListener('abort', onAbort!));
   }
 
   /** Stops every worker; files still waiting or being read fail with `overloaded`. */
