@@ -144,6 +144,27 @@ describe('airlock serve', () => {
     for (const connection of held) connection.socket.destroy();
   }, 30_000);
 
+  it('takes the knowledge limits from the environment, refusing a malformed one by name', async () => {
+    expect(await airlock(['serve', '--port', '0'], { ...baseEnvironment(), AIRLOCK_KNOWLEDGE_MAX_FILE_MB: 'ten' })).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('AIRLOCK_KNOWLEDGE_MAX_FILE_MB must be a whole number of at least 1'),
+    });
+    const env = { ...baseEnvironment(), AIRLOCK_KNOWLEDGE_MAX_FILE_MB: '1' };
+    const created = await airlock(['widgets', 'create', '--name', 'knowledge-limits', '--origin', origin, '--json'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const widgetId = (JSON.parse(created.stdout) as { id: string }).id;
+    const { url } = await serve(env);
+    const upload = (bytes: number) => {
+      const form = new FormData();
+      form.append('file', new Blob([new Uint8Array(bytes).fill(97)]), 'notes.txt');
+      return fetch(`${url}/admin/widgets/${widgetId}/knowledge`, { method: 'POST', headers: { authorization: `Bearer ${env.AIRLOCK_ADMIN_TOKEN}` }, body: form });
+    };
+    const refused = await upload(1024 * 1024 + 1);
+    expect(refused.status).toBe(413);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('1 MB');
+    expect((await upload(1000)).status).toBe(202);
+  });
+
   it('takes the upstream timeouts from the environment', async () => {
     const env = {
       ...baseEnvironment(),

@@ -23,7 +23,7 @@ import { KnowledgeService, type KeyEmbedder, type KnowledgeLimits, type WidgetEm
 export interface KnowledgeOptions {
   /** Upload limits per file, widget and account. Default: see {@link KnowledgeLimits}. */
   limits?: KnowledgeLimits;
-  /** The upstream's embedding model. Default: `process.env.AIRLOCK_EMBEDDING_MODEL ?? 'text-embedding-3-small'`. */
+  /** The upstream's embedding model (`AIRLOCK_EMBEDDING_MODEL` for `airlock serve`). Default: `'text-embedding-3-small'`. */
   embeddingModel?: string;
   /** Dimensions asked of models that can shorten their vectors. Default: the model's own. */
   embeddingDimensions?: number;
@@ -57,7 +57,7 @@ export function openKnowledge(parts: {
     options.store ??
     (store instanceof SqliteStore ? new SqliteKnowledgeStore(store.database) : store instanceof PostgresStore ? new PostgresKnowledgeStore(store.pool) : undefined);
   if (!knowledgeStore) return undefined;
-  const model = options.embeddingModel ?? process.env.AIRLOCK_EMBEDDING_MODEL ?? 'text-embedding-3-small';
+  const model = options.embeddingModel ?? 'text-embedding-3-small';
   const embedWithKey: KeyEmbedder = async (apiKey, texts, signal) => {
     try {
       return await createEmbeddings(texts, {

@@ -3,6 +3,7 @@ import type { KnowledgeService } from '../../knowledge/knowledge-service.js';
 import type { KnowledgeFileRecord } from '../../stores/knowledge-store.js';
 import type { WidgetRecord } from '../../stores/store.js';
 import { act, CliCommand, printJson, progressLine, required, runCommand, UsageError, wholeNumberFlag, type Outcome } from '../shared.js';
+import { knowledgeOptionsFromEnvironment } from './serve.js';
 
 interface KnowledgeFlags {
   widget?: string;
@@ -56,7 +57,7 @@ async function withKnowledge(flags: KnowledgeFlags, run: (knowledge: KnowledgeSe
   ]);
   // Errors only by default: what happened to each file is the command's output (a file without vectors says so there).
   const logger = createLogger({ level: (level || 'error') as 'debug' | 'info' | 'warn' | 'error' });
-  const airlock = createAirlock({ dev: flags.dev ?? false, logger });
+  const airlock = createAirlock({ dev: flags.dev ?? false, logger, knowledge: knowledgeOptionsFromEnvironment() });
   try {
     await airlock.ready();
     const knowledge = airlock.knowledge;

@@ -20,6 +20,7 @@ export async function runServer(settings: ServeSettings): Promise<number> {
     logger,
     logRequests: settings.logRequests,
     proxy: settings.proxy,
+    knowledge: settings.knowledge,
     // Unset timeouts stay undefined, so createAirlock's own defaults (and its environment fallbacks) apply.
     upstream: Object.fromEntries(Object.entries(settings.upstream).filter(([, value]) => value !== undefined)),
     ...(settings.trustedProxies !== undefined && { clientAddress: forwardedClientAddress(settings.trustedProxies) }),

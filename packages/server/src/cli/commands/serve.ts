@@ -1,4 +1,5 @@
 import type { ServeOptions } from '../../adapters/node.js';
+import type { KnowledgeOptions } from '../../knowledge/open-knowledge.js';
 import type { ProxyOptions } from '../../proxy/proxy-services.js';
 import type { UpstreamOptions } from '../../proxy/upstream.js';
 import { act, CliCommand, runCommand, UsageError, wholeNumberFlag, type Outcome } from '../shared.js';
@@ -17,6 +18,7 @@ export interface ServeSettings {
   trustedProxies?: number;
   keyRotationReminderDays?: number;
   proxy: ProxyOptions;
+  knowledge: KnowledgeOptions;
   upstream: Pick<UpstreamOptions, 'headersTimeoutMs' | 'firstChunkTimeoutMs' | 'idleTimeoutMs'>;
   http: Required<Omit<ServeOptions, 'port' | 'host'>>;
 }
@@ -76,6 +78,35 @@ function proxyOptionsFromEnvironment(): ProxyOptions {
 }
 
 /**
+ * The knowledge settings an operator can set without code (docs/deployment.md
+ * lists them); `airlock knowledge` reads the same.
+ *
+ * @example
+ * ```ts
+ * createAirlock({ knowledge: knowledgeOptionsFromEnvironment() });
+ * ```
+ */
+export function knowledgeOptionsFromEnvironment(): KnowledgeOptions {
+  const megabytes = (name: string) => {
+    const value = wholeNumber(name);
+    return value === undefined ? undefined : value * 1024 * 1024;
+  };
+  const limits = {
+    maxFileBytes: megabytes('AIRLOCK_KNOWLEDGE_MAX_FILE_MB'),
+    maxWidgetBytes: megabytes('AIRLOCK_KNOWLEDGE_MAX_WIDGET_MB'),
+    maxAccountBytes: megabytes('AIRLOCK_KNOWLEDGE_MAX_ACCOUNT_MB'),
+    maxWidgetFiles: wholeNumber('AIRLOCK_KNOWLEDGE_MAX_FILES'),
+  };
+  const model = process.env.AIRLOCK_EMBEDDING_MODEL;
+  const workers = wholeNumber('AIRLOCK_KNOWLEDGE_WORKERS');
+  return {
+    limits: Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined)),
+    ...(model !== undefined && model !== '' && { embeddingModel: model }),
+    ...(workers !== undefined && { workers }),
+  };
+}
+
+/**
  * Refuses an admin token short enough to guess: it opens the admin API of
  * every account. Says how to make one.
  */
@@ -124,6 +155,7 @@ export function serveSettings(flags: { dev?: boolean; port?: string; host?: stri
     ...(trustedProxies !== undefined && { trustedProxies }),
     ...(keyRotationReminderDays !== undefined && { keyRotationReminderDays }),
     proxy: proxyOptionsFromEnvironment(),
+    knowledge: knowledgeOptionsFromEnvironment(),
     upstream: {
       headersTimeoutMs: wholeNumber('AIRLOCK_UPSTREAM_HEADERS_TIMEOUT_MS'),
       firstChunkTimeoutMs: wholeNumber('AIRLOCK_UPSTREAM_FIRST_CHUNK_TIMEOUT_MS'),
