@@ -58,10 +58,11 @@ describe('the built admin page and CLI', () => {
     }
   });
 
-  it('keeps the page small: HTML, script and styles together under 18 KB gzip', () => {
+  // 18 KB until the knowledge section (uploads with progress, the file list, the retrieval test) added about 4.6 KB.
+  it('keeps the page small: HTML, script and styles together under 24 KB gzip', () => {
     const folder = `${dist}admin-page/assets/`;
     const total = readdirSync(folder).reduce((sum, name) => sum + gzipSync(readFileSync(join(folder, name)), { level: 9 }).length, 0);
     console.log(`admin page: ${(total / 1024).toFixed(1)} KB gzip`);
-    expect(total).toBeLessThan(18 * 1024);
+    expect(total).toBeLessThan(24 * 1024);
   });
 });

@@ -763,7 +763,7 @@ function widgetForm(widget, onSaved) {
         'div',
         { class: 'field check' },
         h('input', { type: 'checkbox', name: 'allowClientInstructions', id: 'allow-client-instructions', checked: behaviour.allowClientInstructions ?? false }),
-        h('label', { for: 'allow-client-instructions' }, 'Accept instructions from clients (system messages), after the system prompt. Anyone with a token can then steer the model: keep it off for a public widget.'),
+        h('label', { for: 'allow-client-instructions' }, 'Accept instructions from clients (their own system messages, sent after this widget\u2019s). Anyone with a token can then steer the model: keep it off for a public widget.'),
       ),
       field(
         'Passages per answer (vector count)',
