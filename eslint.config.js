@@ -37,4 +37,17 @@ export default tseslint.config(
     files: ['**/cli/**', 'scripts/**', 'bench/**', 'examples/**', '**/test/**'],
     rules: { 'no-console': 'off' },
   },
+  // Type-aware rules for the packages' sources and tests: each file is typed by its
+  // package's tsconfig.json (found by the project service), which includes src and test.
+  {
+    files: ['packages/*/src/**/*.ts', 'packages/*/test/**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
 );

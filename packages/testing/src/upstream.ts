@@ -404,9 +404,10 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       await written;
       return;
     }
-    write(response, chatCompletionChunk(identity, { delta: {}, finish_reason: 'stop' }, includeUsage));
+    // end() follows, which flushes them: nothing waits for these writes.
+    void write(response, chatCompletionChunk(identity, { delta: {}, finish_reason: 'stop' }, includeUsage));
     if (includeUsage) {
-      write(response, chatCompletionChunk(identity, undefined, true, pacing.usage ?? defaultUsage(body, pieces)));
+      void write(response, chatCompletionChunk(identity, undefined, true, pacing.usage ?? defaultUsage(body, pieces)));
     }
     response.end(formatSseEvent('[DONE]'));
   }

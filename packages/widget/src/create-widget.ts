@@ -270,7 +270,8 @@ export function createWidget(options: WidgetOptions): Widget {
           reply.remove();
           messages = messages.filter((message) => message !== partial);
         }
-        enqueue(() => chatTurn(chat, user, generation));
+        // A turn shows its own failure (fail); nothing waits for a retry.
+        void enqueue(() => chatTurn(chat, user, generation));
       });
     }
   };
@@ -286,7 +287,7 @@ export function createWidget(options: WidgetOptions): Widget {
     if (destroyed) return;
     output.finish();
     complete(result.content, result.stopped);
-    if (result.error !== undefined) fail(result.error, () => enqueue(() => completionTurn(form, values)));
+    if (result.error !== undefined) fail(result.error, () => void enqueue(() => completionTurn(form, values)));
   };
 
   const imageTurn = async (form: ImageView, prompt: string): Promise<void> => {
@@ -304,7 +305,7 @@ export function createWidget(options: WidgetOptions): Widget {
       shell?.announce(prompt);
       emit('image-complete', { url });
     } catch (error) {
-      if (!abort.signal.aborted && !destroyed) fail(error, () => enqueue(() => imageTurn(form, prompt)));
+      if (!abort.signal.aborted && !destroyed) fail(error, () => void enqueue(() => imageTurn(form, prompt)));
     } finally {
       controller = undefined;
       if (!destroyed) form.setBusy(false);
