@@ -1,6 +1,6 @@
 import type { TokenLimits, TokenResponse } from '@airlock/protocol';
 import { accountAdminRoutes } from './admin/accounts-routes.js';
-import { authenticateAdminRequest, type AdminSessionOptions } from './admin/session.js';
+import { authenticateAdminRequest } from './admin/session.js';
 import { adminPageRoutes } from './admin-page/routes.js';
 import { keyAdminRoutes } from './admin/keys-routes.js';
 import { knowledgeAdminRoutes } from './admin/knowledge-routes.js';
@@ -9,30 +9,26 @@ import { usageAdminRoutes } from './admin/usage-routes.js';
 import { widgetAdminRoutes } from './admin/widgets-routes.js';
 import { assetRoutes } from './assets/routes.js';
 import { embedRoutes } from './embed/routes.js';
+import { resolveConfig, type AirlockConfig, type AirlockOptions } from './config.js';
 import type { AirlockContext } from './context.js';
 import { AirlockError, toAirlockError } from './errors.js';
 import { createPreflightOriginCheck, preflight, withCors } from './http/cors.js';
 import { errorResponse } from './http/responses.js';
 import { findRoute, type Route } from './http/router.js';
 import { ClusterCoordinator } from './cluster/coordinator.js';
-import { resolveRedisOptions, type RedisOptions } from './cluster/redis.js';
 import { MemoryLimitCounters } from './limits/counters.js';
 import { GenerationLeases } from './limits/generation-leases.js';
 import { ConversationSummaries } from './proxy/conversation-summaries.js';
-import type { RateLimiter } from './limits/rate-limiter.js';
 import { KeyResolver } from './keys/key-resolver.js';
-import { SharedKeyPolicy, sharedKeyModelsFrom, type SharedKeyOptions } from './keys/shared-key-policy.js';
+import { SharedKeyPolicy } from './keys/shared-key-policy.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { currentRequestContext, requestIdFor, runWithRequestContext } from './logging/request-context.js';
 import { Metrics, routeLabel } from './operations/metrics.js';
 import { operationsRoutes } from './operations/routes.js';
-import type { ChatInputLimits } from './proxy/chat-completions.js';
-import type { ProxyOptions } from './proxy/proxy-services.js';
 import { proxyRoutes } from './proxy/routes.js';
-import { resolveUpstream, UpstreamClients, type UpstreamOptions } from './proxy/upstream.js';
+import { resolveUpstream, UpstreamClients } from './proxy/upstream.js';
 import { openStore } from './stores/open-store.js';
 import type { Store } from './stores/store.js';
-import type { MintRateLimits, TokenMintedEvent, VerifyHuman } from './tokens/public-minting.js';
 import { loadUsableWidget, mintFor } from './tokens/public-minting.js';
 import { tokenRoutes } from './tokens/routes.js';
 import { SigningKeys } from './tokens/signing-keys.js';
@@ -43,103 +39,10 @@ import { createKeyring, type KeyEncryptionProvider } from './vault/key-encryptio
 import { loadOrCreateDevMasterKey } from './vault/master-key-file.js';
 import { Vault } from './vault/vault.js';
 import { UsageMeter } from './usage/usage-meter.js';
-import { openKnowledge, type KnowledgeOptions } from './knowledge/open-knowledge.js';
+import { openKnowledge } from './knowledge/open-knowledge.js';
 import type { KnowledgeService } from './knowledge/knowledge-service.js';
 
-/**
- * Options of {@link createAirlock}.
- *
- * @example
- * ```ts
- * const options: AirlockOptions = { databaseUrl: 'sqlite:.airlock/airlock.db', upstream: { apiKey: process.env.OPENAI_API_KEY } };
- * ```
- */
-export interface AirlockOptions {
-  /** Where Airlock keeps its data. Default: `process.env.AIRLOCK_DATABASE_URL ?? 'sqlite:<dataDir>/airlock.db'`. */
-  databaseUrl?: string;
-  /** A store to use instead of opening `databaseUrl`. */
-  store?: Store;
-  /**
-   * Master keyring (`v2:<base64>,v1:<base64>`, primary first) or a KMS-backed
-   * provider. Default: `process.env.AIRLOCK_MASTER_KEYS`; in development mode
-   * only, a key file created in `dataDir`. Required otherwise.
-   */
-  masterKeys?: string | KeyEncryptionProvider;
-  /** Development mode: creates a local master key file when none is given. Default: `false`. */
-  dev?: boolean;
-  /** Folder for the development key file and the default SQLite file. Default: `'.airlock'`. */
-  dataDir?: string;
-  /** The OpenAI (or OpenAI-compatible) upstream. Default key: `process.env.OPENAI_API_KEY`; default base URL: `process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1'`. */
-  upstream?: UpstreamOptions;
-  /** Path prefix Airlock is mounted under. Default: `'/airlock'`. */
-  basePath?: string;
-  /** Bearer token for the admin API. Default: `process.env.AIRLOCK_ADMIN_TOKEN`; without one the admin API answers 401. */
-  adminToken?: string;
-  /** Token issuer (`iss`). Default: `'airlock'`. */
-  issuer?: string;
-  /** Limits on chat requests. Default: 64 KB bodies, 100 messages, 16,000 characters a message. */
-  chatLimits?: Partial<ChatInputLimits>;
-  /** Proxy caps, rate limits, generation costs and allowances. Default: see {@link ProxyOptions}. */
-  proxy?: ProxyOptions;
-  /** Widgets' knowledge files: limits and the embedding model. Default: see {@link KnowledgeOptions}. */
-  knowledge?: KnowledgeOptions;
-  /**
-   * The operator's rules for the shared OpenAI key: the models that accounts
-   * granted `listed-models` may use on it. Which accounts may use it at all
-   * is each account's setting (`airlock accounts shared-key`). Default: see
-   * {@link SharedKeyOptions}.
-   */
-  sharedKey?: SharedKeyOptions;
-  /** Path of the widget script-tag bundle. Default: resolved from `@airlock/widget`. */
-  widgetScriptPath?: string;
-  /** Counts requests for rate limits. Default: in Redis when `redis` is configured, else in-process (`MemoryRateLimiter`, per instance). */
-  rateLimiter?: RateLimiter;
-  /**
-   * Redis, shared by every instance: rate limits, concurrent streams per
-   * visitor, per-token budgets and idempotency keys are counted there
-   * (atomically), and signing-key rotations are announced to every instance
-   * at once. While Redis is away, limited requests answer 503
-   * `limits_unavailable` unless `failOpen` is set. Default: `{ url:
-   * process.env.AIRLOCK_REDIS_URL }`; without a URL every count is in-process,
-   * so limits hold per instance. See {@link RedisOptions}.
-   */
-  redis?: RedisOptions;
-  /** Structured, redacting logger. Default: JSON lines on stderr at `info`. */
-  logger?: Logger;
-  /**
-   * Write one `info` line per request (request id, method, route, status,
-   * duration, error code) to the logger. Default: `false`; `airlock serve`
-   * turns it on (`AIRLOCK_LOG_REQUESTS=0` turns it off there).
-   */
-  logRequests?: boolean;
-  /** Clock, for tests. Default: `() => new Date()`. */
-  now?: () => Date;
-  /**
-   * Days after which a saved OpenAI key is shown as due for replacement (the
-   * admin page, `GET …/key`, `airlock keys show`); `0` never reminds.
-   * Default: `90`.
-   */
-  keyRotationReminderDays?: number;
-  /** Limits on public minting (`POST /token`) per client address and per widget. Default: 30 a minute per address, 600 a minute per widget. */
-  mintRateLimits?: MintRateLimits;
-  /** A human check (captcha) run before each public mint; `false` answers 403 `forbidden`. Default: none. */
-  verifyHuman?: VerifyHuman;
-  /**
-   * The client address used for per-address limits. Default: the socket
-   * address recorded by Airlock's adapters. Behind a reverse proxy, return
-   * the address your proxy puts in `X-Forwarded-For` (only it, as clients can
-   * send that header too).
-   */
-  clientAddress?: (request: Request) => string | undefined;
-  /** Called for every token minted (a widget view), public or backend. Default: none. */
-  onTokenMinted?: (event: TokenMintedEvent) => void | Promise<void>;
-  /** Public URL of this server (`https://chat.example.com`), used in embed snippets. Default: `process.env.AIRLOCK_PUBLIC_URL`, else the request's own origin. */
-  publicUrl?: string;
-  /** How often each instance re-reads the signing keys, so a rotation reaches all of them. Default: 60 (seconds). */
-  signingKeyRefreshSeconds?: number;
-  /** Sign-in sessions of the admin page at `{basePath}/admin/`. Default: see {@link AdminSessionOptions}. */
-  adminSessions?: AdminSessionOptions;
-}
+export type { AirlockOptions } from './config.js';
 
 /**
  * Input of {@link Airlock.mintToken}, for backends minting tokens for their
@@ -220,36 +123,32 @@ export interface Airlock {
  * ```
  */
 export function createAirlock(options: AirlockOptions = {}): Airlock {
-  const now = options.now ?? (() => new Date());
-  const logger = options.logger ?? createLogger();
-  const dataDir = options.dataDir ?? '.airlock';
-  const basePath = (options.basePath ?? '/airlock').replace(/\/+$/, '');
-  const vault = new Vault(resolveMasterKeys(options, dataDir, logger));
-  const store =
-    options.store ?? openStore(options.databaseUrl ?? process.env.AIRLOCK_DATABASE_URL ?? `sqlite:${dataDir}/airlock.db`);
+  // Options and environment, read once: every area reads this frozen config.
+  const config = resolveConfig(options);
+  const now = config.now ?? (() => new Date());
+  const logger = config.logger ?? createLogger();
+  const { dataDir, basePath } = config;
+  const vault = new Vault(resolveMasterKeys(config, dataDir, logger));
+  const store = config.store ?? openStore(config.databaseUrl);
   const usage = new UsageMeter({ store, logger, now });
-  const generationLeases = new GenerationLeases({ store, logger, leaseMs: options.proxy?.reservationLeaseMs });
-  const summaries = new ConversationSummaries({ store, vault, logger, now, retentionDays: options.proxy?.summaryRetentionDays });
+  const generationLeases = new GenerationLeases({ store, logger, leaseMs: config.proxy.reservationLeaseMs });
+  const summaries = new ConversationSummaries({ store, vault, logger, now, retentionDays: config.proxy.summaryRetentionDays });
   const metrics = new Metrics();
   const upstream = new UpstreamClients(
-    resolveUpstream({
-      ...options.upstream,
-      apiKey: options.upstream?.apiKey ?? process.env.OPENAI_API_KEY,
-      baseURL: options.upstream?.baseURL ?? process.env.OPENAI_BASE_URL,
-    }),
+    resolveUpstream(config.upstream),
     (seconds) => metrics.observeUpstreamLatency(seconds),
   );
 
-  const redisOptions = resolveRedisOptions(options.redis);
+  const redisOptions = config.redis;
   const clock = () => now().getTime();
-  const localCounters = new MemoryLimitCounters({ rateLimiter: options.rateLimiter, now: clock });
+  const localCounters = new MemoryLimitCounters({ rateLimiter: config.rateLimiter, now: clock });
   const cluster = redisOptions
-    ? new ClusterCoordinator({ redis: redisOptions, logger, fallback: localCounters, rateLimiter: options.rateLimiter, now: clock })
+    ? new ClusterCoordinator({ redis: redisOptions, logger, fallback: localCounters, rateLimiter: config.rateLimiter, now: clock })
     : undefined;
   const counters = cluster?.counters ?? localCounters;
 
   const sharedKeyPolicy = new SharedKeyPolicy({
-    models: options.sharedKey?.models ?? sharedKeyModelsFrom(process.env.AIRLOCK_SHARED_KEY_MODELS),
+    ...(config.sharedKey.models && { models: [...config.sharedKey.models] }),
   });
   const keys = new KeyResolver({
     store,
@@ -260,11 +159,11 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     confirmRefused: (apiKey) => upstream.keyIsRefused(apiKey),
     checkSharedUse: (widget, stored) => sharedKeyPolicy.assertCall(widget, stored),
   });
-  const knowledge = openKnowledge({ store, options: options.knowledge ?? {}, upstream, keys, logger, usage });
+  const knowledge = openKnowledge({ store, options: config.knowledge, upstream, keys, logger, usage });
   let started: ReturnType<AirlockContext['started']> | undefined;
   let subscribed: (() => void) | undefined;
   const context: AirlockContext = {
-    options,
+    config,
     basePath,
     store,
     vault,
@@ -284,7 +183,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     onTokenMinted: async (event) => {
       usage.recordView(event.widgetId);
       context.metrics.recordMint(event.via);
-      await options.onTokenMinted?.(event);
+      await config.onTokenMinted?.(event);
     },
     started: () =>
       (started ??= (async () => {
@@ -297,7 +196,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
         await knowledge?.recover();
         const keys = await SigningKeys.load(store, vault, {
           now,
-          refreshSeconds: options.signingKeyRefreshSeconds,
+          refreshSeconds: config.signingKeyRefreshSeconds,
           onRotated: () => cluster?.publishSigningKeysChanged(),
         });
         if (cluster) {
@@ -306,7 +205,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
           // The first requests should find Redis connected; one that is down only delays them by the connect timeout.
           await cluster.connected();
         }
-        return { keys, tokens: new TokenService({ keys, issuer: options.issuer, now }) };
+        return { keys, tokens: new TokenService({ keys, issuer: config.issuer, now }) };
       })().catch((error: unknown) => {
         // Let the next request try again (a database that was briefly away, say).
         started = undefined;
@@ -333,7 +232,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
     ...adminPageRoutes(context),
   ];
 
-  const logRequests = options.logRequests ?? false;
+  const logRequests = config.logRequests ?? false;
   // Metric and log label of each route, worked out once rather than per request.
   const routeLabels = new Map(routes.map((route) => [route, routeLabel(route.path)]));
   // Operations endpoints keep answering while the instance drains.
@@ -440,10 +339,10 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
   };
 }
 
-function resolveMasterKeys(options: AirlockOptions, dataDir: string, logger: Logger): KeyEncryptionProvider {
-  const given = options.masterKeys ?? process.env.AIRLOCK_MASTER_KEYS;
+function resolveMasterKeys(config: AirlockConfig, dataDir: string, logger: Logger): KeyEncryptionProvider {
+  const given = config.masterKeys;
   if (given !== undefined && given !== '') return typeof given === 'string' ? createKeyring(given) : given;
-  if (!options.dev) {
+  if (!config.dev) {
     throw new AirlockError(
       'internal',
       'No master key: set AIRLOCK_MASTER_KEYS (for example "v1:<base64 of 32 random bytes>"), or use development mode.',

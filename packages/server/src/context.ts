@@ -1,4 +1,4 @@
-import type { AirlockOptions } from './airlock.js';
+import type { AirlockConfig } from './config.js';
 import type { KeyResolver } from './keys/key-resolver.js';
 import type { SharedKeyPolicy } from './keys/shared-key-policy.js';
 import type { LimitCounters } from './limits/counters.js';
@@ -20,7 +20,8 @@ import type { UsageMeter } from './usage/usage-meter.js';
  * by `createAirlock` and passed to each area's routes.
  */
 export interface AirlockContext {
-  readonly options: AirlockOptions;
+  /** Options and environment, resolved once and frozen: what every area reads. */
+  readonly config: AirlockConfig;
   readonly basePath: string;
   readonly store: Store;
   readonly vault: Vault;

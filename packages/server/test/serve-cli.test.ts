@@ -149,7 +149,7 @@ describe('airlock serve', () => {
       code: 2,
       stderr: expect.stringContaining('AIRLOCK_KNOWLEDGE_MAX_FILE_MB must be a whole number of at least 1'),
     });
-    const env = { ...baseEnvironment(), AIRLOCK_KNOWLEDGE_MAX_FILE_MB: '1' };
+    const env: NodeJS.ProcessEnv = { ...baseEnvironment(), AIRLOCK_KNOWLEDGE_MAX_FILE_MB: '1' };
     const created = await airlock(['widgets', 'create', '--name', 'knowledge-limits', '--origin', origin, '--json'], env);
     expect(created.code, created.stderr).toBe(0);
     const widgetId = (JSON.parse(created.stdout) as { id: string }).id;

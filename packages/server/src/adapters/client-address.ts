@@ -136,7 +136,7 @@ function ipv6Groups(address: string): number[] | undefined {
  *
  * @example
  * ```ts
- * const address = clientAddressKey(request, context.options.clientAddress);
+ * const address = clientAddressKey(request, context.config.clientAddress);
  * if (address) await enforceRateLimit(context.counters, `mint:address:${address}`, 30, 60_000);
  * ```
  */

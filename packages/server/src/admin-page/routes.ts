@@ -49,7 +49,7 @@ export function adminPageRoutes(context: AirlockContext): Route[] {
       browser: 'none',
       async handle(request) {
         const body = await readJsonObject(request, 4096);
-        const address = context.options.clientAddress?.(request) ?? recordedClientAddress(request);
+        const address = context.config.clientAddress?.(request) ?? recordedClientAddress(request);
         return signIn(context, request, body.token, address);
       },
     },

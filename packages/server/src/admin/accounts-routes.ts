@@ -23,7 +23,7 @@ export function accountKeysFor(context: AirlockContext): AccountKeys {
     vault: context.vault,
     baseURL: context.upstream.settings.baseURL,
     fetch: context.upstream.settings.fetch,
-    rotationReminderDays: context.options.keyRotationReminderDays,
+    rotationReminderDays: context.config.keyRotationReminderDays,
     now: context.now,
   });
 }

@@ -95,7 +95,7 @@ export function digest(value: string): Buffer {
  * ```
  */
 export function configuredAdminToken(context: AirlockContext): string | undefined {
-  return context.options.adminToken ?? process.env.AIRLOCK_ADMIN_TOKEN;
+  return context.config.adminToken;
 }
 
 /**

@@ -57,11 +57,11 @@ export function sha256Hex(value: string): string {
 }
 
 function settings(context: AirlockContext) {
-  const options = context.options.adminSessions ?? {};
+  const options = context.config.adminSessions;
   return {
     idleMs: (options.idleMinutes ?? 120) * 60_000,
     maxMs: (options.maxHours ?? 8) * 3_600_000,
-    trustForwardedProto: options.trustForwardedProto ?? process.env.AIRLOCK_TRUST_FORWARDED_PROTO === 'true',
+    trustForwardedProto: options.trustForwardedProto ?? false,
     signInPerMinute: options.signInPerMinute ?? 10,
     failedAttemptsPerAddress: options.failedAttemptsPerAddress ?? 10,
     lockoutMs: (options.failureLockoutMinutes ?? 15) * 60_000,
@@ -254,7 +254,7 @@ export async function authenticateAdminRequest(context: AirlockContext, request:
   const sameOrigin = isSameOrigin(request);
   const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '');
   if (bearer) {
-    const address = clientAddressKey(request, context.options.clientAddress);
+    const address = clientAddressKey(request, context.config.clientAddress);
     await refuseLockedOut(context, address);
     // The admin token is checked by `requireAdmin` itself; only access tokens need the store.
     if (isAdminToken(context, bearer[1]!)) return;

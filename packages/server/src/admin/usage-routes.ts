@@ -89,7 +89,7 @@ export function usageAdminRoutes(context: AirlockContext): Route[] {
         // Generations of unlimited accounts are written with the usage counts.
         await context.usage.flush();
         const balance = await context.store.getGenerationBalance(params.id!);
-        const fallback = defaultAllowanceOf(context.options.proxy);
+        const fallback = defaultAllowanceOf(context.config.proxy);
         return json(balanceBody(balance ?? { accountId: params.id!, allowance: fallback, used: 0 }));
       },
     },

@@ -139,7 +139,7 @@ export function widgetAdminRoutes(context: AirlockContext): Route[] {
         const widget = await loadWidget(context, params.id);
         assertAccountAccess(principal, widget.accountId);
         const url = new URL(request.url);
-        const serverUrl = url.searchParams.get('server') ?? context.options.publicUrl ?? process.env.AIRLOCK_PUBLIC_URL ?? url.origin;
+        const serverUrl = url.searchParams.get('server') ?? context.config.publicUrl ?? url.origin;
         return json({
           widgetId: widget.id,
           ...embedSnippets({ widgetId: widget.id, serverUrl, basePath: context.basePath, title: widget.presentation.title }),

@@ -129,6 +129,6 @@ const scripts = new WeakMap<AirlockContext, WidgetScript>();
  */
 export function widgetScriptFor(context: AirlockContext): WidgetScript {
   let script = scripts.get(context);
-  if (!script) scripts.set(context, (script = new WidgetScript(context.options.widgetScriptPath)));
+  if (!script) scripts.set(context, (script = new WidgetScript(context.config.widgetScriptPath)));
   return script;
 }

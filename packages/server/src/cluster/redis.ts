@@ -46,12 +46,12 @@ export type ResolvedRedisOptions = Required<RedisOptions>;
  * const redis = resolveRedisOptions(options.redis); // undefined without AIRLOCK_REDIS_URL
  * ```
  */
-export function resolveRedisOptions(options: RedisOptions = {}): ResolvedRedisOptions | undefined {
-  const url = options.url ?? process.env.AIRLOCK_REDIS_URL;
+export function resolveRedisOptions(options: RedisOptions = {}, env: Readonly<Record<string, string | undefined>> = process.env): ResolvedRedisOptions | undefined {
+  const url = options.url ?? env.AIRLOCK_REDIS_URL;
   if (url === undefined || url === '') return undefined;
   return {
     url,
-    failOpen: options.failOpen ?? process.env.AIRLOCK_REDIS_FAIL_OPEN === '1',
+    failOpen: options.failOpen ?? env.AIRLOCK_REDIS_FAIL_OPEN === '1',
     keyPrefix: options.keyPrefix ?? 'airlock:',
     commandTimeoutMs: options.commandTimeoutMs ?? 500,
     connectTimeoutMs: options.connectTimeoutMs ?? 1000,

@@ -79,7 +79,7 @@ export function sharedKeyModelsFrom(value: string | undefined): string[] | undef
  *
  * @example
  * ```ts
- * defaultAllowanceOf(context.options.proxy); // 1000
+ * defaultAllowanceOf(context.config.proxy); // 1000
  * ```
  */
 export function defaultAllowanceOf(proxy: { defaultGenerationAllowance?: number | null } | undefined): number | null {

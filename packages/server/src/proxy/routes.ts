@@ -28,7 +28,7 @@ import { defaultChatInputLimits, type ProxyServices } from './proxy-services.js'
  * ```
  */
 export function proxyRoutes(context: AirlockContext): Route[] {
-  const options = context.options.proxy ?? {};
+  const options = context.config.proxy;
   const services: ProxyServices = {
     upstream: context.upstream,
     limits: new RequestLimits(context.counters, options.limits, () => context.metrics.streamOpened()),
@@ -36,7 +36,7 @@ export function proxyRoutes(context: AirlockContext): Route[] {
     store: context.store,
     logger: context.logger,
     metrics: context.metrics,
-    input: { ...defaultChatInputLimits, ...context.options.chatLimits },
+    input: { ...defaultChatInputLimits, ...context.config.chatLimits },
     maxOutputTokens: options.maxOutputTokens ?? 4096,
     generationCosts: { ...defaultGenerationCosts, ...options.generationCosts },
     defaultAllowance: defaultAllowanceOf(options),
@@ -52,7 +52,7 @@ export function proxyRoutes(context: AirlockContext): Route[] {
         tokenId: verified.tokenId,
         expiresAt: verified.expiresAt,
         limits: verified.limits,
-        address: clientAddressKey(request, context.options.clientAddress),
+        address: clientAddressKey(request, context.config.clientAddress),
       };
       return { widget, caller, keys, generations };
     },

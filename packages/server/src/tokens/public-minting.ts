@@ -187,7 +187,7 @@ export interface VisitorMintInput {
  * ```
  */
 export async function mintForVisitor(context: AirlockContext, request: Request, input: VisitorMintInput): Promise<TokenResponse> {
-  const options = context.options;
+  const options = context.config;
   const limits = options.mintRateLimits;
   const address = clientAddressKey(request, options.clientAddress);
   // Without a known address (a runtime that does not expose one and no

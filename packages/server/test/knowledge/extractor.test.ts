@@ -156,10 +156,10 @@ describe('KnowledgeExtractor', () => {
   test('a long-lived signal keeps no listener for a file once it is read', async () => {
     const pool = extractor();
     const controller = new AbortController();
-    const { getEventListeners } = await import('node:events');
+    const { EventEmitter } = await import('node:events');
     for (let index = 0; index < 3; index += 1) await pool.process(file(`f${index}.txt`, 'Some text.'), { signal: controller.signal });
     await expect(pool.process(file('bad.json', '{'), { signal: controller.signal })).rejects.toThrow();
-    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    expect(EventEmitter.getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
   test('a Node Buffer (a view of a shared pool) is copied, not taken: the caller keeps it, and only its own bytes are read', async () => {
