@@ -50,11 +50,6 @@ export const ERROR_CODES = [
 
 /**
  * A stable Airlock error code.
- *
- * @example
- * ```ts
- * const code: ErrorCode = 'rate_limited';
- * ```
  */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -116,32 +111,17 @@ export interface ErrorBody {
 
 /**
  * Kinds of widget.
- *
- * @example
- * ```ts
- * const type: WidgetType = 'chat';
- * ```
  */
 export type WidgetType = 'chat' | 'completion' | 'image';
 
 /**
  * Colour scheme of a widget's UI. `auto` follows `prefers-color-scheme`.
- *
- * @example
- * ```ts
- * const theme: WidgetTheme = 'auto';
- * ```
  */
 export type WidgetTheme = 'light' | 'dark' | 'auto';
 
 /**
  * What the browser may know about a widget. Never carries the system prompt,
  * the model, a prompt template, the filter or anything about keys.
- *
- * @example
- * ```ts
- * const config: WidgetPublicConfig = { id: 'wgt_1', type: 'chat', title: 'Ask us', theme: 'auto' };
- * ```
  */
 export interface WidgetPublicConfig {
   id: string;
@@ -168,11 +148,6 @@ export interface WidgetPublicConfig {
 
 /**
  * The texts of a widget that an owner may translate.
- *
- * @example
- * ```ts
- * const french: WidgetTexts = { greeting: 'Bonjour !', placeholder: 'Votre question…', suggestedPrompts: ['Horaires ?'] };
- * ```
  */
 export interface WidgetTexts {
   title?: string;
@@ -186,11 +161,6 @@ export interface WidgetTexts {
 /**
  * A proactive greeting: a small, dismissible message beside the closed
  * launcher, shown once per visitor.
- *
- * @example
- * ```ts
- * const teaser: WidgetProactiveGreeting = { text: 'Questions about sizes? Ask us.', delaySeconds: 8 };
- * ```
  */
 export interface WidgetProactiveGreeting {
   text: string;
@@ -200,22 +170,12 @@ export interface WidgetProactiveGreeting {
 
 /**
  * Icons the launcher can show.
- *
- * @example
- * ```ts
- * const icon: LauncherIcon = 'help';
- * ```
  */
 export type LauncherIcon = 'chat' | 'help' | 'sparkles';
 
 /**
  * A widget's look. Every field is optional; a page's own CSS custom
  * properties (`--airlock-accent`, …) still take precedence over these.
- *
- * @example
- * ```ts
- * const style: WidgetStyle = { brandColor: '#0a7d4f', position: 'left', launcherLabel: 'Chat with us' };
- * ```
  */
 export interface WidgetStyle {
   /** The launcher, Send button and the visitor's messages, as `#rrggbb`. Default: the theme's blue. */
@@ -254,11 +214,6 @@ export interface WidgetStyle {
 /**
  * One visitor input declared by a text-completion widget. The server fills the
  * widget's prompt template with the values; the template never reaches the browser.
- *
- * @example
- * ```ts
- * const input: WidgetInput = { name: 'product', label: 'Product name', type: 'text', required: true, maxLength: 80 };
- * ```
  */
 export interface WidgetInput {
   /** Key of the value in `POST /v1/completions/fill`'s `inputs` object. */
@@ -283,11 +238,6 @@ export interface WidgetInput {
  *
  * Every field is text for a browser to show as text, never HTML; a client links
  * `url` only when it parses as an `http:` or `https:` URL.
- *
- * @example
- * ```ts
- * const source: AnswerSource = { id: 'file_7:3', title: 'Pricing.pdf', location: 'page 3', url: 'https://example.com/pricing.pdf' };
- * ```
  */
 export interface AnswerSource {
   /** Stable id of the passage (`<fileId>:<ordinal>`). */
@@ -302,11 +252,6 @@ export interface AnswerSource {
 
 /**
  * Body of `POST /airlock/token` (public minting).
- *
- * @example
- * ```ts
- * const body: TokenRequest = { widgetId: 'wgt_1', visitorId: 'v_123' };
- * ```
  */
 export interface TokenRequest {
   widgetId: string;
@@ -340,11 +285,6 @@ export interface TokenResponse {
 /**
  * Claims of an Airlock widget token (beyond the registered `iss`, `aud`,
  * `sub`, `jti`, `iat`, `exp`).
- *
- * @example
- * ```ts
- * const claims: TokenClaims = { wid: 'wgt_1', origin: 'https://example.com', epoch: 0 };
- * ```
  */
 export interface TokenClaims {
   /** The widget this token is scoped to. */
@@ -362,11 +302,6 @@ export interface TokenClaims {
 /**
  * Limits a backend may put on one token (claim `limits`). Absent fields mean
  * no per-token limit (the widget's own limits and budgets still apply).
- *
- * @example
- * ```ts
- * const limits: TokenLimits = { requests: 20, outputTokens: 10_000 };
- * ```
  */
 export interface TokenLimits {
   /** Most proxy requests this token may make. */

@@ -12,11 +12,6 @@ import type { KeyEncryptionProvider } from './vault/key-encryption.js';
 
 /**
  * Options of {@link createAirlock}.
- *
- * @example
- * ```ts
- * const options: AirlockOptions = { databaseUrl: 'sqlite:.airlock/airlock.db', upstream: { apiKey: process.env.OPENAI_API_KEY } };
- * ```
  */
 export interface AirlockOptions {
   /** Where Airlock keeps its data. Default: `process.env.AIRLOCK_DATABASE_URL ?? 'sqlite:<dataDir>/airlock.db'`. */

@@ -30,11 +30,6 @@ export interface BehaviourMatch {
 
 /**
  * Token counts reported in an answer's `usage`.
- *
- * @example
- * ```ts
- * const usage: AnswerUsage = { prompt_tokens: 12, completion_tokens: 5 };
- * ```
  */
 export interface AnswerUsage {
   prompt_tokens: number;
@@ -100,11 +95,6 @@ export interface StreamBehaviour {
 
 /**
  * The body of an OpenAI error, as in `{ error: { message, type, code, param } }`.
- *
- * @example
- * ```ts
- * const body: OpenAIErrorBody = { message: 'Boom', type: 'server_error', code: null };
- * ```
  */
 export interface OpenAIErrorBody {
   message: string;
@@ -278,11 +268,6 @@ export interface ImageBehaviour {
  * completions, `image` only to image generations; `error`, `stall`, `drop`
  * and `raw` apply to any API route. A queued behaviour waits for the first
  * request it applies to.
- *
- * @example
- * ```ts
- * const behaviours: Behaviour[] = [{ type: 'answer', text: 'Hi' }, faults.rateLimited(1)];
- * ```
  */
 export type Behaviour =
   | AnswerBehaviour

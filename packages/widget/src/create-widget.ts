@@ -13,11 +13,6 @@ import { createShell, type Shell, type WidgetMode } from './ui/shell';
 /**
  * Options of {@link createWidget}. With the script tag, each is a `data-*`
  * attribute (`data-widget-id`, `data-mode`, `data-locale`, …).
- *
- * @example
- * ```ts
- * const options: WidgetOptions = { widgetId: 'wgt_1', apiBase: 'https://example.com/airlock', mode: 'launcher' };
- * ```
  */
 export interface WidgetOptions {
   /** The widget's id (`wgt_…`). Required. */

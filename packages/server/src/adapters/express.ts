@@ -7,11 +7,6 @@ type ExpressRequest = IncomingMessage & { originalUrl?: string; body?: unknown; 
 
 /**
  * An Express middleware (Express 4 and 5).
- *
- * @example
- * ```ts
- * const middleware: ExpressMiddleware = toExpress(airlock);
- * ```
  */
 export type ExpressMiddleware = (request: ExpressRequest, response: ServerResponse, next: (error?: unknown) => void) => void;
 

@@ -4,11 +4,6 @@ import { dispatchNodeRequest } from './node.js';
 
 /**
  * Options of {@link toFastify}.
- *
- * @example
- * ```ts
- * const options: FastifyAirlockOptions = { path: '/api/airlock-token' };
- * ```
  */
 export interface FastifyAirlockOptions {
   /**

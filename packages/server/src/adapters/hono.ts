@@ -10,11 +10,6 @@ interface HonoContextLike {
 
 /**
  * A Hono 4 handler that is also a middleware.
- *
- * @example
- * ```ts
- * const handler: HonoHandler = toHono(airlock);
- * ```
  */
 export type HonoHandler = (context: HonoContextLike, next?: () => Promise<void>) => Promise<Response | void>;
 

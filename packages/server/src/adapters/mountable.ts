@@ -5,11 +5,6 @@ import type { FetchHandler } from './node.js';
  * What an adapter mounts: a running Airlock (answers only below its
  * `basePath` and leaves other paths to the framework), or any Web-standard
  * handler such as `airlock.tokenHandler(…)` (answers everything it is given).
- *
- * @example
- * ```ts
- * const target: Mountable = airlock; // or airlock.tokenHandler({ authenticate })
- * ```
  */
 export type Mountable = FetchHandler | { fetch: FetchHandler; basePath: string };
 

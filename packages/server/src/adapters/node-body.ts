@@ -6,11 +6,6 @@ import type { ServerResponse } from 'node:http';
  * reach the client's socket without passing through Web streams (a promise
  * and several objects per chunk). The `Response`'s Web `body` stays valid
  * for every other runtime and adapter; whichever side is read first wins.
- *
- * @example
- * ```ts
- * const direct: NodeBody = { pipeTo: (outgoing) => (outgoing.end('done'), Promise.resolve()) };
- * ```
  */
 export interface NodeBody {
   /**

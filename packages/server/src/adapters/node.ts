@@ -8,22 +8,12 @@ import { nodeBodyOf } from './node-body.js';
 
 /**
  * A Web-standard request handler, such as `airlock.fetch`.
- *
- * @example
- * ```ts
- * const handler: FetchHandler = (request) => Promise.resolve(new Response('ok'));
- * ```
  */
 export type FetchHandler = (request: Request) => Promise<Response>;
 
 /**
  * Options of {@link toWebRequest}, for adapters whose framework has already
  * touched the Node request.
- *
- * @example
- * ```ts
- * const options: WebRequestOptions = { path: request.originalUrl, body: Buffer.from('{}') };
- * ```
  */
 export interface WebRequestOptions {
   /** Path and query to use instead of `incoming.url` (frameworks strip mount prefixes from it). Default: `incoming.url`. */

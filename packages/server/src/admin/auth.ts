@@ -18,11 +18,6 @@ export type AdminPrincipal = { kind: 'operator' } | { kind: 'account'; accountId
 /**
  * What the admin authentication step (run before each `/admin/…` route, see
  * `authenticateAdminRequest` in `session.ts`) found out about a request.
- *
- * @example
- * ```ts
- * const found: AdminCredentials = { principal: { kind: 'operator' }, via: 'session', csrf: true, sameOrigin: true };
- * ```
  */
 export interface AdminCredentials {
   principal: AdminPrincipal;

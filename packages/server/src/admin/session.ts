@@ -9,11 +9,6 @@ import { addressKey, clientAddressKey } from '../adapters/client-address.js';
 
 /**
  * Options of the admin page's sign-in sessions (`AirlockOptions.adminSessions`).
- *
- * @example
- * ```ts
- * const options: AdminSessionOptions = { idleMinutes: 30, maxHours: 8, trustForwardedProto: true };
- * ```
  */
 export interface AdminSessionOptions {
   /** A session ends after this many minutes without a request. Default: `120`. */

@@ -10,11 +10,6 @@ import { RedisLimitCounters } from './redis-counters.js';
 
 /**
  * Options of {@link ClusterCoordinator}.
- *
- * @example
- * ```ts
- * const options: ClusterCoordinatorOptions = { redis: resolveRedisOptions()!, logger, fallback: new MemoryLimitCounters() };
- * ```
  */
 export interface ClusterCoordinatorOptions {
   redis: ResolvedRedisOptions;

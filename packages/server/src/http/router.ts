@@ -13,11 +13,6 @@ export type BrowserAccess = 'none' | 'widget' | 'self';
 /**
  * One route of the Airlock handler. Each area (tokens, proxy, admin, …)
  * exports its routes; `createAirlock` puts them in one table.
- *
- * @example
- * ```ts
- * const route: Route = { method: 'GET', path: '/healthz', browser: 'none', handle: async () => json({ ok: true }) };
- * ```
  */
 export interface Route {
   method: string | readonly string[];

@@ -20,11 +20,6 @@ export function openAiKeyBinding(ownerId: string, recordId: string): SecretBindi
 
 /**
  * What anyone may see of a saved key, right after saving it.
- *
- * @example
- * ```ts
- * const saved: SavedKey = { fingerprint: 'sk-…abcd', status: 'active', savedAt: '2026-11-27T10:00:00.000Z' };
- * ```
  */
 export interface SavedKey {
   fingerprint: string;
@@ -55,11 +50,6 @@ export interface KeyDetails extends SavedKey {
 
 /**
  * A widget named in key answers and `key_in_use` refusals.
- *
- * @example
- * ```ts
- * const reference: WidgetReference = { id: 'wgt_1', name: 'support' };
- * ```
  */
 export interface WidgetReference {
   id: string;

@@ -34,11 +34,6 @@ export const defaultSharedKeyAllowance = 1_000;
 
 /**
  * The operator's rules for the shared key (`AirlockOptions.sharedKey`).
- *
- * @example
- * ```ts
- * const sharedKey: SharedKeyOptions = { models: ['gpt-4o-mini', 'gpt-4.1-*'] };
- * ```
  */
 export interface SharedKeyOptions {
   /**
@@ -88,11 +83,6 @@ export function defaultAllowanceOf(proxy: { defaultGenerationAllowance?: number 
 
 /**
  * A model a widget may call upstream, and the behaviour field that names it.
- *
- * @example
- * ```ts
- * const used: WidgetModel = { field: 'behaviour.model', model: 'gpt-4o-mini' };
- * ```
  */
 export interface WidgetModel {
   field: string;

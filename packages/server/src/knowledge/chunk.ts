@@ -4,11 +4,6 @@ import type { TextBlock } from './types.js';
 /**
  * Where a passage came from, for its sources: the file, the section (the
  * heading path where the passage starts), and the pages and table rows it covers.
- *
- * @example
- * ```ts
- * const location: PassageLocation = { file: 'manual.pdf', headingPath: ['Setup', 'Wi-Fi'], pageStart: 4, pageEnd: 5 };
- * ```
  */
 export interface PassageLocation {
   file: string;
@@ -24,11 +19,6 @@ export interface PassageLocation {
 /**
  * One retrievable piece of a file, as it is indexed, embedded and given to
  * the model.
- *
- * @example
- * ```ts
- * const passage: Passage = { index: 0, text: 'Prices\nPlan: Pro; Price: $20', tokens: 11, hash: '9f…', location: { file: 'prices.csv', headingPath: [], rowStart: 1, rowEnd: 1 } };
- * ```
  */
 export interface Passage {
   /** Position in the file, from 0, after duplicates are dropped. */
@@ -44,11 +34,6 @@ export interface Passage {
 
 /**
  * Options of {@link chunkBlocks}.
- *
- * @example
- * ```ts
- * const options: ChunkOptions = { fileName: 'manual.pdf', targetTokens: 300 };
- * ```
  */
 export interface ChunkOptions {
   /** The file's name, recorded in every passage's location. */

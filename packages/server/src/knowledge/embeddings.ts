@@ -4,11 +4,6 @@ import { upstreamError, upstreamRefusalOf } from '../proxy/upstream-errors.js';
 
 /**
  * Options of {@link createEmbeddings}.
- *
- * @example
- * ```ts
- * const options: EmbeddingsOptions = { apiKey, baseURL: 'https://api.openai.com/v1', model: 'text-embedding-3-small' };
- * ```
  */
 export interface EmbeddingsOptions {
   /** The key the call is made with (the widget's own or the shared one, resolved as for chat). */

@@ -7,11 +7,6 @@ import type { ExtractionJob, ProcessedFile, SliceRequest, WorkerAnswer } from '.
 
 /**
  * Options of {@link KnowledgeExtractor}.
- *
- * @example
- * ```ts
- * const options: KnowledgeExtractorOptions = { workers: 2, timeoutMs: 120_000, limits: { maxBytes: 20 * 1024 * 1024 } };
- * ```
  */
 export interface KnowledgeExtractorOptions {
   /** Worker threads reading files at once. Default: `1` (extraction is CPU-bound; the server's requests keep the other cores). */

@@ -5,11 +5,6 @@ import { Bm25Index, nearestVectors, reciprocalRankFusion, type Bm25Options } fro
  * One passage as the index holds it: an id the store gave it, its text (the
  * heading path on the first line, as `chunkBlocks` writes it), where it
  * came from, and its embedding when the upstream gave one.
- *
- * @example
- * ```ts
- * const passage: IndexedPassage = { id: 'psg_1', text: 'Returns\nReturns are free.', location: { file: 'faq.md', headingPath: ['Returns'] } };
- * ```
  */
 export interface IndexedPassage {
   id: string;
@@ -21,32 +16,17 @@ export interface IndexedPassage {
 
 /**
  * Which ranking found a result.
- *
- * @example
- * ```ts
- * const retriever: Retriever = 'keyword';
- * ```
  */
 export type Retriever = 'keyword' | 'vector';
 
 /**
  * How a search ranked: both retrievers fused, or one alone.
- *
- * @example
- * ```ts
- * const mode: RetrievalMode = 'hybrid';
- * ```
  */
 export type RetrievalMode = 'hybrid' | 'keyword' | 'vector';
 
 /**
  * Where a result stood in one retriever's ranking (from 1), with that
  * retriever's own score: BM25 for keywords, cosine similarity for vectors.
- *
- * @example
- * ```ts
- * const standing: RetrieverStanding = { rank: 1, score: 7.4 };
- * ```
  */
 export interface RetrieverStanding {
   rank: number;
@@ -91,11 +71,6 @@ export interface KnowledgeSearchResult {
 
 /**
  * Options of {@link KnowledgeIndex}.
- *
- * @example
- * ```ts
- * const options: KnowledgeIndexOptions = { candidates: 50, fusionK: 60 };
- * ```
  */
 export interface KnowledgeIndexOptions {
   /** How many results each retriever contributes before fusion. Default: `50`. */

@@ -12,11 +12,6 @@ import { KnowledgeRetriever, type RetrievedPassage } from './retrieval.js';
 /**
  * Sizes a widget's knowledge may take. Every limit is checked when a file is
  * uploaded, counting the files still being read.
- *
- * @example
- * ```ts
- * const limits: KnowledgeLimits = { maxFileBytes: 20 * 1024 * 1024, maxWidgetBytes: 200 * 1024 * 1024 };
- * ```
  */
 export interface KnowledgeLimits {
   /** Largest file, in bytes. Default: `10_485_760` (10 MiB). */
@@ -33,22 +28,12 @@ export interface KnowledgeLimits {
  * Embeddings for a widget's texts, with the key its chat would use; resolves
  * `undefined` when the upstream has no embeddings endpoint (the widget then
  * searches by keywords alone).
- *
- * @example
- * ```ts
- * const embed: WidgetEmbedder = async (widget, texts) => createEmbeddings(texts, { apiKey, baseURL });
- * ```
  */
 export type WidgetEmbedder = (widget: WidgetRecord, texts: readonly string[], signal?: AbortSignal) => Promise<EmbeddingsResult | undefined>;
 
 /**
  * Embeddings made with a key already resolved (the key of the call a
  * question belongs to); `undefined` when the upstream has no embeddings endpoint.
- *
- * @example
- * ```ts
- * const embedWithKey: KeyEmbedder = (apiKey, texts) => createEmbeddings(texts, { apiKey, baseURL });
- * ```
  */
 export type KeyEmbedder = (apiKey: string, texts: readonly string[], signal?: AbortSignal) => Promise<EmbeddingsResult | undefined>;
 
@@ -75,11 +60,6 @@ export interface KnowledgeServiceOptions {
 
 /**
  * One file to add to a widget's knowledge.
- *
- * @example
- * ```ts
- * const upload: KnowledgeUpload = { name: 'prices.csv', bytes, sourceUrl: 'https://example.com/prices' };
- * ```
  */
 export interface KnowledgeUpload {
   name: string;

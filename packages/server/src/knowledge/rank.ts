@@ -2,11 +2,6 @@ import { endianness } from 'node:os';
 
 /**
  * An id with its score in one ranking or in a fused one.
- *
- * @example
- * ```ts
- * const hit: ScoredId<string> = { id: 'psg_1', score: 0.82 };
- * ```
  */
 export interface ScoredId<T = string> {
   id: T;
@@ -16,11 +11,6 @@ export interface ScoredId<T = string> {
 /**
  * One result of {@link reciprocalRankFusion}: its fused score and where it
  * stood in each input ranking (from 1; `undefined` where it was absent).
- *
- * @example
- * ```ts
- * const result: FusedResult<string> = { id: 'psg_1', score: 0.0325, ranks: [1, 2] };
- * ```
  */
 export interface FusedResult<T = string> extends ScoredId<T> {
   ranks: (number | undefined)[];
@@ -28,11 +18,6 @@ export interface FusedResult<T = string> extends ScoredId<T> {
 
 /**
  * Options of {@link reciprocalRankFusion}.
- *
- * @example
- * ```ts
- * const options: FusionOptions = { k: 60, weights: [1, 1], limit: 5 };
- * ```
  */
 export interface FusionOptions {
   /** The constant that damps the top ranks' lead (Cormack et al.). Default: `60`. */
@@ -208,11 +193,6 @@ export function searchTerms(text: string): string[] {
 
 /**
  * Options of {@link Bm25Index}.
- *
- * @example
- * ```ts
- * const options: Bm25Options = { k1: 1.2, b: 0.75 };
- * ```
  */
 export interface Bm25Options {
   /** Term-frequency saturation. Default: `1.2`. */

@@ -3,11 +3,6 @@ import { searchTerms } from './rank.js';
 /**
  * A chat message as the widget sends it (OpenAI's shape): text, or parts of
  * which the text ones count.
- *
- * @example
- * ```ts
- * const message: ConversationMessage = { role: 'user', content: 'And how much is it?' };
- * ```
  */
 export interface ConversationMessage {
   role: string;
@@ -16,11 +11,6 @@ export interface ConversationMessage {
 
 /**
  * Options of {@link searchQueryFor}.
- *
- * @example
- * ```ts
- * const options: SearchQueryOptions = { selfContainedTerms: 6, maxEarlierMessages: 2 };
- * ```
  */
 export interface SearchQueryOptions {
   /** Distinct content words that make the last message a question of its own. Default: `6`. */

@@ -1,10 +1,5 @@
 /**
  * The formats a knowledge file may have, named by their usual extension.
- *
- * @example
- * ```ts
- * const format: KnowledgeFormat = 'pdf';
- * ```
  */
 export type KnowledgeFormat = 'txt' | 'md' | 'html' | 'pdf' | 'docx' | 'csv' | 'json';
 
@@ -22,21 +17,11 @@ export const KNOWLEDGE_FORMATS: readonly KnowledgeFormat[] = ['txt', 'md', 'html
  * What a block of extracted text is. A `row` is one table row (a CSV record,
  * an HTML, Word or Markdown table row, or one object of a JSON array) written
  * as `column: value; column: value`, so that it still makes sense alone.
- *
- * @example
- * ```ts
- * const kind: BlockKind = 'row';
- * ```
  */
 export type BlockKind = 'heading' | 'paragraph' | 'list-item' | 'code' | 'row';
 
 /**
  * One structural piece of a file's text, with where it was found.
- *
- * @example
- * ```ts
- * const block: TextBlock = { kind: 'paragraph', text: 'Returns are free within 30 days.', headingPath: ['Policies', 'Returns'], page: 3 };
- * ```
  */
 export interface TextBlock {
   kind: BlockKind;
@@ -57,11 +42,6 @@ export interface TextBlock {
 /**
  * The limits under which one file is extracted. A file past any of them
  * fails with a {@link KnowledgeFileError} that names the limit.
- *
- * @example
- * ```ts
- * const limits: ExtractionLimits = { maxBytes: 20 * 1024 * 1024, maxPages: 5_000 };
- * ```
  */
 export interface ExtractionLimits {
   /** Largest file accepted, in bytes. Default: `10_485_760` (10 MiB). */
@@ -92,11 +72,6 @@ export interface ExtractionLimits {
 
 /**
  * {@link ExtractionLimits} with defaults applied.
- *
- * @example
- * ```ts
- * const limits: ResolvedExtractionLimits = resolveExtractionLimits({});
- * ```
  */
 export type ResolvedExtractionLimits = Required<ExtractionLimits>;
 
@@ -125,11 +100,6 @@ export function resolveExtractionLimits(limits: ExtractionLimits = {}): Resolved
 
 /**
  * One file handed to extraction, as it was uploaded.
- *
- * @example
- * ```ts
- * const file: KnowledgeFileInput = { name: 'prices.csv', contentType: 'text/csv', bytes: await upload.bytes() };
- * ```
  */
 export interface KnowledgeFileInput {
   /** The file's name; its extension chooses the format. */
@@ -153,11 +123,6 @@ export interface KnowledgeFileInput {
  * - `timeout`: extraction took longer than its time budget.
  * - `out_of_memory`: extraction needed more memory than its worker may use.
  * - `overloaded`: too many files waiting for extraction.
- *
- * @example
- * ```ts
- * const reason: KnowledgeFileProblem = 'no_text';
- * ```
  */
 export type KnowledgeFileProblem =
   | 'unsupported_type'

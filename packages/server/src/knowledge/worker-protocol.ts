@@ -55,11 +55,6 @@ export interface ProcessedFile {
 
 /**
  * What the extraction worker answers, for one job.
- *
- * @example
- * ```ts
- * const answer: WorkerAnswer = { id: 1, type: 'progress', fraction: 0.5 };
- * ```
  */
 export type WorkerAnswer =
   | { id: 0; type: 'ready' }

@@ -2,11 +2,6 @@ import { MemoryRateLimiter, type RateLimiter, type RateLimitResult } from './rat
 
 /**
  * One rate limit to count a request against: at most `limit` per `windowMs` for `key`.
- *
- * @example
- * ```ts
- * const check: RateCheck = { key: 'proxy:widget:wgt_1', limit: 600, windowMs: 60_000 };
- * ```
  */
 export interface RateCheck {
   key: string;

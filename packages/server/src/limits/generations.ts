@@ -2,11 +2,6 @@
  * Generations each response (or each image) costs, by model. A model not
  * listed costs what its longest listed prefix costs (`gpt-4o-2024-08-06` →
  * `gpt-4o`), and `default` when no prefix matches.
- *
- * @example
- * ```ts
- * const costs: GenerationCosts = { ...defaultGenerationCosts, 'gpt-4o': 3 };
- * ```
  */
 export type GenerationCosts = Readonly<Record<string, number>>;
 

@@ -21,11 +21,6 @@ export interface RateLimitResult {
  * same sliding window: {@link MemoryRateLimiter}, in-process (limits hold per
  * instance), and `RedisRateLimiter`, shared by every instance (what
  * `createAirlock` uses when `redis` is configured).
- *
- * @example
- * ```ts
- * const limiter: RateLimiter = new MemoryRateLimiter();
- * ```
  */
 export interface RateLimiter {
   /** Counts one request for `key`; refuses it when `limit` were already counted in the window. */

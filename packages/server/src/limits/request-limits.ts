@@ -5,11 +5,6 @@ import type { LimitCounters, RateCheck } from './counters.js';
  * Request limits of the proxy, counted by the context's {@link LimitCounters}:
  * in this process by default, in Redis (shared by every instance) when
  * `redis` is configured.
- *
- * @example
- * ```ts
- * const limits: ProxyLimitsOptions = { visitorRequestsPerMinute: 10, addressRequestsPerMinute: 120, concurrentStreamsPerVisitor: 2 };
- * ```
  */
 export interface ProxyLimitsOptions {
   /** Requests per minute for one widget, all visitors together. Default: `600`. */
@@ -32,11 +27,6 @@ export interface ProxyLimitsOptions {
 
 /**
  * What the limits need to know about the caller (from its verified token).
- *
- * @example
- * ```ts
- * const caller: LimitedCaller = { widgetId: 'wgt_1', subject: 'visitor_1', tokenId: 'jti', expiresAt: Date.now() + 600_000, limits: { requests: 20 } };
- * ```
  */
 export interface LimitedCaller {
   widgetId: string;

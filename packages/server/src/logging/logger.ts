@@ -2,11 +2,6 @@ import { currentRequestContext } from './request-context.js';
 
 /**
  * Severity of a log line.
- *
- * @example
- * ```ts
- * const level: LogLevel = 'warn';
- * ```
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 

@@ -3,11 +3,6 @@ import { randomUUID } from 'node:crypto';
 
 /**
  * What the logger knows about the request being handled.
- *
- * @example
- * ```ts
- * const current: RequestLogContext = { requestId: 'req_5f0c…' };
- * ```
  */
 export interface RequestLogContext {
   requestId: string;

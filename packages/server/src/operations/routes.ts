@@ -8,11 +8,6 @@ const checkTimeoutMs = 2_000;
 
 /**
  * What a readiness check found for one dependency.
- *
- * @example
- * ```ts
- * const result: ReadinessCheck = { name: 'store', ok: false };
- * ```
  */
 export interface ReadinessCheck {
   name: string;

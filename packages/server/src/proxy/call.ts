@@ -60,11 +60,6 @@ export interface CallContext {
 
 /**
  * Tokens one call used, as the usage meter records them.
- *
- * @example
- * ```ts
- * const usage: MeteredUsage = { inputTokens: 12, outputTokens: 40 };
- * ```
  */
 export interface MeteredUsage {
   inputTokens: number;
@@ -126,11 +121,6 @@ export interface UpstreamStep {
 
 /**
  * An endpoint's upstream call, as {@link ProxyEndpoint.prepare} builds it.
- *
- * @example
- * ```ts
- * const prepared: PreparedCall = { model, units: 1, spendsOutputTokens: true, send: async (step) => json(await step.client.chat.completions.create(params)) };
- * ```
  */
 export interface PreparedCall {
   /** The model whose cost is reserved. */
@@ -152,11 +142,6 @@ export interface PreparedCall {
  * {@link runProxyCall} runs the rest in its fixed order. Returning a
  * `Response` answers without the upstream (no key, claim, slot or
  * reservation is taken).
- *
- * @example
- * ```ts
- * const endpoint: ProxyEndpoint = { async prepare(context, services) { const body = await readJsonObject(context.request, services.input.maxBodyBytes); return { model, units: 1, spendsOutputTokens: true, send } } };
- * ```
  */
 export interface ProxyEndpoint {
   prepare(context: CallContext, services: ProxyServices): Promise<PreparedCall | Response>;

@@ -88,11 +88,6 @@ export const chatCompletions: ProxyEndpoint = {
  * How a chat answer reaches the client when the endpoint does not speak
  * chat completions itself (the Responses API, the UI message stream).
  * Without one, the upstream's stream and JSON go through as they are.
- *
- * @example
- * ```ts
- * const output: AnswerOutput = { stream: { headers: { 'content-type': 'text/event-stream' }, transform: () => chatStreamToResponses({ model }) }, json: (completion) => responseFromChatCompletion(completion, { model }) };
- * ```
  */
 export interface AnswerOutput {
   /** Whether the client gets the upstream's usage chunk (chat completions: when it asked). Default: `true`. */
@@ -177,11 +172,6 @@ export function answerChat(services: ProxyServices, context: CallContext, chat: 
 
 /**
  * One chat call to make upstream; `messages` runs once the claim, stream slot and generations are held.
- *
- * @example
- * ```ts
- * const chat: ChatCall = { model: 'gpt-4o-mini', stream: true, maxOutputTokens: 512, messages: async () => ({ messages: [{ role: 'user', content: 'Hi' }] }) };
- * ```
  */
 export interface ChatCall {
   model: string;

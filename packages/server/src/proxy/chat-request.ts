@@ -7,11 +7,6 @@ import type { ChatInputLimits } from './proxy-services.js';
  * A conversation to answer, as every chat-shaped endpoint (chat
  * completions, the Responses API, the UI message stream) reads it from its
  * own body.
- *
- * @example
- * ```ts
- * const chat: ChatRequest = { turns: [{ role: 'user', content: 'Hello' }], clientInstructions: [], model: 'gpt-4o-mini', stream: true };
- * ```
  */
 export interface ChatRequest {
   /** The conversation, oldest first, ending with the visitor's turn. */

@@ -5,11 +5,6 @@ import type { MemoryStrategy } from '../stores/store.js';
 
 /**
  * One turn of a conversation as the client sent it.
- *
- * @example
- * ```ts
- * const turn: ChatTurn = { role: 'user', content: 'Hello' };
- * ```
  */
 export interface ChatTurn {
   role: 'user' | 'assistant';
@@ -62,11 +57,6 @@ export async function countTurnTokens(turns: readonly ChatTurn[]): Promise<numbe
 
 /**
  * What a memory strategy needs besides the turns.
- *
- * @example
- * ```ts
- * const context: MemoryContext = { model: 'gpt-4o-mini', systemPrompt: 'Be brief.', maxOutputTokens: 1024, widgetId: 'wgt_1' };
- * ```
  */
 export interface MemoryContext {
   model: string;
@@ -80,11 +70,6 @@ export interface MemoryContext {
 
 /**
  * Cache and summariser behind `tokenized-summary`.
- *
- * @example
- * ```ts
- * const summaries: SummaryService = { get: (key) => store.getConversationSummary(key).then((s) => s?.summary), put, summarise };
- * ```
  */
 export interface SummaryService {
   get(key: string): Promise<string | undefined>;
@@ -95,11 +80,6 @@ export interface SummaryService {
 
 /**
  * The conversation to send upstream: an optional summary of older turns plus the turns kept.
- *
- * @example
- * ```ts
- * const result: MemoryResult = { summary: 'The visitor asked about tides.', turns: [{ role: 'user', content: 'And tomorrow?' }] };
- * ```
  */
 export interface MemoryResult {
   summary?: string;

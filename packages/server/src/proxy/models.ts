@@ -4,11 +4,6 @@ import type { WidgetRecord } from '../stores/store.js';
 
 /**
  * One model as OpenAI's `GET /v1/models` lists it.
- *
- * @example
- * ```ts
- * const model: ModelObject = { id: 'gpt-4o-mini', object: 'model', created: 1764720000, owned_by: 'airlock' };
- * ```
  */
 export interface ModelObject {
   id: string;

@@ -15,11 +15,6 @@ import type { UpstreamClients } from './upstream.js';
 
 /**
  * Limits on what a client may send in one proxy request.
- *
- * @example
- * ```ts
- * const limits: ChatInputLimits = { ...defaultChatInputLimits, maxMessages: 40 };
- * ```
  */
 export interface ChatInputLimits {
   /** Largest body in bytes. Default: 64 KB. */
@@ -181,11 +176,6 @@ export async function reserveGenerations(
 
 /**
  * Proxy settings of `createAirlock` (`AirlockOptions.proxy`).
- *
- * @example
- * ```ts
- * const proxy: ProxyOptions = { maxOutputTokens: 2048, defaultGenerationAllowance: 1_000, limits: { visitorRequestsPerMinute: 10 } };
- * ```
  */
 export interface ProxyOptions {
   /** Server-wide cap on output tokens per answer; a widget's `maxOutputTokens` cannot exceed it. Default: `4096`. */

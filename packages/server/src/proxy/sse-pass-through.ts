@@ -40,11 +40,6 @@ export function sseErrorEvent(error: AirlockError): Uint8Array {
 
 /**
  * Token counts an upstream reported (OpenAI's `usage`).
- *
- * @example
- * ```ts
- * const usage: ReportedUsage = { prompt_tokens: 12, completion_tokens: 40 };
- * ```
  */
 export interface ReportedUsage {
   prompt_tokens?: number;
@@ -53,11 +48,6 @@ export interface ReportedUsage {
 
 /**
  * What a stream carried, for metering.
- *
- * @example
- * ```ts
- * const meter: StreamMeter = { usage: { prompt_tokens: 12, completion_tokens: 40 }, contentChunks: 41 };
- * ```
  */
 export interface StreamMeter {
   /** The usage chunk (`stream_options.include_usage`), when the stream got that far. */
@@ -285,11 +275,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * Options of {@link sseResponse}. The relay stops the upstream generation
  * itself when it gives up (a timeout, the client gone): it destroys the
  * upstream body, which closes its connection.
- *
- * @example
- * ```ts
- * const options: PassThroughOptions = { firstChunkTimeoutMs: 30_000, idleTimeoutMs: 60_000 };
- * ```
  */
 export interface PassThroughOptions {
   /** Longest wait for the first chunk, in ms. */

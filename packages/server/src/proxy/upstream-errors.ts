@@ -4,11 +4,6 @@ import { AirlockError } from '../errors.js';
 /**
  * What the upstream said when it refused a call, without its message (which
  * can echo key fragments): for the operator's log.
- *
- * @example
- * ```ts
- * const refusal: UpstreamRefusal = { status: 401, code: 'invalid_api_key', type: 'invalid_request_error' };
- * ```
  */
 export interface UpstreamRefusal {
   /** The HTTP status; `200` for an error event inside a streamed answer. */

@@ -3,11 +3,6 @@ import https from 'node:https';
 
 /**
  * Options of {@link createUpstreamFetch}.
- *
- * @example
- * ```ts
- * const options: UpstreamFetchOptions = { freeSocketTimeoutMs: 4_000 };
- * ```
  */
 export interface UpstreamFetchOptions {
   /** How long an idle keep-alive connection is kept for reuse, in ms. Default: `4_000` (as undici's `fetch`). */

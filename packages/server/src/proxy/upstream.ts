@@ -4,11 +4,6 @@ import { createUpstreamFetch, type UpstreamFetch } from './upstream-fetch.js';
 
 /**
  * Where and how Airlock calls OpenAI (or any OpenAI-compatible server).
- *
- * @example
- * ```ts
- * const upstream: UpstreamOptions = { apiKey: process.env.OPENAI_API_KEY, baseURL: 'https://api.openai.com/v1' };
- * ```
  */
 export interface UpstreamOptions {
   /** The operator's shared key. Default: none (requests needing it fail with `upstream_key_invalid`). */
@@ -40,11 +35,6 @@ export interface UpstreamOptions {
 
 /**
  * {@link UpstreamOptions} with defaults applied.
- *
- * @example
- * ```ts
- * const settings: ResolvedUpstream = resolveUpstream({ apiKey });
- * ```
  */
 export type ResolvedUpstream = Required<Omit<UpstreamOptions, 'apiKey' | 'fetch'>> & Pick<UpstreamOptions, 'apiKey' | 'fetch'>;
 

@@ -27,21 +27,11 @@ import type {
 
 /**
  * A row as a driver returns it.
- *
- * @example
- * ```ts
- * const row: Row = { id: 'kf_1', status: 'ready' };
- * ```
  */
 export type Row = Record<string, unknown>;
 
 /**
  * One statement with its named parameters (`@name` in `sql`).
- *
- * @example
- * ```ts
- * const query: Query = { sql: 'SELECT * FROM knowledge_files WHERE id = @fileId', params: { fileId } };
- * ```
  */
 export interface Query {
   sql: string;
@@ -66,11 +56,6 @@ export type Operation<T> = Generator<Query, T, Row[]>;
  * A passage as both dialects insert it. `terms` is its text as keyword
  * search reads it (`searchTerms`, joined by spaces), so the keyword index of
  * either database holds exactly the words the query is made of.
- *
- * @example
- * ```ts
- * const row: PassageRow = { ordinal: 0, text: 'Returns are free.', headingPath: '[]', pageStart: null, pageEnd: null, rowStart: null, rowEnd: null, tokens: 4, hash, vector: null, terms: 'returns are free' };
- * ```
  */
 export interface PassageRow {
   ordinal: number;

@@ -11,11 +11,6 @@ import type { KnowledgeFormat } from '../knowledge/types.js';
  * read and embedded, searchable, or refused (with a reason in `error`).
  * Only `ready` files are searched, and a file becomes `ready` only with its
  * passages, in one transaction ({@link KnowledgeStore.replacePassages}).
- *
- * @example
- * ```ts
- * const status: KnowledgeFileStatus = 'processing';
- * ```
  */
 export type KnowledgeFileStatus = 'queued' | 'processing' | 'ready' | 'failed';
 
@@ -70,11 +65,6 @@ export interface KnowledgeFileRecord {
 
 /**
  * What {@link KnowledgeStore.addFile} takes.
- *
- * @example
- * ```ts
- * const input: NewKnowledgeFile = { widgetId, name: 'manual.pdf', format: 'pdf', bytes: data.length, sha256: sha256Hex(data) };
- * ```
  */
 export interface NewKnowledgeFile {
   widgetId: string;
@@ -127,11 +117,6 @@ export interface KnowledgeFilePatch {
 /**
  * A passage to store: one of the extractor's passages, with its embedding
  * when the upstream gave one.
- *
- * @example
- * ```ts
- * const input: KnowledgePassageInput = { ...passage, vector: vectors[passage.index] };
- * ```
  */
 export interface KnowledgePassageInput extends Passage {
   /** Its embedding; every vector of one file has the same length. Default: none. */
@@ -140,11 +125,6 @@ export interface KnowledgePassageInput extends Passage {
 
 /**
  * What {@link KnowledgeStore.replacePassages} records about the passages' vectors.
- *
- * @example
- * ```ts
- * const options: ReplacePassagesOptions = { embeddingModel: 'text-embedding-3-small' };
- * ```
  */
 export interface ReplacePassagesOptions {
   /** The model the vectors come from. Default: none. */

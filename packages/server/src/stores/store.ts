@@ -3,11 +3,6 @@ import type { SealedSecret } from '../vault/vault.js';
 
 /**
  * What visitors see of a widget; sent to the browser with each token.
- *
- * @example
- * ```ts
- * const presentation: WidgetPresentation = { title: 'Ask us', theme: 'auto', greeting: 'Hi!' };
- * ```
  */
 export interface WidgetPresentation {
   title: string;
@@ -30,11 +25,6 @@ export interface WidgetPresentation {
  * - `recent-context`: the last `messages` messages;
  * - `limited-recall`: the first user message plus the last `messages` messages;
  * - `tokenized-summary`: turns beyond `budgetTokens` folded into a running summary made by the model.
- *
- * @example
- * ```ts
- * const memory: MemoryStrategy = { strategy: 'recent-context', messages: 10 };
- * ```
  */
 export type MemoryStrategy =
   | { strategy: 'standard' }
@@ -51,11 +41,6 @@ export type MemoryStrategy =
 /**
  * How the server talks to the model for a widget. Never sent to a browser.
  * Every field is optional except the model; see docs/configuring-widgets.md.
- *
- * @example
- * ```ts
- * const behaviour: WidgetBehaviour = { model: 'gpt-4o-mini', systemPrompt: 'Be brief.', memory: { strategy: 'recent-context', messages: 8 } };
- * ```
  */
 export interface WidgetBehaviour {
   /** Model used when the client names none (and the only one allowed without `allowedModels`). */
@@ -202,11 +187,6 @@ export interface UsageIncrement {
 
 /**
  * One widget's usage on one UTC day.
- *
- * @example
- * ```ts
- * const days: UsageDay[] = await store.listUsage('wgt_1', '2026-11-01', '2026-11-30');
- * ```
  */
 export interface UsageDay {
   day: string;
@@ -234,11 +214,6 @@ export interface GenerationBalance {
 
 /**
  * Generations an account spent, for {@link Store.addGenerationsUsed}.
- *
- * @example
- * ```ts
- * const spent: GenerationIncrement = { accountId: 'acme', amount: 3 };
- * ```
  */
 export interface GenerationIncrement {
   accountId: string;
@@ -361,11 +336,6 @@ export const SHARED_KEY_OWNER = '@shared';
 /**
  * Status of a stored OpenAI key: `invalid` once the upstream refused it (401),
  * `revoked` once replaced or revoked (its ciphertext is then destroyed).
- *
- * @example
- * ```ts
- * const status: OpenAiKeyStatus = 'active';
- * ```
  */
 export type OpenAiKeyStatus = 'active' | 'invalid' | 'revoked';
 
@@ -474,11 +444,6 @@ export interface WidgetForCall {
 /**
  * The stored OpenAI keys one widget call may use: its account's current key
  * and the stored shared key, each as {@link Store.getOpenAiKey} gives it.
- *
- * @example
- * ```ts
- * const keys: StoredKeys = { own: await store.getOpenAiKey(widget.accountId), shared: await store.getOpenAiKey(SHARED_KEY_OWNER) };
- * ```
  */
 export interface StoredKeys {
   own?: OpenAiKeyRecord;

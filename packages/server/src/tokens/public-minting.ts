@@ -12,11 +12,6 @@ import { publicConfig } from '../widgets/public-config.js';
 
 /**
  * A rate limit: at most `limit` requests per `windowSeconds`.
- *
- * @example
- * ```ts
- * const perAddress: RateLimit = { limit: 30, windowSeconds: 60 };
- * ```
  */
 export interface RateLimit {
   limit: number;
@@ -47,11 +42,6 @@ export const defaultMintRateLimits: Required<MintRateLimits> = {
 
 /**
  * Told about every token minted, public or backend: a view of the widget.
- *
- * @example
- * ```ts
- * const event: TokenMintedEvent = { widgetId: 'wgt_1', subject: 'vis_1', via: 'public', origin: 'https://example.com' };
- * ```
  */
 export interface TokenMintedEvent {
   widgetId: string;
@@ -65,11 +55,6 @@ export interface TokenMintedEvent {
  * A human check for public minting, such as a Turnstile or hCaptcha
  * verification. Return `false` to refuse (403 `forbidden`). `body` is the
  * parsed request body, so the widget may send the challenge answer in it.
- *
- * @example
- * ```ts
- * const verifyHuman: VerifyHuman = async (_request, { body }) => checkTurnstile(String(body.human ?? ''));
- * ```
  */
 export type VerifyHuman = (request: Request, details: { widgetId: string; body: Record<string, unknown> }) => boolean | Promise<boolean>;
 
@@ -154,11 +139,6 @@ export const visitorSubjectPrefix = 'v:';
 /**
  * What a visitor's mint request is: the page's site (the origin that shows
  * the widget), the origin the token's calls will come from, and the widget.
- *
- * @example
- * ```ts
- * const input: VisitorMintInput = { site: 'https://shop.example.com', origin: 'https://shop.example.com' };
- * ```
  */
 export interface VisitorMintInput {
   /** The site the widget is shown on; it must be in the widget's allowed origins. */

@@ -6,11 +6,6 @@ import { loadUsableWidget, mintFor } from './public-minting.js';
 
 /**
  * The signed-in user, as your `authenticate` hook reports it.
- *
- * @example
- * ```ts
- * const user: TokenHandlerUser = { id: 'user_42', limits: { requests: 50 } };
- * ```
  */
 export interface TokenHandlerUser {
   /** Becomes the token's subject (`sub`). */
@@ -21,11 +16,6 @@ export interface TokenHandlerUser {
 
 /**
  * Options of `airlock.tokenHandler()`.
- *
- * @example
- * ```ts
- * const options: TokenHandlerOptions = { widgetId: 'wgt_1', authenticate: async (request) => userFromSession(request) };
- * ```
  */
 export interface TokenHandlerOptions {
   /**

@@ -37,11 +37,6 @@ export interface VerifiedToken {
 
 /**
  * What to put in a new token.
- *
- * @example
- * ```ts
- * const input: MintInput = { widgetId: 'wgt_1', subject: 'user_42', epoch: 0, limits: { requests: 20 } };
- * ```
  */
 export interface MintInput {
   widgetId: string;

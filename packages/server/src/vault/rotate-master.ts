@@ -4,11 +4,6 @@ import type { SecretBinding, Vault } from './vault.js';
 
 /**
  * What a master-key rotation did.
- *
- * @example
- * ```ts
- * const report: RotationReport = { total: 12, rewrapped: 10, alreadyCurrent: 2, changedMeanwhile: 0 };
- * ```
  */
 export interface RotationReport {
   total: number;

@@ -7,11 +7,6 @@ const formatVersion = 1;
 /**
  * What a secret is bound to. A ciphertext only opens with the same binding,
  * so a sealed value copied to another row or account does not decrypt.
- *
- * @example
- * ```ts
- * const binding: SecretBinding = { accountId: 'acct_1', recordId: 'key_1', purpose: 'openai-key' };
- * ```
  */
 export interface SecretBinding {
   accountId: string;

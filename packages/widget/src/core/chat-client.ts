@@ -5,11 +5,6 @@ import type { TokenClient } from './token-client';
 /**
  * One turn of a conversation as sent to the server. The server adds the system
  * prompt; the widget never sends one.
- *
- * @example
- * ```ts
- * const message: ChatMessage = { role: 'user', content: 'Hello' };
- * ```
  */
 export interface ChatMessage {
   role: 'user' | 'assistant';
@@ -18,11 +13,6 @@ export interface ChatMessage {
 
 /**
  * Options of {@link ChatClient}.
- *
- * @example
- * ```ts
- * const options: ChatClientOptions = { apiBase: 'https://example.com/airlock', tokens };
- * ```
  */
 export interface ChatClientOptions {
   /** Base URL of the Airlock server, e.g. `https://example.com/airlock`. Required. */
@@ -37,11 +27,6 @@ export interface ChatClientOptions {
  * Options of one {@link ChatClient} request. `onSources` (from
  * {@link ReadChatStreamOptions}) receives a chat answer's sources when the
  * widget has knowledge.
- *
- * @example
- * ```ts
- * const options: ChatStreamOptions = { signal: AbortSignal.timeout(60_000), idempotencyKey: randomId(), onSources: showSources };
- * ```
  */
 export interface ChatStreamOptions extends ReadChatStreamOptions {
   /** Aborts the request and the stream. Default: `undefined` (never aborted). */

@@ -7,11 +7,6 @@ const brand = Symbol.for('airlock.widget.error');
 
 /**
  * Options of {@link WidgetError}.
- *
- * @example
- * ```ts
- * const options: WidgetErrorOptions = { status: 429 };
- * ```
  */
 export interface WidgetErrorOptions {
   /** HTTP status of the response that carried the error. Default: `undefined` (none). */

@@ -5,11 +5,6 @@ import { WidgetError, toErrorCode } from './errors';
 /**
  * One Server-Sent Event. OpenAI's streams use only `data`; `event` and `id`
  * are kept so the parser stays a faithful SSE parser.
- *
- * @example
- * ```ts
- * const event: ServerSentEvent = { event: 'message', data: '{"choices":[]}' };
- * ```
  */
 export interface ServerSentEvent {
   /** The `event:` field, `message` when absent. */
@@ -86,11 +81,6 @@ export class SseParser {
 
 /**
  * Options of {@link readChatStream} (and of each {@link ChatClient} request).
- *
- * @example
- * ```ts
- * const options: ReadChatStreamOptions = { onSources: (sources) => console.log(sources.map((source) => source.title)) };
- * ```
  */
 export interface ReadChatStreamOptions {
   /**

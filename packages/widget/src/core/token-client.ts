@@ -5,11 +5,6 @@ import { randomId } from './ids';
 /**
  * A widget token as the widget keeps it. `widget` is present when the token
  * came from public minting (or a `getToken` callback that passes it through).
- *
- * @example
- * ```ts
- * const token: WidgetToken = { token: 'eyJ…', expiresAt: Date.now() + 600_000 };
- * ```
  */
 export interface WidgetToken {
   /** The JWT sent as `Authorization: Bearer <token>`. */
@@ -28,11 +23,6 @@ export interface WidgetToken {
 
 /**
  * Options of {@link TokenClient}.
- *
- * @example
- * ```ts
- * const options: TokenClientOptions = { widgetId: 'wgt_1', apiBase: 'https://example.com/airlock' };
- * ```
  */
 export interface TokenClientOptions {
   /** The widget to mint tokens for. Required. */

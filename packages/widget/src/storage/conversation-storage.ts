@@ -7,21 +7,11 @@ import { readSources } from '../core/answer-sources';
  * - `'indexeddb'`: survives reloads and new tabs (through `idb-keyval`);
  * - `'session'`: `sessionStorage`, gone when the tab closes;
  * - `'memory'`: gone on reload.
- *
- * @example
- * ```ts
- * const kind: StorageKind = 'session';
- * ```
  */
 export type StorageKind = 'indexeddb' | 'session' | 'memory';
 
 /**
  * One stored message of a conversation.
- *
- * @example
- * ```ts
- * const message: StoredMessage = { id: 'm1', role: 'user', content: 'Hi', key: 'c4f…' };
- * ```
  */
 export interface StoredMessage {
   id: string;
@@ -35,11 +25,6 @@ export interface StoredMessage {
 
 /**
  * What a widget persists.
- *
- * @example
- * ```ts
- * const state: StoredConversation = { visitorId: 'b7c…', messages: [] };
- * ```
  */
 export interface StoredConversation {
   visitorId?: string;

@@ -8,11 +8,6 @@ import { createStyleSheet } from './styles';
  * - `'launcher'`: a bubble in the corner that opens a floating panel;
  * - `'inline'`: fills a target element;
  * - `'page'`: fills the whole viewport (the iframe page uses it).
- *
- * @example
- * ```ts
- * const mode: WidgetMode = 'inline';
- * ```
  */
 export type WidgetMode = 'launcher' | 'inline' | 'page';
 

@@ -43,11 +43,6 @@ export interface UIChatRequest {
 
 /**
  * Options of {@link parseUIChatRequest}.
- *
- * @example
- * ```ts
- * const options: ParseUIChatOptions = { allowClientInstructions: widget.behaviour.allowClientInstructions };
- * ```
  */
 export interface ParseUIChatOptions {
   /**

@@ -46,11 +46,6 @@ export interface UIStreamSource {
 
 /**
  * Options of {@link UIMessageStreamTranslator} and {@link chatStreamToUIMessageStream}.
- *
- * @example
- * ```ts
- * const options: UIMessageStreamOptions = { messageId: 'msg-42', sources: [{ id: 'kb-1', url: 'https://example.com/faq' }] };
- * ```
  */
 export interface UIMessageStreamOptions {
   /** The answer's message id (the `start` chunk's `messageId`). Default: a new random `msg-<uuid>`. */
@@ -61,22 +56,12 @@ export interface UIMessageStreamOptions {
 
 /**
  * Why an answer ended, in the AI SDK's terms (its `FinishReason`).
- *
- * @example
- * ```ts
- * const reason: UIFinishReason = 'content-filter';
- * ```
  */
 export type UIFinishReason = 'stop' | 'length' | 'content-filter' | 'tool-calls' | 'error' | 'other';
 
 /**
  * One chunk of the UI message stream protocol (the AI SDK's
  * `UIMessageChunk`), the ones a text answer uses.
- *
- * @example
- * ```ts
- * const chunk: UIStreamChunk = { type: 'text-delta', id: 'text-0', delta: 'Hello' };
- * ```
  */
 export type UIStreamChunk =
   | { type: 'start'; messageId: string }
