@@ -68,12 +68,13 @@ async function main() {
     );
   };
 
-  const load1 = () => loadavg().map((value) => value.toFixed(2)).join(' ');
+  const load1 = () =>
+    loadavg()
+      .map((value) => value.toFixed(2))
+      .join(' ');
   console.log(`bench/instances: PostgreSQL + Redis, 50 chunks per stream; node ${process.version}; ${quick ? 'quick' : 'full'} run; load average ${load1()}\n`);
   await pace(10);
-  await compare('200 concurrent streams, paced upstream (50 chunks, 10 ms apart)', (targets, warm) =>
-    load(targets, 200, warm ? 200 : quick ? 400 : 1_000),
-  );
+  await compare('200 concurrent streams, paced upstream (50 chunks, 10 ms apart)', (targets, warm) => load(targets, 200, warm ? 200 : quick ? 400 : 1_000));
   await pace(0);
   await compare('instant upstream, 50 in flight (CPU-bound)', (targets, warm) => timed(targets, 50, warm ? 0.5 : quick ? 2 : 5));
 

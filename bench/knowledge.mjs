@@ -55,22 +55,24 @@ async function loadKnowledge() {
   );
   // The extractor finds its worker at dist/knowledge/extract-worker.js beside its bundle.
   const outdir = join(server, 'node_modules/.cache/airlock-bench-knowledge/dist');
-  await esbuild.build({
-    entryPoints: {
-      knowledge: join(server, 'src/knowledge/index.ts'),
-      'knowledge/extract-worker': join(server, 'src/knowledge/extract-worker.ts'),
-      'test-files': join(server, 'test/knowledge/files.ts'),
-      stored: join(server, 'bench-entry-stored.ts'),
-    },
-    outdir,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    outExtension: { '.js': '.js' },
-    logLevel: 'silent',
-  }).finally(() => rmSync(join(server, 'bench-entry-stored.ts'), { force: true }));
+  await esbuild
+    .build({
+      entryPoints: {
+        knowledge: join(server, 'src/knowledge/index.ts'),
+        'knowledge/extract-worker': join(server, 'src/knowledge/extract-worker.ts'),
+        'test-files': join(server, 'test/knowledge/files.ts'),
+        stored: join(server, 'bench-entry-stored.ts'),
+      },
+      outdir,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      outExtension: { '.js': '.js' },
+      logLevel: 'silent',
+    })
+    .finally(() => rmSync(join(server, 'bench-entry-stored.ts'), { force: true }));
   const knowledge = await import(pathToFileURL(join(outdir, 'knowledge.js')).href);
   const stored = await import(pathToFileURL(join(outdir, 'stored.js')).href);
   const files = await import(pathToFileURL(join(outdir, 'test-files.js')).href);
@@ -110,13 +112,21 @@ function otherFormats(documents, kit) {
   for (const { name, blocks } of documents) {
     const base = name.replace(/\.md$/, '').replaceAll('/', '-');
     const body = blocks
-      .map((block) => (block.kind === 'heading' ? `<h${block.level}>${escapeHtml(block.text)}</h${block.level}>` : block.kind === 'code' ? `<pre>${escapeHtml(block.text)}</pre>` : `<p>${escapeHtml(block.text)}</p>`))
+      .map((block) =>
+        block.kind === 'heading'
+          ? `<h${block.level}>${escapeHtml(block.text)}</h${block.level}>`
+          : block.kind === 'code'
+            ? `<pre>${escapeHtml(block.text)}</pre>`
+            : `<p>${escapeHtml(block.text)}</p>`,
+      )
       .join('\n');
     html.push({ name: `${base}.html`, bytes: Buffer.from(`<!doctype html><html><head><title>${base}</title></head><body><main>${body}</main></body></html>`) });
     docx.push({
       name: `${base}.docx`,
       // The test writer puts text in as it is: escaped here. It defines heading styles 1 to 3.
-      bytes: kit.makeDocx(blocks.map((block) => kit.wordParagraph(escapeHtml(block.text), block.kind === 'heading' ? `Heading${Math.min(block.level, 3)}` : undefined)).join('')),
+      bytes: kit.makeDocx(
+        blocks.map((block) => kit.wordParagraph(escapeHtml(block.text), block.kind === 'heading' ? `Heading${Math.min(block.level, 3)}` : undefined)).join(''),
+      ),
     });
     // Pages of 45 lines of at most 90 characters, headings in larger type.
     const lines = [];
@@ -215,7 +225,9 @@ async function latency(kit, sentences, questions, embed) {
     const vectors = await embed(texts, dimensions);
     const questionVectors = await embed(questions, dimensions);
     const buildStart = performance.now();
-    const index = new kit.KnowledgeIndex(texts.map((text, position) => ({ id: `p${position}`, text, location: { file: 'bench.md', headingPath: [] }, vector: vectors[position] })));
+    const index = new kit.KnowledgeIndex(
+      texts.map((text, position) => ({ id: `p${position}`, text, location: { file: 'bench.md', headingPath: [] }, vector: vectors[position] })),
+    );
     const buildMs = performance.now() - buildStart;
     const floor = [];
     for (let round = 0; round < rounds; round += 1) {
@@ -260,7 +272,13 @@ async function storedLatency(kit, texts, vectors, questions, questionVectors, di
   const store = new kit.SqliteStore({ path: join(dir, 'airlock.db') });
   try {
     await store.migrate();
-    const widget = await store.createWidget({ name: 'bench', type: 'chat', allowedOrigins: [], presentation: { title: 'Bench', theme: 'auto' }, behaviour: { model: 'gpt-4o-mini' } });
+    const widget = await store.createWidget({
+      name: 'bench',
+      type: 'chat',
+      allowedOrigins: [],
+      presentation: { title: 'Bench', theme: 'auto' },
+      behaviour: { model: 'gpt-4o-mini' },
+    });
     const knowledge = new kit.SqliteKnowledgeStore(store.database);
     const { file } = await knowledge.addFile({ widgetId: widget.id, name: 'bench.md', format: 'md', bytes: 1, sha256: 'a'.repeat(64) });
     await knowledge.replacePassages(
@@ -302,10 +320,16 @@ async function quality(kit, questions, embed) {
     for (const passage of result.passages) passages.push({ id: `${file.name}#${passage.index}`, text: passage.text, location: passage.location });
   }
   await extractor.close();
-  const vectors = await embed(passages.map((passage) => passage.text), 256);
+  const vectors = await embed(
+    passages.map((passage) => passage.text),
+    256,
+  );
   const index = new kit.KnowledgeIndex(passages.map((passage, position) => ({ ...passage, vector: vectors[position] })));
   const documents = new kit.Bm25Index(files.map((file) => ({ id: file.name, text: file.bytes.toString('utf8') })));
-  const questionVectors = await embed(questions.map((item) => item.question), 256);
+  const questionVectors = await embed(
+    questions.map((item) => item.question),
+    256,
+  );
 
   const sectionHit = (passage, answers) =>
     answers.some((answer) => answer.file === passage.location.file && passage.location.headingPath.some((heading) => plain(heading) === plain(answer.section)));
@@ -315,7 +339,12 @@ async function quality(kit, questions, embed) {
     if (rank <= 5) entry.found += 1;
     entry.reciprocal += 1 / rank;
   };
-  const results = { keyword: { section: metrics(), file: metrics() }, vector: { section: metrics(), file: metrics() }, hybrid: { section: metrics(), file: metrics() }, served: { section: metrics(), file: metrics() } };
+  const results = {
+    keyword: { section: metrics(), file: metrics() },
+    vector: { section: metrics(), file: metrics() },
+    hybrid: { section: metrics(), file: metrics() },
+    served: { section: metrics(), file: metrics() },
+  };
   const baseline = metrics();
   const served = await servedSearch(kit, passages, vectors);
   for (const [position, item] of questions.entries()) {
@@ -343,7 +372,9 @@ async function quality(kit, questions, embed) {
   }
   const count = questions.length;
   const figure = (entry) => `${((entry.found / count) * 100).toFixed(0)}% | ${(entry.reciprocal / count).toFixed(2)}`;
-  console.log(`${files.length} files, ${passages.length} passages, ${count} questions. Vectors: the stand-in's hashed n-grams (256 dimensions), not a semantic model.`);
+  console.log(
+    `${files.length} files, ${passages.length} passages, ${count} questions. Vectors: the stand-in's hashed n-grams (256 dimensions), not a semantic model.`,
+  );
   console.log('| retrieval | section recall@5 | section MRR | file recall@5 | file MRR |');
   console.log('|---|---|---|---|---|');
   console.log(`| baseline: BM25 over whole documents | — | — | ${figure(baseline)} |`);
@@ -358,7 +389,13 @@ async function servedSearch(kit, passages, vectors) {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-bench-knowledge-'));
   const store = new kit.SqliteStore({ path: join(dir, 'airlock.db') });
   await store.migrate();
-  const widget = await store.createWidget({ name: 'bench', type: 'chat', allowedOrigins: [], presentation: { title: 'Bench', theme: 'auto' }, behaviour: { model: 'gpt-4o-mini' } });
+  const widget = await store.createWidget({
+    name: 'bench',
+    type: 'chat',
+    allowedOrigins: [],
+    presentation: { title: 'Bench', theme: 'auto' },
+    behaviour: { model: 'gpt-4o-mini' },
+  });
   const knowledge = new kit.SqliteKnowledgeStore(store.database);
   const byFile = new Map();
   passages.forEach((passage, position) => {
@@ -402,7 +439,12 @@ async function main() {
         if (block.kind === 'paragraph' || block.kind === 'list-item') sentences.push(block.text);
       }
     }
-    await latency(kit, sentences, questions.map((item) => item.question), embed);
+    await latency(
+      kit,
+      sentences,
+      questions.map((item) => item.question),
+      embed,
+    );
     await quality(kit, questions, embed);
   }
 }

@@ -89,12 +89,23 @@ function adversarialList() {
 const adversarialMessage = 'a '.repeat(messageBytes / 2);
 
 // The earlier matcher, as the server had it: its fold and one regular expression.
-const previousFold = (text) => text.normalize('NFKC').toLowerCase().normalize('NFD').replace(/\p{M}+/gu, '').normalize('NFC');
+const previousFold = (text) =>
+  text
+    .normalize('NFKC')
+    .toLowerCase()
+    .normalize('NFD')
+    .replace(/\p{M}+/gu, '')
+    .normalize('NFC');
 function naiveMatcher(blocked) {
   const alternatives = blocked
     .map((entry) => previousFold(entry).trim())
     .filter((entry) => entry.length > 0)
-    .map((entry) => entry.split(/\s+/u).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\s+'));
+    .map((entry) =>
+      entry
+        .split(/\s+/u)
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('\\s+'),
+    );
   const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(?:${alternatives.join('|')})(?![\\p{L}\\p{N}])`, 'u');
   return { matches: (text) => pattern.test(previousFold(text)) };
 }
@@ -146,8 +157,12 @@ for (const [name, list, makeMessage, naiveSample] of [
   const figures = ({ wall, cpu }, factor = 1) => `${ms(wall * factor)} wall, ${ms(cpu * factor)} CPU`;
   console.log(`\n${name}: ${list.length} entries, ${bytes.toLocaleString('en')} bytes; message ${message.length.toLocaleString('en')} characters`);
   console.log(`  compile the automaton (once per list):  ${ms(compileMs)}`);
-  console.log(`  earlier matcher (regular expression):   ${figures(naiveTime, scale)}${scale > 1 ? ` (timed on ${naiveSample.toLocaleString('en')} characters, scaled)` : ''}`);
-  console.log(`  automaton:                              ${figures(automatonTime)}, ${rounds} checks  (${((naiveTime.cpu * scale) / automatonTime.cpu).toFixed(0)}x less CPU)`);
+  console.log(
+    `  earlier matcher (regular expression):   ${figures(naiveTime, scale)}${scale > 1 ? ` (timed on ${naiveSample.toLocaleString('en')} characters, scaled)` : ''}`,
+  );
+  console.log(
+    `  automaton:                              ${figures(automatonTime)}, ${rounds} checks  (${((naiveTime.cpu * scale) / automatonTime.cpu).toFixed(0)}x less CPU)`,
+  );
   if (automatonTime.cpu > budgetMs) {
     console.error(`  over budget: ${ms(automatonTime.cpu)} CPU > ${budgetMs} ms`);
     failed = true;

@@ -94,7 +94,8 @@ async function main() {
     }
     const m = (pick) => median(samples.map(pick));
     const spread = (pick, format) => (runs > 1 ? ` [${samples.map((s) => format(pick(s))).join(', ')}]` : '');
-    const line = (label, pick) => `  ${label.padEnd(8)} p50 ${ms(m((s) => pick(s).p50))}  p99 ${ms(m((s) => pick(s).p99))}  ${m((s) => pick(s).rate).toFixed(1)}/s (${pick(samples[0]).count})`;
+    const line = (label, pick) =>
+      `  ${label.padEnd(8)} p50 ${ms(m((s) => pick(s).p50))}  p99 ${ms(m((s) => pick(s).p99))}  ${m((s) => pick(s).rate).toFixed(1)}/s (${pick(samples[0]).count})`;
     const lines = [`${name}${runs > 1 ? ` (median of ${runs} runs; each run in brackets)` : ''}`, line('direct:', (s) => s.d)];
     for (const proxy of proxies) lines.push(line(`${proxy.name}:`, (s) => s[proxy.name]));
     for (const proxy of proxies) {
@@ -112,7 +113,10 @@ async function main() {
     console.log(lines.join('\n'));
   };
 
-  const load1 = () => loadavg().map((value) => value.toFixed(2)).join(' ');
+  const load1 = () =>
+    loadavg()
+      .map((value) => value.toFixed(2))
+      .join(' ');
   console.log(`bench/proxy: 50 chunks per stream; node ${process.version}; ${quick ? 'quick' : 'full'} run; load average ${load1()}\n`);
   // A server that has run a while has its request path compiled by the JIT; a fresh
   // process interprets it at several times the cost. Give every side a burst first.

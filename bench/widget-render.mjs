@@ -83,10 +83,11 @@ async function measure() {
       // lay out and paint between tokens (the widget scrolls once a frame), and
       // that work is counted in the token's time.
       const channel = new MessageChannel();
-      const yieldTask = () => new Promise((resolve) => {
-        channel.port1.onmessage = resolve;
-        channel.port2.postMessage(null);
-      });
+      const yieldTask = () =>
+        new Promise((resolve) => {
+          channel.port1.onmessage = resolve;
+          channel.port2.postMessage(null);
+        });
       const fakeFetch = async (input) => {
         if (String(input).endsWith('/token')) {
           const widget = { id: 'wgt_bench', type: 'chat', title: 'Bench', theme: 'light' };

@@ -85,9 +85,7 @@ const npm = (args, options = {}) => run('npm', [...args, '--no-audit', '--no-fun
 // better-sqlite3 normally downloads a prebuilt binary; with no network it would
 // compile for minutes. Its install script is skipped and the workspace's own
 // build (the same version, built for this Node) is copied in instead.
-attempt('npm install the tarballs (@airlock/protocol, widget, server, testing)', () =>
-  npm(['install', '--ignore-scripts', ...Object.values(packed)]),
-);
+attempt('npm install the tarballs (@airlock/protocol, widget, server, testing)', () => npm(['install', '--ignore-scripts', ...Object.values(packed)]));
 const workspaceSqlite = realpathSync(join(root, 'packages', 'server', 'node_modules', 'better-sqlite3'));
 const binary = join('build', 'Release', 'better_sqlite3.node');
 mkdirSync(join(app, 'node_modules', 'better-sqlite3', 'build', 'Release'), { recursive: true });
@@ -99,7 +97,7 @@ const installedSize = Number(run('du', ['-sb', join(app, 'node_modules')]).split
 const packageCount = run('npm', ['ls', '--all', '--parseable'], { cwd: app }).trim().split('\n').length - 1;
 if (installedSize > sizeBudget) fail(`node_modules of a fresh install is ${(installedSize / 1e6).toFixed(1)} MB, over the budget of ${sizeBudget / 1e6} MB`);
 console.log(`  ✔ a fresh install: ${(installedSize / 1e6).toFixed(1)} MB of node_modules in ${packageCount} packages (budget ${sizeBudget / 1e6} MB)`);
-attempt('npm install Express 5, Fastify 5 (its types are in the adapter\'s), TypeScript types', () =>
+attempt("npm install Express 5, Fastify 5 (its types are in the adapter's), TypeScript types", () =>
   npm(['install', 'express@5.3.0', 'fastify@5.12.8', '@types/express@5.0.6', '@types/node@20.19.43']),
 );
 
@@ -108,7 +106,17 @@ for (const optional of ['pg', 'ioredis', 'pdfjs-dist', 'mammoth', 'gpt-tokenizer
   if (installed.includes(optional)) fail(`${optional} was installed though nothing asked for it: it must stay an optional peer (or bundled)`);
 }
 
-const entryPoints = ['@airlock/protocol', '@airlock/widget', '@airlock/server', '@airlock/server/node', '@airlock/server/express', '@airlock/server/fastify', '@airlock/server/hono', '@airlock/server/next', '@airlock/testing'];
+const entryPoints = [
+  '@airlock/protocol',
+  '@airlock/widget',
+  '@airlock/server',
+  '@airlock/server/node',
+  '@airlock/server/express',
+  '@airlock/server/fastify',
+  '@airlock/server/hono',
+  '@airlock/server/next',
+  '@airlock/testing',
+];
 writeFileSync(
   join(app, 'import-all.mjs'),
   `${entryPoints.map((name, index) => `import * as entry${index} from '${name}';`).join('\n')}
@@ -155,8 +163,15 @@ for (const { name, module, moduleResolution } of resolutions) {
     JSON.stringify({
       compilerOptions: {
         // skipLibCheck as most projects set it: RedisRateLimiter's types name ioredis, an optional peer.
-        target: 'ES2022', module, moduleResolution, strict: true, noEmit: true, skipLibCheck: true,
-        lib: ['ES2023', 'DOM', 'DOM.Iterable'], types: ['node'], ignoreDeprecations: '6.0',
+        target: 'ES2022',
+        module,
+        moduleResolution,
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        lib: ['ES2023', 'DOM', 'DOM.Iterable'],
+        types: ['node'],
+        ignoreDeprecations: '6.0',
       },
       files: ['types.ts'],
     }),
@@ -207,7 +222,12 @@ try {
   if (!help.includes('Usage: airlock')) throw new Error(help);
   console.log('  ✔ the installed bin answers airlock --help');
 
-  const server = await startUntil(join(app, 'node_modules', '.bin', 'airlock'), ['serve', '--dev', '--port', '0'], { cwd: app, env: serverEnvironment }, /Airlock listening on (http:\/\/\S+)/);
+  const server = await startUntil(
+    join(app, 'node_modules', '.bin', 'airlock'),
+    ['serve', '--dev', '--port', '0'],
+    { cwd: app, env: serverEnvironment },
+    /Airlock listening on (http:\/\/\S+)/,
+  );
   await expectOk(`${server.match[1]}/healthz`, 'application/json');
   await expectOk(`${server.match[1]}/widget.js`, 'javascript');
   if ((await stop(server.child)) !== 0) throw new Error(`airlock serve did not stop cleanly:\n${server.output()}`);
@@ -227,7 +247,12 @@ app.get('/', (request, response) => response.send('my app'));
 const server = app.listen(0, '127.0.0.1', () => console.log('express on http://127.0.0.1:' + server.address().port));
 `,
   );
-  const mounted = await startUntil(process.execPath, ['express-app.mjs', join(app, 'express.db')], { cwd: app, env: serverEnvironment }, /express on (http:\/\/\S+)/);
+  const mounted = await startUntil(
+    process.execPath,
+    ['express-app.mjs', join(app, 'express.db')],
+    { cwd: app, env: serverEnvironment },
+    /express on (http:\/\/\S+)/,
+  );
   await expectOk(`${mounted.match[1]}/airlock/healthz`, 'application/json');
   await expectOk(`${mounted.match[1]}/airlock/widget.js`, 'javascript');
   await expectOk(`${mounted.match[1]}/`, 'text/html');
@@ -237,7 +262,11 @@ const server = app.listen(0, '127.0.0.1', () => console.log('express on http://1
   // An optional driver that is not installed is named, with what to install.
   const refused = run(
     process.execPath,
-    ['--input-type=module', '-e', "import { createAirlock } from '@airlock/server'; try { await createAirlock({ dev: true, databaseUrl: 'postgres://u:p@127.0.0.1:1/x' }).ready(); } catch (error) { console.log(error.message); }"],
+    [
+      '--input-type=module',
+      '-e',
+      "import { createAirlock } from '@airlock/server'; try { await createAirlock({ dev: true, databaseUrl: 'postgres://u:p@127.0.0.1:1/x' }).ready(); } catch (error) { console.log(error.message); }",
+    ],
     { cwd: app, env: serverEnvironment },
   );
   if (!refused.includes('npm install pg@')) throw new Error(`a postgres:// URL without pg installed said: ${refused}`);

@@ -1,4 +1,5 @@
-// The whole test suite: provision what the tests need, then typecheck, lint,
+// The whole test suite: provision what the tests need, then typecheck, check the
+// formatting (Prettier), lint,
 // build, check the published packages (publint, attw, and a consumer project
 // that installs the packed tarballs with npm), check the generated API
 // reference, and run every package's tests (browser tests included).
@@ -9,7 +10,7 @@ const environment = { ...process.env, ...provision() };
 
 // AIRLOCK_TEST_STEPS (names separated by spaces or commas) runs only those steps, in the usual
 // order: CI's second run, on Node 24, takes the ones whose outcome depends on the Node running them.
-const steps = ['typecheck', 'lint', 'build', 'packages', 'reference', 'tests'];
+const steps = ['typecheck', 'format', 'lint', 'build', 'packages', 'reference', 'tests'];
 const only = process.env.AIRLOCK_TEST_STEPS?.split(/[\s,]+/).filter(Boolean);
 const unknown = only?.filter((name) => !steps.includes(name)) ?? [];
 if (unknown.length > 0) {
@@ -36,6 +37,7 @@ const pnpm = process.env.npm_execpath ?? 'pnpm';
 const run = (script) => (/\.[cm]?js$/.test(pnpm) ? [process.execPath, [pnpm, 'run', script]] : [pnpm, ['run', script]]);
 
 step('typecheck', 'typecheck', ...run('typecheck'));
+step('format', 'formatting (npx -y pnpm@12 format writes it)', ...run('format:check'));
 step('lint', 'lint', ...run('lint'));
 step('build', 'build', ...run('build'));
 step('packages', 'packages', process.execPath, ['scripts/check-packages.mjs']);

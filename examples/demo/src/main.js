@@ -49,9 +49,7 @@ if (useStandIn) {
 } else {
   upstreamOptions = { apiKey: process.env.OPENAI_API_KEY, baseURL: process.env.OPENAI_BASE_URL };
 }
-const upstreamLabel = useStandIn
-  ? 'the local stand-in upstream (@airlock/testing), not OpenAI'
-  : (process.env.OPENAI_BASE_URL ?? 'the OpenAI API');
+const upstreamLabel = useStandIn ? 'the local stand-in upstream (@airlock/testing), not OpenAI' : (process.env.OPENAI_BASE_URL ?? 'the OpenAI API');
 
 const airlock = createAirlock({
   dev: true,
@@ -138,7 +136,11 @@ async function addDocsKnowledge(widget) {
     return;
   }
   const docsDir = fileURLToPath(new URL('../../../docs/', import.meta.url));
-  const names = existsSync(docsDir) ? readdirSync(docsDir).filter((name) => name.endsWith('.md')).sort() : [];
+  const names = existsSync(docsDir)
+    ? readdirSync(docsDir)
+        .filter((name) => name.endsWith('.md'))
+        .sort()
+    : [];
   if (names.length === 0) return;
   console.log(`Adding ${names.length} file(s) from docs/ to the demo widget's knowledge; its answers cite them once they are read.`);
   void (async () => {

@@ -156,16 +156,18 @@ describe('the demo with no key configured', () => {
   it('adds the project\u2019s docs/*.md (not the API reference) to its widget\u2019s knowledge, and answers a question about them with sources', async () => {
     const guides = readdirSync(docsDir).filter((name) => name.endsWith('.md'));
     expect(demo.output()).toContain(`Adding ${guides.length} file(s) from docs/ to the demo widget's knowledge`);
-    await expect.poll(() => /Knowledge ready: added (\d+) file\(s\) from docs\/; (\d+) of (\d+) ready/.exec(demo.output())?.slice(1), { timeout: 60_000 }).toEqual(
-      [guides.length, guides.length, guides.length].map(String),
-    );
+    await expect
+      .poll(() => /Knowledge ready: added (\d+) file\(s\) from docs\/; (\d+) of (\d+) ready/.exec(demo.output())?.slice(1), { timeout: 60_000 })
+      .toEqual([guides.length, guides.length, guides.length].map(String));
 
     const page = await browser.newPage();
     await page.goto(demo.url);
     // What the widget asks, straight from the page: a token for the demo widget, then a chat completion with it.
     const widgetId = await page.locator('script[data-widget-id][data-target]').getAttribute('data-widget-id');
     const answer = await page.evaluate(async (id) => {
-      const { token } = (await (await fetch('/airlock/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ widgetId: id }) })).json()) as { token: string };
+      const { token } = (await (
+        await fetch('/airlock/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ widgetId: id }) })
+      ).json()) as { token: string };
       const response = await fetch('/airlock/v1/chat/completions', {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -197,7 +199,11 @@ describe('the demo beside a real server', () => {
       const token = readFileSync(join(demo.dataDir, '.airlock/demo/admin-token'), 'utf8').trim();
       // The token is in the file, not in the output.
       expect(demo.output()).not.toContain(token);
-      const signIn = await fetch(`${demo.url}/airlock/admin/session`, { method: 'POST', headers: { 'content-type': 'application/json', origin: demo.url }, body: JSON.stringify({ token }) });
+      const signIn = await fetch(`${demo.url}/airlock/admin/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: demo.url },
+        body: JSON.stringify({ token }),
+      });
       expect(signIn.status).toBe(201);
     } finally {
       await demo.stop();

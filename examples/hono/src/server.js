@@ -16,9 +16,7 @@ export async function startExample(options = {}) {
   app.get('/', (context) => context.html(page('Airlock in Hono', widget.id)));
   /** @type {{ server: ReturnType<typeof serve>, port: number }} */
   const listening = await new Promise((done) => {
-    const server = serve({ fetch: app.fetch, port: options.port ?? 3000, hostname: options.host ?? '127.0.0.1' }, (info) =>
-      done({ server, port: info.port }),
-    );
+    const server = serve({ fetch: app.fetch, port: options.port ?? 3000, hostname: options.host ?? '127.0.0.1' }, (info) => done({ server, port: info.port }));
   });
   await started.allowPort(listening.port);
   return {

@@ -62,14 +62,21 @@ describe('the chat model, openai.chat() (chat completions)', () => {
   });
 
   it('refuses instructions unless the widget allows client instructions (waits for allowClientInstructions)', async () => {
-    const refused = await refusal(generateText({ model: (await providerFor(plainWidget)).chat('gpt-4o-mini'), instructions: 'Answer in French.', prompt: 'Hello', maxRetries: 0 }));
+    const refused = await refusal(
+      generateText({ model: (await providerFor(plainWidget)).chat('gpt-4o-mini'), instructions: 'Answer in French.', prompt: 'Hello', maxRetries: 0 }),
+    );
     expect(APICallError.isInstance(refused)).toBe(true);
     expect(refused).toMatchObject({ statusCode: 400 });
     expect(refused.message).toContain('allowClientInstructions');
     expect(server.upstream.requests).toHaveLength(0);
 
     server.upstream.next({ type: 'answer', text: 'Bonjour.' });
-    const result = await generateText({ model: (await providerFor(await openWidget())).chat('gpt-4o-mini'), instructions: 'Answer in French.', prompt: 'Hello', maxRetries: 0 });
+    const result = await generateText({
+      model: (await providerFor(await openWidget())).chat('gpt-4o-mini'),
+      instructions: 'Answer in French.',
+      prompt: 'Hello',
+      maxRetries: 0,
+    });
     expect(result.text).toBe('Bonjour.');
     expect(lastUpstreamChat(server)?.messages.map((message) => message.text)).toEqual([widgetPrompt, 'Answer in French.', 'Hello']);
   });
@@ -98,14 +105,21 @@ describe('the default model, openai() (the Responses API; waits for POST /respon
   });
 
   it('refuses instructions unless the widget allows client instructions', async () => {
-    const refused = await refusal(generateText({ model: (await providerFor(plainWidget))('gpt-4o-mini'), instructions: 'Answer in French.', prompt: 'Hello', maxRetries: 0 }));
+    const refused = await refusal(
+      generateText({ model: (await providerFor(plainWidget))('gpt-4o-mini'), instructions: 'Answer in French.', prompt: 'Hello', maxRetries: 0 }),
+    );
     expect(APICallError.isInstance(refused)).toBe(true);
     expect(refused).toMatchObject({ statusCode: 400 });
     expect(refused.message).toContain('allowClientInstructions');
     expect(server.upstream.requests).toHaveLength(0);
 
     server.upstream.next({ type: 'answer', text: 'Bonjour.' });
-    const result = await generateText({ model: (await providerFor(await openWidget()))('gpt-4o-mini'), instructions: 'Answer in French.', prompt: 'Hello', maxRetries: 0 });
+    const result = await generateText({
+      model: (await providerFor(await openWidget()))('gpt-4o-mini'),
+      instructions: 'Answer in French.',
+      prompt: 'Hello',
+      maxRetries: 0,
+    });
     expect(result.text).toBe('Bonjour.');
     expect(lastUpstreamChat(server)?.messages.map((message) => message.text)).toEqual([widgetPrompt, 'Answer in French.', 'Hello']);
   });

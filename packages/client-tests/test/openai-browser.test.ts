@@ -72,7 +72,13 @@ async function onPage<T>(origin: string, run: (page: Page) => Promise<T>): Promi
 describe('the openai SDK in a browser with a widget token', () => {
   it('chats without streaming from a page on an allowed origin', async () => {
     server.upstream.next({ type: 'answer', text: 'Hello from the browser.' });
-    const result = await onPage(allowedSite.origin, (opened) => opened.evaluate((input) => (window as never as { chat(input: object): Promise<unknown> }).chat(input), { airlockUrl: server.url, widgetId, stream: false }));
+    const result = await onPage(allowedSite.origin, (opened) =>
+      opened.evaluate((input) => (window as never as { chat(input: object): Promise<unknown> }).chat(input), {
+        airlockUrl: server.url,
+        widgetId,
+        stream: false,
+      }),
+    );
     expect(result).toEqual({ text: 'Hello from the browser.' });
     const preflight = server.seen.findLast((request) => request.method === 'OPTIONS' && request.path === '/airlock/v1/chat/completions');
     // What Chromium asked for on the SDK's behalf, so the docs' list stays true.
@@ -81,7 +87,13 @@ describe('the openai SDK in a browser with a widget token', () => {
 
   it('streams from a page on an allowed origin', async () => {
     server.upstream.next({ type: 'answer', text: 'One two three four.' });
-    const result = await onPage(allowedSite.origin, (opened) => opened.evaluate((input) => (window as never as { chat(input: object): Promise<unknown> }).chat(input), { airlockUrl: server.url, widgetId, stream: true }));
+    const result = await onPage(allowedSite.origin, (opened) =>
+      opened.evaluate((input) => (window as never as { chat(input: object): Promise<unknown> }).chat(input), {
+        airlockUrl: server.url,
+        widgetId,
+        stream: true,
+      }),
+    );
     expect(result).toMatchObject({ text: 'One two three four.' });
     expect((result as { chunks: number }).chunks).toBeGreaterThanOrEqual(4);
   });
@@ -89,7 +101,9 @@ describe('the openai SDK in a browser with a widget token', () => {
   it('creates a response from a page on an allowed origin (waits for POST /responses)', async () => {
     server.upstream.next({ type: 'answer', text: 'A response in the browser.' });
     try {
-      const result = await onPage(allowedSite.origin, (opened) => opened.evaluate((input) => (window as never as { respond(input: object): Promise<unknown> }).respond(input), { airlockUrl: server.url, widgetId }));
+      const result = await onPage(allowedSite.origin, (opened) =>
+        opened.evaluate((input) => (window as never as { respond(input: object): Promise<unknown> }).respond(input), { airlockUrl: server.url, widgetId }),
+      );
       expect(result).toEqual({ text: 'A response in the browser.' });
     } finally {
       // Refused before the upstream, the scripted answer would be the next test's.
@@ -100,7 +114,9 @@ describe('the openai SDK in a browser with a widget token', () => {
   it('is refused at the preflight from a page on an origin no widget allows, even with a valid token', async () => {
     const { token } = await server.airlock.mintToken({ widgetId, userId: 'user-1' });
     const upstreamCalls = server.upstream.requests.length;
-    const result = await onPage(otherSite.origin, (opened) => opened.evaluate((input) => (window as never as { chat(input: object): Promise<unknown> }).chat(input), { airlockUrl: server.url, token, stream: false }));
+    const result = await onPage(otherSite.origin, (opened) =>
+      opened.evaluate((input) => (window as never as { chat(input: object): Promise<unknown> }).chat(input), { airlockUrl: server.url, token, stream: false }),
+    );
     expect((result as { error?: string }).error).toMatch(/^APIConnectionError/);
     const last = server.seen.at(-1)!;
     // The browser stopped at the preflight: the call itself never reached Airlock, nor the upstream.
@@ -110,7 +126,8 @@ describe('the openai SDK in a browser with a widget token', () => {
 });
 
 describe('the preflight', () => {
-  const sdkHeaders = 'authorization,content-type,x-stainless-arch,x-stainless-lang,x-stainless-os,x-stainless-package-version,x-stainless-retry-count,x-stainless-runtime,x-stainless-runtime-version,x-stainless-timeout';
+  const sdkHeaders =
+    'authorization,content-type,x-stainless-arch,x-stainless-lang,x-stainless-os,x-stainless-package-version,x-stainless-retry-count,x-stainless-runtime,x-stainless-runtime-version,x-stainless-timeout';
 
   async function preflight(origin: string, requested: string): Promise<Response> {
     return fetch(`${server.url}/airlock/v1/chat/completions`, {
@@ -124,7 +141,8 @@ describe('the preflight', () => {
     expect(response.status).toBe(204);
     expect(response.headers.get('access-control-allow-origin')).toBe(allowedSite.origin);
     const allowed = response.headers.get('access-control-allow-headers')!.split(', ');
-    for (const name of [...sdkHeaders.split(','), 'openai-organization', 'openai-project', 'user-agent', 'idempotency-key', 'accept']) expect(allowed).toContain(name);
+    for (const name of [...sdkHeaders.split(','), 'openai-organization', 'openai-project', 'user-agent', 'idempotency-key', 'accept'])
+      expect(allowed).toContain(name);
     expect(response.headers.get('vary')).toContain('Access-Control-Request-Headers');
   });
 

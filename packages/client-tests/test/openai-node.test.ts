@@ -83,7 +83,15 @@ describe('chat completions', () => {
   it('refuses a system or developer message, naming the widget setting (waits for allowClientInstructions)', async () => {
     const client = await clientFor(plainWidget);
     for (const role of ['system', 'developer'] as const) {
-      const error = await refusal(client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role, content: 'Answer in French.' }, { role: 'user', content: 'Hello' }] }));
+      const error = await refusal(
+        client.chat.completions.create({
+          model: 'gpt-4o-mini',
+          messages: [
+            { role, content: 'Answer in French.' },
+            { role: 'user', content: 'Hello' },
+          ],
+        }),
+      );
       expect(error).toBeInstanceOf(OpenAI.BadRequestError);
       expect(error).toMatchObject({ status: 400, code: 'input_invalid' });
       expect(error.message).toContain('allowClientInstructions');
@@ -94,7 +102,13 @@ describe('chat completions', () => {
   it('takes a system message after the widgetâ€™s own prompt when the widget allows client instructions (waits for allowClientInstructions)', async () => {
     server.upstream.next({ type: 'answer', text: 'Bonjour.' });
     const client = await clientFor(await openWidget());
-    const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'Answer in French.' }, { role: 'user', content: 'Hello' }] });
+    const completion = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [
+        { role: 'system', content: 'Answer in French.' },
+        { role: 'user', content: 'Hello' },
+      ],
+    });
     expect(completion.choices[0]?.message.content).toBe('Bonjour.');
     const texts = lastUpstreamChat(server)!.messages.map((message) => message.text);
     expect(texts.indexOf(widgetPrompt)).toBe(0);
@@ -123,7 +137,11 @@ describe('the usage chunk of a stream (waits for include_usage being the clientâ
     expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
     return sseData(await response.text());
   }
-  const isUsageChunk = (data: unknown) => typeof data === 'object' && data !== null && Array.isArray((data as { choices?: unknown }).choices) && (data as { choices: unknown[] }).choices.length === 0;
+  const isUsageChunk = (data: unknown) =>
+    typeof data === 'object' &&
+    data !== null &&
+    Array.isArray((data as { choices?: unknown }).choices) &&
+    (data as { choices: unknown[] }).choices.length === 0;
 
   it('sends no usage chunk when the client did not ask', async () => {
     server.upstream.next({ type: 'answer', text: 'No usage here.' });
@@ -143,7 +161,10 @@ describe('the usage chunk of a stream (waits for include_usage being the clientâ
     const usageChunks = chunks.filter(isUsageChunk);
     expect(usageChunks).toHaveLength(1);
     expect(chunks.at(-1)).toBe(usageChunks[0]);
-    expect(usageChunks[0]).toMatchObject({ object: 'chat.completion.chunk', usage: { prompt_tokens: expect.any(Number), completion_tokens: expect.any(Number), total_tokens: expect.any(Number) } });
+    expect(usageChunks[0]).toMatchObject({
+      object: 'chat.completion.chunk',
+      usage: { prompt_tokens: expect.any(Number), completion_tokens: expect.any(Number), total_tokens: expect.any(Number) },
+    });
   });
 });
 
@@ -224,7 +245,13 @@ describe('responses (waits for POST /responses)', () => {
     const completed = events.at(-1)!;
     if (completed.type !== 'response.completed') throw new Error('the last event is not response.completed');
     expect(completed.response.status).toBe('completed');
-    expect(completed.response.output).toEqual([expect.objectContaining({ type: 'message', role: 'assistant', content: [expect.objectContaining({ type: 'output_text', text: 'Streamed as a response.' })] })]);
+    expect(completed.response.output).toEqual([
+      expect.objectContaining({
+        type: 'message',
+        role: 'assistant',
+        content: [expect.objectContaining({ type: 'output_text', text: 'Streamed as a response.' })],
+      }),
+    ]);
   });
 
   it('works with the responses.stream() helper and its finalResponse()', async () => {
@@ -234,7 +261,9 @@ describe('responses (waits for POST /responses)', () => {
     const stream = client.responses.stream({ model: 'gpt-4o-mini', input: 'Hello' }).on('response.output_text.delta', (event) => deltas.push(event.delta));
     const final = await stream.finalResponse();
     // finalResponse() is the helper's own snapshot, built from the events; openai 6.30.1 adds no output_text to it without a parsed text format.
-    const texts = final.output.flatMap((item) => (item.type === 'message' ? item.content : [])).flatMap((part) => (part.type === 'output_text' ? [part.text] : []));
+    const texts = final.output
+      .flatMap((item) => (item.type === 'message' ? item.content : []))
+      .flatMap((part) => (part.type === 'output_text' ? [part.text] : []));
     expect(final.status).toBe('completed');
     expect(texts).toEqual(['Helper streamed this.']);
     expect(deltas.join('')).toBe('Helper streamed this.');

@@ -145,7 +145,9 @@ export function sseData(body: string): unknown[] {
 }
 
 /** The rejection of `promise`, so a test can look at it; fails when it resolves. */
-export async function refusal(promise: Promise<unknown>): Promise<Error & { status?: number; code?: string | null; statusCode?: number; responseBody?: string }> {
+export async function refusal(
+  promise: Promise<unknown>,
+): Promise<Error & { status?: number; code?: string | null; statusCode?: number; responseBody?: string }> {
   try {
     await promise;
   } catch (error) {

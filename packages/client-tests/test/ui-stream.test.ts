@@ -105,7 +105,11 @@ function lastUpstreamTurns(): { role: string; content: string }[] {
 describe('the AI SDK reading Airlock\u2019s UI message stream', () => {
   it('validates every chunk with its own schema, under the protocol\u2019s headers', async () => {
     server.upstream.next({ type: 'answer', text: 'Plans start at 10 euros a month.' });
-    const response = await fetch(api(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'c', messages: [userMessage('Price?')], trigger: 'submit-message' }) });
+    const response = await fetch(api(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'c', messages: [userMessage('Price?')], trigger: 'submit-message' }),
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('x-vercel-ai-ui-message-stream')).toBe('v1');
     expect(response.headers.get('content-type')).toContain('text/event-stream');
@@ -120,7 +124,13 @@ describe('the AI SDK reading Airlock\u2019s UI message stream', () => {
   it('builds the answer with readUIMessageStream from the transport\u2019s stream: the whole text and the sources', async () => {
     server.upstream.next({ type: 'answer', text: 'Plans start at 10 euros a month.' });
     const transport = new DefaultChatTransport<UIMessage>({ api: api() });
-    const stream = await transport.sendMessages({ chatId: 'chat-1', messages: [userMessage('What does it cost?')], trigger: 'submit-message', messageId: undefined, abortSignal: undefined });
+    const stream = await transport.sendMessages({
+      chatId: 'chat-1',
+      messages: [userMessage('What does it cost?')],
+      trigger: 'submit-message',
+      messageId: undefined,
+      abortSignal: undefined,
+    });
     let last: UIMessage | undefined;
     let snapshots = 0;
     for await (const message of readUIMessageStream<UIMessage>({ stream, terminateOnError: true })) {
@@ -173,7 +183,10 @@ describe('the AI SDK reading Airlock\u2019s UI message stream', () => {
 
   it('shows Airlock\u2019s message when the answer fails or is cut off, and never reports it finished', async () => {
     for (const [behaviour, message] of [
-      [{ type: 'stream-error', afterChunks: 2, text: 'One two three', error: { message: 'Key sk-live-123 broke', type: 'server_error', code: null } }, 'The AI service is unavailable right now.'],
+      [
+        { type: 'stream-error', afterChunks: 2, text: 'One two three', error: { message: 'Key sk-live-123 broke', type: 'server_error', code: null } },
+        'The AI service is unavailable right now.',
+      ],
       [{ type: 'cut', afterChunks: 2, text: 'One two three' }, 'The answer was cut off before it finished.'],
     ] as const) {
       let finished: { isError: boolean; finishReason?: string } | undefined;
@@ -196,7 +209,11 @@ describe('the AI SDK reading Airlock\u2019s UI message stream', () => {
     await chat.sendMessage({ text: 'Look', files: [{ type: 'file', mediaType: 'image/png', url: 'data:image/png;base64,iVBORw0KGgo=' }] });
     expect(chat.status).toBe('error');
     expect(JSON.parse(chat.error!.message)).toEqual({
-      error: { code: 'input_invalid', type: 'airlock_error', message: 'messages[0].parts[0]: "file" parts (attachments) are not supported by this widget; send text parts.' },
+      error: {
+        code: 'input_invalid',
+        type: 'airlock_error',
+        message: 'messages[0].parts[0]: "file" parts (attachments) are not supported by this widget; send text parts.',
+      },
     });
     expect(server.upstream.requests.length).toBe(calls);
   });

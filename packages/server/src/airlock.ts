@@ -134,10 +134,7 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
   const generationLeases = new GenerationLeases({ store, logger, leaseMs: config.proxy.reservationLeaseMs });
   const summaries = new ConversationSummaries({ store, vault, logger, now, retentionDays: config.proxy.summaryRetentionDays });
   const metrics = new Metrics();
-  const upstream = new UpstreamClients(
-    resolveUpstream(config.upstream),
-    (seconds) => metrics.observeUpstreamLatency(seconds),
-  );
+  const upstream = new UpstreamClients(resolveUpstream(config.upstream), (seconds) => metrics.observeUpstreamLatency(seconds));
 
   const redisOptions = config.redis;
   const clock = () => now().getTime();
@@ -343,10 +340,7 @@ function resolveMasterKeys(config: AirlockConfig, dataDir: string, logger: Logge
   const given = config.masterKeys;
   if (given !== undefined && given !== '') return typeof given === 'string' ? createKeyring(given) : given;
   if (!config.dev) {
-    throw new AirlockError(
-      'internal',
-      'No master key: set AIRLOCK_MASTER_KEYS (for example "v1:<base64 of 32 random bytes>"), or use development mode.',
-    );
+    throw new AirlockError('internal', 'No master key: set AIRLOCK_MASTER_KEYS (for example "v1:<base64 of 32 random bytes>"), or use development mode.');
   }
   const { keyring, created, path } = loadOrCreateDevMasterKey(dataDir);
   if (created) logger.warn('created a development master key; do not use it in production', { path });

@@ -121,7 +121,9 @@ export type AirlockEnvironment = Readonly<Record<string, string | undefined>>;
  * const config = resolveConfig({ basePath: '/chat/' }); // config.basePath === '/chat'
  * ```
  */
-export interface AirlockConfig extends Readonly<Omit<AirlockOptions, 'upstream' | 'sharedKey' | 'redis' | 'adminSessions' | 'proxy' | 'chatLimits' | 'knowledge'>> {
+export interface AirlockConfig extends Readonly<
+  Omit<AirlockOptions, 'upstream' | 'sharedKey' | 'redis' | 'adminSessions' | 'proxy' | 'chatLimits' | 'knowledge'>
+> {
   readonly basePath: string;
   readonly dataDir: string;
   /** Unset when a `store` was given. */

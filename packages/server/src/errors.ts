@@ -21,11 +21,7 @@ export class AirlockError extends Error {
   /** Extra response headers, such as `Retry-After`. */
   readonly headers: Record<string, string>;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    options: { cause?: unknown; status?: number; headers?: Record<string, string> } = {},
-  ) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; status?: number; headers?: Record<string, string> } = {}) {
     super(message, { cause: options.cause });
     this.code = code;
     // `?? 500`: a code from a newer protocol build than this server knows must not answer 200.

@@ -59,7 +59,12 @@ describe('the Node adapter, when the client leaves before the headers', () => {
   }
 
   it('aborts the client signal airlock.fetch reads (request parts)', async () => {
-    const airlock = createAirlock({ dev: true, dataDir: '/tmp/rt/leave-' + process.pid, databaseUrl: 'sqlite::memory:', logger: { debug() {}, info() {}, warn() {}, error() {} } as never });
+    const airlock = createAirlock({
+      dev: true,
+      dataDir: '/tmp/rt/leave-' + process.pid,
+      databaseUrl: 'sqlite::memory:',
+      logger: { debug() {}, info() {}, warn() {}, error() {} } as never,
+    });
     const reads = airlock.fetch as unknown as object;
     const aborted = await leaveEarly(
       (started, seen) =>

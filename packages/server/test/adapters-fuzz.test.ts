@@ -48,7 +48,25 @@ function generator(seed: number) {
 
 const tokenCharacters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~";
 const printable = Array.from({ length: 95 }, (_, index) => String.fromCharCode(32 + index)).join('');
-const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'TRACE', 'CONNECT', 'TRACK', 'PROPFIND', 'PURGE', 'SEARCH', 'M-SEARCH', 'get', 'FOO', 'QUERY'];
+const methods = [
+  'GET',
+  'POST',
+  'PUT',
+  'DELETE',
+  'PATCH',
+  'HEAD',
+  'OPTIONS',
+  'TRACE',
+  'CONNECT',
+  'TRACK',
+  'PROPFIND',
+  'PURGE',
+  'SEARCH',
+  'M-SEARCH',
+  'get',
+  'FOO',
+  'QUERY',
+];
 const hosts = ['localhost', '127.0.0.1:1', '', 'a b', 'x:99999', 'x:abc', '[::1', '[::1]:80', 'évil', 'host:0', 'a..b', 'x y:80', 'h\tx', '%41'];
 
 function randomTarget(random: ReturnType<typeof generator>, widgetId: string): string {
@@ -91,7 +109,10 @@ function randomRequest(random: ReturnType<typeof generator>, widgetId: string): 
   if (host !== undefined) lines.push(`Host: ${host}`);
   const known = [
     ['origin', random.pick([allowedOrigin, 'null', 'https://evil.example', 'http://[::1', random.text(12, printable)])],
-    ['content-type', random.pick(['application/json', 'text/plain', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', random.text(10, printable)])],
+    [
+      'content-type',
+      random.pick(['application/json', 'text/plain', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', random.text(10, printable)]),
+    ],
     ['authorization', `Bearer ${random.text(random.integer(60), tokenCharacters)}`],
     ['sec-fetch-site', random.pick(['same-origin', 'cross-site', 'none', random.text(5, printable)])],
     ['x-forwarded-for', random.pick(['1.2.3.4', '::1, 2001:db8::1', random.text(20, printable)])],
@@ -114,12 +135,21 @@ function randomRequest(random: ReturnType<typeof generator>, widgetId: string): 
   lines.push('Connection: close');
   const bodyKind = random.integer(5);
   let body = Buffer.alloc(0);
-  if (bodyKind === 1) body = Buffer.from(JSON.stringify({ widgetId, visitorId: random.text(random.integer(20), printable), messages: [{ role: 'user', content: 'hi' }], stream: random.next() < 0.5 }));
+  if (bodyKind === 1)
+    body = Buffer.from(
+      JSON.stringify({
+        widgetId,
+        visitorId: random.text(random.integer(20), printable),
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: random.next() < 0.5,
+      }),
+    );
   if (bodyKind === 2) body = Buffer.from(Array.from({ length: random.integer(3000) }, () => random.integer(256)));
   if (bodyKind === 3) body = Buffer.from(random.text(random.integer(200), printable));
   if (bodyKind === 4 && random.next() < 0.5) {
     lines.push('Transfer-Encoding: chunked');
-    const chunked = body.length > 0 ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]) : Buffer.from('0\r\n\r\n');
+    const chunked =
+      body.length > 0 ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]) : Buffer.from('0\r\n\r\n');
     return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), chunked]);
   }
   if (body.length > 0 || random.next() < 0.3) lines.push(`Content-Length: ${body.length}`);
@@ -278,7 +308,8 @@ describe('every adapter survives malformed and random requests', () => {
         }
       }
       if (random.next() < 0.5) headers.set('origin', random.pick([allowedOrigin, 'null', 'https://evil.example']));
-      const body = method === 'GET' || method === 'HEAD' ? undefined : random.pick([undefined, '{}', '{"widgetId":1}', random.text(random.integer(500), printable)]);
+      const body =
+        method === 'GET' || method === 'HEAD' ? undefined : random.pick([undefined, '{}', '{"widgetId":1}', random.text(random.integer(500), printable)]);
       const response = await handlers[method](new Request(url, { method, headers, body }));
       if (response.status >= 500) failures.push(`${response.status} for ${method} ${url.pathname}: ${await response.text()}`);
       else await response.body?.cancel();

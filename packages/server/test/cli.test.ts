@@ -75,7 +75,7 @@ describe('airlock CLI usage', () => {
   it('has --help on every command and subcommand, and answers every unknown option with one line and exit 2', async () => {
     const paths: string[][] = [];
     // Breadth first, one level at a time in parallel: each step is a process start.
-    for (let level: string[][] = [[]]; level.length > 0; ) {
+    for (let level: string[][] = [[]]; level.length > 0;) {
       const helps = await Promise.all(level.map((path) => airlock([...path, '--help'])));
       const next: string[][] = [];
       helps.forEach((help, index) => {
@@ -88,7 +88,9 @@ describe('airlock CLI usage', () => {
       level = next;
     }
     // The walk found the whole tree, not just the top.
-    expect(paths.map((path) => path.join(' '))).toEqual(expect.arrayContaining(['serve', 'widgets create', 'widgets show', 'keys set', 'tokens mint', 'vault rotate-master', 'usage']));
+    expect(paths.map((path) => path.join(' '))).toEqual(
+      expect.arrayContaining(['serve', 'widgets create', 'widgets show', 'keys set', 'tokens mint', 'vault rotate-master', 'usage']),
+    );
 
     const commands = paths.filter((candidate) => candidate.length > 0);
     const results = await Promise.all(commands.map((path) => airlock([...path, '--no-such-option'])));
@@ -107,7 +109,10 @@ describe('airlock CLI usage', () => {
       [['widgets', 'create', '--origin'], /^airlock: option '--origin <origin>' argument missing; see airlock widgets create --help\n$/],
       [['widgets', 'create', '--origin', 'https://example.com'], /^airlock: --name is required; see airlock widgets create --help\n$/],
       [['widgets', 'show'], /^airlock: missing required argument 'widget'; see airlock widgets show --help\n$/],
-      [['widgets', 'create', '--type', 'poem', '--name', 'x', '--origin', 'https://example.com'], /^airlock: option '--type <type>' argument 'poem' is invalid\. Allowed choices are chat, completion, image; see airlock widgets create --help\n$/],
+      [
+        ['widgets', 'create', '--type', 'poem', '--name', 'x', '--origin', 'https://example.com'],
+        /^airlock: option '--type <type>' argument 'poem' is invalid\. Allowed choices are chat, completion, image; see airlock widgets create --help\n$/,
+      ],
       [['accounts', 'list', 'extra'], /^airlock: too many arguments for 'list'\. Expected 0 arguments but got 1; see airlock accounts list --help\n$/],
     ] as const) {
       const result = await airlock([...args]);

@@ -183,9 +183,7 @@ describe('two airlock serve processes on PostgreSQL and Redis', () => {
     expect((await admin(a, 'PUT', `/accounts/${account.id}/generations`, { allowance: 3 })).status).toBe(200);
     const widgetId = await createWidget(a, { accountId: account.id, keySource: 'shared' });
     const tokens = await Promise.all(Array.from({ length: 10 }, (_, index) => mint(a, widgetId, `spender-${index}`)));
-    const codes = await Promise.all(
-      Array.from({ length: 50 }, async (_, index) => codeOf(await ask(index % 2 === 0 ? a : b, tokens[index % tokens.length]!))),
-    );
+    const codes = await Promise.all(Array.from({ length: 50 }, async (_, index) => codeOf(await ask(index % 2 === 0 ? a : b, tokens[index % tokens.length]!))));
     expect(codes.filter((code) => code === undefined)).toHaveLength(3);
     expect(codes.filter((code) => code === 'quota_exhausted')).toHaveLength(47);
     const balance = (await (await admin(b, 'GET', `/accounts/${account.id}/generations`)).json()) as { used: number; remaining: number };

@@ -13,7 +13,12 @@ describe('the resolved config', () => {
     const proxy = { limits: { visitorRequestsPerMinute: 5 } };
     const config = resolveConfig(
       { basePath: '/chat/', proxy },
-      { AIRLOCK_ADMIN_TOKEN: 'a'.repeat(40), AIRLOCK_PUBLIC_URL: 'https://chat.example.com', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1', AIRLOCK_TRUST_FORWARDED_PROTO: 'true' },
+      {
+        AIRLOCK_ADMIN_TOKEN: 'a'.repeat(40),
+        AIRLOCK_PUBLIC_URL: 'https://chat.example.com',
+        OPENAI_BASE_URL: 'http://127.0.0.1:9/v1',
+        AIRLOCK_TRUST_FORWARDED_PROTO: 'true',
+      },
     );
     expect(config).toMatchObject({
       basePath: '/chat',

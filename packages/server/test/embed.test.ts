@@ -48,7 +48,9 @@ describe('GET /airlock/embed/<widgetId>', () => {
   });
 
   it('ignores query values that are not a locale or a theme', async () => {
-    const page = await (await fetch(`${harness.url}/airlock/embed/${harness.widget.id}?locale="><script>&theme=neon`, { headers: { referer: allowedOrigin } })).text();
+    const page = await (
+      await fetch(`${harness.url}/airlock/embed/${harness.widget.id}?locale="><script>&theme=neon`, { headers: { referer: allowedOrigin } })
+    ).text();
     expect(page).not.toContain('data-locale');
     expect(page).not.toContain('data-theme');
     expect(page).not.toContain('"><script>');

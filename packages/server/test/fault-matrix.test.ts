@@ -14,7 +14,6 @@ const admin = { authorization: 'Bearer admin-secret-token' };
 const today = new Date().toISOString().slice(0, 10);
 const answerText = 'The quick brown fox jumps over the lazy dog.';
 
-
 let harness: ProxyHarness;
 let widget: WidgetRecord;
 
@@ -22,7 +21,15 @@ beforeAll(async () => {
   harness = await startProxyHarness({
     // Heartbeats every 30 ms: a stream that stalls mid-event gets several before the idle limit.
     upstream: { headersTimeoutMs: 1_500, firstChunkTimeoutMs: 1_500, idleTimeoutMs: 600, heartbeatIntervalMs: 30 },
-    proxy: { limits: { visitorRequestsPerMinute: 10_000, tokenRequestsPerMinute: 10_000, widgetRequestsPerMinute: 10_000, addressRequestsPerMinute: 10_000, concurrentStreamsPerVisitor: 50 } },
+    proxy: {
+      limits: {
+        visitorRequestsPerMinute: 10_000,
+        tokenRequestsPerMinute: 10_000,
+        widgetRequestsPerMinute: 10_000,
+        addressRequestsPerMinute: 10_000,
+        concurrentStreamsPerVisitor: 50,
+      },
+    },
   });
   widget = await harness.widget();
 });
@@ -91,7 +98,11 @@ const matrix: [string, Behaviour, 'answer' | string][] = [
   ['reset mid-event (TCP RST)', { type: 'drop', afterChunks: 2, midEvent: true, reset: true, text: answerText }, 'upstream_unavailable'],
   ['a JSON error under a 200 stream', { type: 'raw', body: JSON.stringify({ error: serverError }) }, 'upstream_unavailable'],
   ['a JSON answer under a 200 stream', { type: 'raw', body: JSON.stringify({ id: 'x', object: 'chat.completion', choices: [] }) }, 'upstream_unavailable'],
-  ['an HTML page under a 200 stream', { type: 'raw', body: '<!DOCTYPE html>\n<html>\n\n<body><h1>502 Bad Gateway</h1></body>\n\n</html>\n' }, 'upstream_unavailable'],
+  [
+    'an HTML page under a 200 stream',
+    { type: 'raw', body: '<!DOCTYPE html>\n<html>\n\n<body><h1>502 Bad Gateway</h1></body>\n\n</html>\n' },
+    'upstream_unavailable',
+  ],
   ['garbage under a 200 stream', { type: 'raw', body: 'x7#\u0000\u00ff garbage\n\nmore: garbage\n\n' }, 'upstream_unavailable'],
   ['an empty 200 stream', { type: 'raw', body: '' }, 'upstream_unavailable'],
   ['an error event first', { ...faults.streamError(0), error: serverError }, 'upstream_unavailable'],
@@ -112,7 +123,7 @@ describe('the fault matrix', () => {
         const outcome = await client();
         harness.seen.push(outcome.text);
         if (expected === 'answer') expect(outcome, client.name).toEqual({ kind: 'answer', text: answerText });
-        else expect(outcome, `${client.name} ${JSON.stringify(outcome)}`).toMatchObject({ kind: "error", code: expected });
+        else expect(outcome, `${client.name} ${JSON.stringify(outcome)}`).toMatchObject({ kind: 'error', code: expected });
       }
       // The bytes themselves: whole events only, each JSON or [DONE], ending in [DONE] or an Airlock error.
       harness.upstream.next(fault);
@@ -188,5 +199,3 @@ describe('after the matrix', () => {
     await eventually(async () => harness.upstream.openConnections === 0 && (await harness.serverConnections()) === 0, 10_000);
   }, 15_000);
 });
-
-

@@ -151,9 +151,10 @@ describe('chat completions', () => {
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBe('Streamed for the SDK.');
-    await expect(
-      client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
-    ).rejects.toMatchObject({ status: 400, code: 'input_invalid' });
+    await expect(client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] })).rejects.toMatchObject({
+      status: 400,
+      code: 'input_invalid',
+    });
   });
 
   it('refuses a client system message and a token used from another origin', async () => {

@@ -24,10 +24,7 @@ export interface Harness {
 }
 
 /** A real Airlock on a real node:http server (port 0), SQLite in a temp dir, and the stand-in upstream. */
-export async function startHarness(
-  options: Partial<AirlockOptions> = {},
-  upstreamOptions: UpstreamOptions = { acceptedKeys: [canaryKey] },
-): Promise<Harness> {
+export async function startHarness(options: Partial<AirlockOptions> = {}, upstreamOptions: UpstreamOptions = { acceptedKeys: [canaryKey] }): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'airlock-test-'));
   const upstream = await startUpstream(upstreamOptions);
   const logs: string[] = [];
@@ -73,13 +70,7 @@ export async function startHarness(
   };
 }
 
-export function chatRequest(
-  url: string,
-  token: string | undefined,
-  body: unknown,
-  headers: Record<string, string> = {},
-  signal?: AbortSignal,
-) {
+export function chatRequest(url: string, token: string | undefined, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal) {
   return fetch(`${url}/airlock/v1/chat/completions`, {
     method: 'POST',
     headers: {

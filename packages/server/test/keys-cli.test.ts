@@ -94,7 +94,9 @@ describe('airlock accounts, keys and vault commands', () => {
     expect(shown.stdout).not.toContain('rotation\t');
     // Saved 100 days ago: past the 90-day reminder.
     const database = new Database(databasePath);
-    database.prepare("UPDATE openai_keys SET saved_at = ? WHERE owner_id = 'default' AND status = 'active'").run(new Date(Date.now() - 100 * 86_400_000).toISOString());
+    database
+      .prepare("UPDATE openai_keys SET saved_at = ? WHERE owner_id = 'default' AND status = 'active'")
+      .run(new Date(Date.now() - 100 * 86_400_000).toISOString());
     database.close();
     const old = await airlock(['keys', 'show', '--account', 'default']);
     expect(old.stdout).toContain('(100 days ago)');
@@ -111,7 +113,10 @@ describe('airlock accounts, keys and vault commands', () => {
   });
 
   it('saves and shows the shared key', async () => {
-    expect(await airlock(['keys', 'set', '--shared'], { stdin: keys.shared })).toMatchObject({ code: 0, stdout: expect.stringContaining('for the shared key') });
+    expect(await airlock(['keys', 'set', '--shared'], { stdin: keys.shared })).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining('for the shared key'),
+    });
     expect((await airlock(['keys', 'show', '--shared'])).stdout).toContain(`fingerprint\tsk-…${keys.shared.slice(-4)}`);
     expect(await airlock(['keys', 'show'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--account ID or --shared') });
   });
@@ -134,7 +139,9 @@ describe('airlock accounts, keys and vault commands', () => {
   });
 
   it('never prints a key, nor stores one in plaintext', () => {
-    const bytes = Buffer.concat([databasePath, `${databasePath}-wal`, `${databasePath}-shm`].filter((file) => existsSync(file)).map((file) => readFileSync(file)));
+    const bytes = Buffer.concat(
+      [databasePath, `${databasePath}-wal`, `${databasePath}-shm`].filter((file) => existsSync(file)).map((file) => readFileSync(file)),
+    );
     expect(bytes.length).toBeGreaterThan(1000);
     const printed = outputs.join('\n');
     for (const key of Object.values(keys)) {

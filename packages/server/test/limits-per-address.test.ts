@@ -155,8 +155,24 @@ describe('addressKey', () => {
     // Real shapes and generated near-misses (some 1,500 of them valid):
     // an address is grouped exactly when node:net calls it IPv6.
     let seed = 7;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-    const samples = ['::', '::1', '1::', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', ':::', '1::2::3', '::1.2.3.4', '::ffff:1.2.3.04', 'a:b::1.2.3.4', '12345::', '1:2:3:4:5:6:1.2.3.4', '1:2:3:4:5:6:7:1.2.3.4'];
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const samples = [
+      '::',
+      '::1',
+      '1::',
+      '1:2:3:4:5:6:7::',
+      '::2:3:4:5:6:7:8',
+      '1:2:3:4:5:6:7:8',
+      '1:2:3:4:5:6:7:8:9',
+      ':::',
+      '1::2::3',
+      '::1.2.3.4',
+      '::ffff:1.2.3.04',
+      'a:b::1.2.3.4',
+      '12345::',
+      '1:2:3:4:5:6:1.2.3.4',
+      '1:2:3:4:5:6:7:1.2.3.4',
+    ];
     // Near-misses: 1 to 9 groups of 0 to 5 hex digits, sometimes a `::`, sometimes an IPv4 tail.
     const pick = (choices: string) => choices[Math.floor(random() * choices.length)]!;
     for (let index = 0; index < 20_000; index++) {

@@ -82,7 +82,10 @@ describe('allowed origins at request time', () => {
       behaviour: { model: 'gpt-4o-mini' },
     });
     const db = new Database(join(harness.dataDir, 'airlock.db'));
-    db.prepare('UPDATE widgets SET allowed_origins = ? WHERE id = ?').run(JSON.stringify(['https://*.com', 'https://*.co.uk', 'https://*.shop.example.com']), widget.id);
+    db.prepare('UPDATE widgets SET allowed_origins = ? WHERE id = ?').run(
+      JSON.stringify(['https://*.com', 'https://*.co.uk', 'https://*.shop.example.com']),
+      widget.id,
+    );
     db.close();
     expect((await mint(widget.id, 'https://evil.com')).status).toBe(403);
     expect((await mint(widget.id, 'https://evil.co.uk')).status).toBe(403);

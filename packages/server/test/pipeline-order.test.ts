@@ -43,8 +43,7 @@ async function used(accountId: string): Promise<number> {
   return ((await response.json()) as { used: number }).used;
 }
 const upstreamCalls = (path: string) => harness.upstream.requests.filter((request) => request.path === path).length;
-const send = (path: string, token: string, key: string, body: unknown = hello) =>
-  harness.post(path, token, body, { headers: { 'idempotency-key': key } });
+const send = (path: string, token: string, key: string, body: unknown = hello) => harness.post(path, token, body, { headers: { 'idempotency-key': key } });
 
 describe('the proxy pipeline gives back what earlier steps took', () => {
   it('takes nothing for a request its endpoint refuses', async () => {

@@ -17,14 +17,25 @@ function referenceMatcher(blocked: readonly string[], fold: (text: string) => st
   const alternatives = blocked
     .map((entry) => fold(entry).trim())
     .filter((entry) => entry.length > 0)
-    .map((entry) => entry.split(/\s+/u).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\s+'));
+    .map((entry) =>
+      entry
+        .split(/\s+/u)
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('\\s+'),
+    );
   if (alternatives.length === 0) return () => false;
   const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(?:${alternatives.join('|')})(?![\\p{L}\\p{N}])`, 'u');
   return (readings) => readings.some((reading) => pattern.test(reading));
 }
 
 // The fold as it was: NFKC, lower case, diacritics removed.
-const previousFold = (text: string) => text.normalize('NFKC').toLowerCase().normalize('NFD').replace(/\p{M}+/gu, '').normalize('NFC');
+const previousFold = (text: string) =>
+  text
+    .normalize('NFKC')
+    .toLowerCase()
+    .normalize('NFD')
+    .replace(/\p{M}+/gu, '')
+    .normalize('NFC');
 
 // A small seeded generator, so that a failure can be replayed.
 function random(seed: number): () => number {
@@ -53,7 +64,29 @@ function randomText(next: () => number, alphabet: readonly string[], maxLength: 
 // an emoji (a surrogate pair), and none of the characters the new fold adds.
 const plainAlphabet = ['a', 'b', 'A', ' ', ' ', '  ', '\t', '\n', '\u00a0', '-', '.', '+', "'", '_', 'é', 'e\u0301', 'É', '1', 'ｂ', 'ﬁ', '中', '😀', 'ß'];
 // The same with format characters and look-alikes of other scripts.
-const wideAlphabet = [...plainAlphabet, '\u200b', '\u00ad', '\u2060', '\u200d', '\u{e0061}', 'а', 'А', 'ο', 'Ο', 'Β', 'в', 'Η', 'н', 'ρ', 'σ', 'Σ', 'ς', 'і', 'І', 'ø'];
+const wideAlphabet = [
+  ...plainAlphabet,
+  '\u200b',
+  '\u00ad',
+  '\u2060',
+  '\u200d',
+  '\u{e0061}',
+  'а',
+  'А',
+  'ο',
+  'Ο',
+  'Β',
+  'в',
+  'Η',
+  'н',
+  'ρ',
+  'σ',
+  'Σ',
+  'ς',
+  'і',
+  'І',
+  'ø',
+];
 
 describe('prompt filter matching', () => {
   it('matches exactly what the earlier regular expression matched, on random lists and texts', () => {
@@ -99,7 +132,16 @@ describe('prompt filter matching', () => {
 
   it('keeps whole words, phrases across white space, case, width and accents', () => {
     const filter = compilePromptFilter(['forbidden fruit', 'crème brûlée', 'darn', 'c++', '-x']);
-    for (const text of ['I want the FORBIDDEN   fruit', 'forbidden\nfruit!', 'une CREME BRULEE svp', 'ｆｏｒｂｉｄｄｅｎ ｆｒｕｉｔ', 'darn.', 'I like C++', 'a -x b', '(darn)']) {
+    for (const text of [
+      'I want the FORBIDDEN   fruit',
+      'forbidden\nfruit!',
+      'une CREME BRULEE svp',
+      'ｆｏｒｂｉｄｄｅｎ ｆｒｕｉｔ',
+      'darn.',
+      'I like C++',
+      'a -x b',
+      '(darn)',
+    ]) {
       expect(filter.matches(text), text).toBe(true);
     }
     for (const text of ['darning', 'undarn', 'darn1', 'forbiddenfruit', 'a-x', 'c++d', '']) {
@@ -175,7 +217,9 @@ describe('prompt filter limits and cost', () => {
     expect(blockedListProblem([])).toBeUndefined();
     expect(blockedListProblem('free money')).toBe('The blocked list must be a list of words or phrases.');
     expect(blockedListProblem(['ok', 3])).toBe('The blocked list must be a list of words or phrases.');
-    expect(blockedListProblem(Array.from({ length: maxBlockedEntries + 1 }, (_, index) => `w${index}`))).toBe('The blocked list may hold at most 1,000 entries.');
+    expect(blockedListProblem(Array.from({ length: maxBlockedEntries + 1 }, (_, index) => `w${index}`))).toBe(
+      'The blocked list may hold at most 1,000 entries.',
+    );
     expect(blockedListProblem(['x'.repeat(maxBlockedEntryLength + 1)])).toBe('Each blocked entry may have at most 200 characters.');
     expect(blockedListProblem(['x'.repeat(maxBlockedEntryLength)])).toBeUndefined();
     // Bytes are UTF-8: 200 characters of "é" are 400 bytes.

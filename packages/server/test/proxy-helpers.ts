@@ -91,8 +91,7 @@ export async function startProxyHarness(
       seen.push(text);
       return text;
     },
-    serverConnections: () =>
-      new Promise((resolve, reject) => served.server.getConnections((error, count) => (error ? reject(error) : resolve(count)))),
+    serverConnections: () => new Promise((resolve, reject) => served.server.getConnections((error, count) => (error ? reject(error) : resolve(count)))),
     async close() {
       await served.close();
       await upstream.close();

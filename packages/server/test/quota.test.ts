@@ -144,11 +144,13 @@ function defineQuotaTests(kind: 'sqlite' | 'postgres', options: () => Promise<Pa
       };
       try {
         harness.upstream.setDefault({ type: 'answer', text: 'unlimited' });
-        const statuses = await Promise.all(Array.from({ length: 6 }, async (_, index) => {
-          const response = await ask(widget, index % 2 === 0);
-          await response.text();
-          return response.status;
-        }));
+        const statuses = await Promise.all(
+          Array.from({ length: 6 }, async (_, index) => {
+            const response = await ask(widget, index % 2 === 0);
+            await response.text();
+            return response.status;
+          }),
+        );
         expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
         expect(reservations).toBe(0);
         // Written with the usage counts; the balance route flushes them first.

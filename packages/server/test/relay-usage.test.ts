@@ -50,7 +50,11 @@ describe('the usage chunk reaches a client only when it asked', () => {
   it('keeps the choice of an event that carries both, without the usage', async () => {
     const both = chunk([delta('Hi')], null) + chunk([delta('!', 'stop')], usage) + 'data: [DONE]\n\n';
     const { text, meter } = await relay(both, false);
-    expect(text).toBe(chunk([delta('Hi')], null) + `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [delta('!', 'stop')] })}\n\n` + 'data: [DONE]\n\n');
+    expect(text).toBe(
+      chunk([delta('Hi')], null) +
+        `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [delta('!', 'stop')] })}\n\n` +
+        'data: [DONE]\n\n',
+    );
     expect(meter.usage).toMatchObject({ prompt_tokens: 9 });
   });
 

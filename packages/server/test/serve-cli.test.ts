@@ -83,7 +83,9 @@ describe('airlock serve', () => {
     const token = 'admin-secret-123';
     const result = await airlock(['serve', '--port', '0'], { ...baseEnvironment(), AIRLOCK_ADMIN_TOKEN: token });
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^airlock: AIRLOCK_ADMIN_TOKEN has 16 characters; it needs at least 32 random ones\. Make one with: openssl rand -base64 32 .*\n$/);
+    expect(result.stderr).toMatch(
+      /^airlock: AIRLOCK_ADMIN_TOKEN has 16 characters; it needs at least 32 random ones\. Make one with: openssl rand -base64 32 .*\n$/,
+    );
     expect(result.stderr).not.toContain(token);
     expect(result.stdout).toBe('');
   });
@@ -94,7 +96,10 @@ describe('airlock serve', () => {
       AIRLOCK_HTTP_HEADERS_TIMEOUT_MS: '5000',
       AIRLOCK_HTTP_REQUEST_TIMEOUT_MS: '1000',
     });
-    expect(result).toMatchObject({ code: 2, stderr: expect.stringContaining('AIRLOCK_HTTP_HEADERS_TIMEOUT_MS must not be longer than AIRLOCK_HTTP_REQUEST_TIMEOUT_MS') });
+    expect(result).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('AIRLOCK_HTTP_HEADERS_TIMEOUT_MS must not be longer than AIRLOCK_HTTP_REQUEST_TIMEOUT_MS'),
+    });
     expect(await airlock(['serve', '--port', '0'], { ...baseEnvironment(), AIRLOCK_UPSTREAM_IDLE_TIMEOUT_MS: 'soon' })).toMatchObject({
       code: 2,
       stderr: expect.stringContaining('AIRLOCK_UPSTREAM_IDLE_TIMEOUT_MS must be a whole number of at least 1'),
@@ -157,7 +162,11 @@ describe('airlock serve', () => {
     const upload = (bytes: number) => {
       const form = new FormData();
       form.append('file', new Blob([new Uint8Array(bytes).fill(97)]), 'notes.txt');
-      return fetch(`${url}/admin/widgets/${widgetId}/knowledge`, { method: 'POST', headers: { authorization: `Bearer ${env.AIRLOCK_ADMIN_TOKEN}` }, body: form });
+      return fetch(`${url}/admin/widgets/${widgetId}/knowledge`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${env.AIRLOCK_ADMIN_TOKEN}` },
+        body: form,
+      });
     };
     const refused = await upload(1024 * 1024 + 1);
     expect(refused.status).toBe(413);

@@ -100,9 +100,17 @@ function defineGrantTests(kind: 'sqlite' | 'postgres', options: () => Promise<Pa
       const costly = await api('/widgets', 'POST', owner, { name: 'costly', keySource: 'shared', behaviour: { model: 'o1' } });
       expect(costly.status).toBe(400);
       expect(((await costly.json()) as ErrorBody).error).toMatchObject({ code: 'input_invalid', message: expect.stringContaining('"behaviour.model": o1') });
-      const extra = await api('/widgets', 'POST', owner, { name: 'extra', behaviour: { model: 'gpt-4o-mini', allowedModels: ['gpt-4o-mini-2024-07-18', 'o1'] } });
+      const extra = await api('/widgets', 'POST', owner, {
+        name: 'extra',
+        behaviour: { model: 'gpt-4o-mini', allowedModels: ['gpt-4o-mini-2024-07-18', 'o1'] },
+      });
       expect(((await extra.json()) as ErrorBody).error.message).toContain('"behaviour.allowedModels[1]"');
-      const image = await api('/widgets', 'POST', owner, { name: 'image', type: 'image', keySource: 'shared', behaviour: { model: 'dall-e-2', image: { model: 'dall-e-3' } } });
+      const image = await api('/widgets', 'POST', owner, {
+        name: 'image',
+        type: 'image',
+        keySource: 'shared',
+        behaviour: { model: 'dall-e-2', image: { model: 'dall-e-3' } },
+      });
       expect(((await image.json()) as ErrorBody).error.message).toContain('"behaviour.image.model"');
 
       const cheap = await api('/widgets', 'POST', owner, { name: 'cheap', keySource: 'shared', allowedOrigins: ['https://shop.example.com'] });

@@ -113,7 +113,9 @@ describe('conversation summaries at rest', () => {
             `SELECT pg_relation_filepath(c.oid) AS path FROM pg_class c
              WHERE c.oid = 'conversation_summaries'::regclass OR c.oid = (SELECT reltoastrelid FROM pg_class WHERE oid = 'conversation_summaries'::regclass)`,
           )
-        ).rows.map((relation: { path: string | null }) => relation.path).filter((path): path is string => path !== null);
+        ).rows
+          .map((relation: { path: string | null }) => relation.path)
+          .filter((path): path is string => path !== null);
         expect(relations.length).toBeGreaterThan(0);
         const files = relations.map((path) => join(dataDirectory, path));
         expect(files.filter(existsSync).length).toBeGreaterThan(0);

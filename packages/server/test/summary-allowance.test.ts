@@ -57,9 +57,14 @@ describe('tokenized-summary under the generation allowance', () => {
     harness.upstream.next({ type: 'answer', text: 'SUMMARY-SLOW', delayMs: 2_000 });
     harness.upstream.next({ type: 'answer', text: 'never sent' });
     const leaving = new AbortController();
-    const response = harness.post('/v1/chat/completions', await harness.token(widget), { messages: conversation('gone'), stream: true }, {
-      signal: leaving.signal,
-    });
+    const response = harness.post(
+      '/v1/chat/completions',
+      await harness.token(widget),
+      { messages: conversation('gone'), stream: true },
+      {
+        signal: leaving.signal,
+      },
+    );
     // The summary call has reached the upstream: the visitor goes.
     await eventually(() => harness.upstream.requests.length > before);
     leaving.abort();

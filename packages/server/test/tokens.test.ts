@@ -166,8 +166,7 @@ describe('backend minting', () => {
     const handler = harness.airlock.tokenHandler({ widgetIds: [harness.widget.id], authenticate: () => ({ id: 'bob' }) });
     const app = await serve(handler, { port: 0 });
     try {
-      const post = (body: unknown) =>
-        fetch(`${app.url}/t`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const post = (body: unknown) => fetch(`${app.url}/t`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       expect((await post({ widgetId: harness.widget.id })).status).toBe(200);
       expect((await post({ widgetId: 'wgt_other' })).status).toBe(404);
       expect((await post({})).status).toBe(400);

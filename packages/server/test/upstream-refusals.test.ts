@@ -44,7 +44,8 @@ async function ask(widget: WidgetRecord, stream = false): Promise<{ status: numb
 }
 
 const keyStatus = async (owner: string) => (await harness.airlock.store.getOpenAiKey(owner))?.status;
-const refusalLines = () => harness.logs.filter((line) => line.includes('the AI service refused a call')).map((line) => JSON.parse(line) as Record<string, unknown>);
+const refusalLines = () =>
+  harness.logs.filter((line) => line.includes('the AI service refused a call')).map((line) => JSON.parse(line) as Record<string, unknown>);
 
 beforeAll(async () => {
   harness = await startProxyHarness(
@@ -65,12 +66,27 @@ describe('what the client is told', () => {
   it('maps known upstream 400 codes to clear messages, and other refusals to upstream_rejected, never blaming the visitor with input_invalid', async () => {
     const cases: [Behaviour, number, string, RegExp][] = [
       [faults.contextLengthExceeded(), 400, 'input_invalid', /too long/],
-      [{ type: 'error', status: 400, error: { message: 'Something new', type: 'invalid_request_error', code: 'some_new_code' } }, 502, 'upstream_rejected', /rejected/],
-      [{ type: 'error', status: 400, error: { message: 'Unsupported parameter: temperature', type: 'invalid_request_error', code: 'unsupported_parameter' } }, 502, 'upstream_rejected', /settings/],
+      [
+        { type: 'error', status: 400, error: { message: 'Something new', type: 'invalid_request_error', code: 'some_new_code' } },
+        502,
+        'upstream_rejected',
+        /rejected/,
+      ],
+      [
+        { type: 'error', status: 400, error: { message: 'Unsupported parameter: temperature', type: 'invalid_request_error', code: 'unsupported_parameter' } },
+        502,
+        'upstream_rejected',
+        /settings/,
+      ],
       [{ type: 'error', status: 422, error: { message: 'Unprocessable', type: 'invalid_request_error', code: null } }, 502, 'upstream_rejected', /rejected/],
       [faults.missingScopes(), 502, 'upstream_rejected', /allow/],
       [faults.modelNotAllowed(), 502, 'upstream_rejected', /model/],
-      [{ type: 'error', status: 400, error: { message: 'Flagged', type: 'invalid_request_error', code: 'content_policy_violation' } }, 400, 'prompt_blocked', /safety/],
+      [
+        { type: 'error', status: 400, error: { message: 'Flagged', type: 'invalid_request_error', code: 'content_policy_violation' } },
+        400,
+        'prompt_blocked',
+        /safety/,
+      ],
     ];
     for (const stream of [false, true]) {
       for (const [fault, status, code, message] of cases) {

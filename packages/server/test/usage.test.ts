@@ -81,9 +81,14 @@ describe('usage metering', () => {
     const before = (await usage()).body.days[0]!;
     harness.upstream.next({ type: 'stream', chunks: Array.from({ length: 100 }, (_, index) => `w${index} `), delayMs: 10 });
     const controller = new AbortController();
-    const response = await harness.post('/v1/chat/completions', await harness.token(widget), { messages: [{ role: 'user', content: 'go' }], stream: true }, {
-      signal: controller.signal,
-    });
+    const response = await harness.post(
+      '/v1/chat/completions',
+      await harness.token(widget),
+      { messages: [{ role: 'user', content: 'go' }], stream: true },
+      {
+        signal: controller.signal,
+      },
+    );
     const reader = response.body!.getReader();
     for (let index = 0; index < 3; index += 1) await reader.read();
     controller.abort();

@@ -23,7 +23,10 @@ const v1 = `v1:${randomBytes(32).toString('base64')}`;
 const v2 = `v2:${randomBytes(32).toString('base64')}`;
 const records = 3000;
 
-function runRotation(databasePath: string, killAfterMs?: number): Promise<{ code: number | null; signal: string | null; ms: number; stdout: string; stderr: string }> {
+function runRotation(
+  databasePath: string,
+  killAfterMs?: number,
+): Promise<{ code: number | null; signal: string | null; ms: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, [cli, 'vault', 'rotate-master'], {

@@ -85,7 +85,11 @@ describe('stored keys in the database', () => {
 
     // An attacker with write access to the file copies acme's ciphertext into their own row.
     const database = new Database(path);
-    database.prepare(`UPDATE openai_keys SET sealed = (SELECT sealed FROM openai_keys WHERE owner_id = 'acme' AND status = 'active') WHERE owner_id = 'mallory' AND status = 'active'`).run();
+    database
+      .prepare(
+        `UPDATE openai_keys SET sealed = (SELECT sealed FROM openai_keys WHERE owner_id = 'acme' AND status = 'active') WHERE owner_id = 'mallory' AND status = 'active'`,
+      )
+      .run();
     database.close();
 
     const mallory = (await store.getOpenAiKey('mallory'))!;
@@ -115,7 +119,11 @@ describe('stored keys in the database', () => {
     await store.migrate();
     await new AccountKeys({ store, vault: new Vault(createKeyring(keyringSpec('old1'))) }).save('default', 'sk-canary-version-3333', { validate: false });
     const logs: string[] = [];
-    const resolver = new KeyResolver({ store, vault: new Vault(createKeyring(keyringSpec('new2'))), logger: createLogger({ write: (line) => logs.push(line) }) });
+    const resolver = new KeyResolver({
+      store,
+      vault: new Vault(createKeyring(keyringSpec('new2'))),
+      logger: createLogger({ write: (line) => logs.push(line) }),
+    });
     const widget = await store.createWidget({
       name: 'w',
       type: 'chat',
@@ -123,7 +131,10 @@ describe('stored keys in the database', () => {
       presentation: { title: 'w', theme: 'auto' },
       behaviour: { model: 'gpt-4o-mini' },
     });
-    await expect(resolver.apiKeyFor(widget, (await store.getWidgetForCall(widget.id))!.keys)).rejects.toMatchObject({ code: 'internal', message: 'Something went wrong on the server.' });
+    await expect(resolver.apiKeyFor(widget, (await store.getWidgetForCall(widget.id))!.keys)).rejects.toMatchObject({
+      code: 'internal',
+      message: 'Something went wrong on the server.',
+    });
     expect(logs.join('\n')).toContain('master key version \\"old1\\", which is not in the keyring');
     expect(logs.join('\n')).not.toContain('canary');
     await store.close();

@@ -20,7 +20,10 @@ afterAll(async () => {
 });
 
 /** A raw HTTP GET: the bytes as they crossed the wire, not decoded by fetch. */
-function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+function get(
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const request = httpRequest(`${harness.url}${path}`, { headers }, (response) => {
       const chunks: Buffer[] = [];
@@ -81,7 +84,7 @@ describe('widget.js on the wire', () => {
     expect(stale.headers['cache-control']).toBe('public, max-age=300');
   });
 
-  it('picks the encoding by the header\'s preferences, q=0 included', () => {
+  it("picks the encoding by the header's preferences, q=0 included", () => {
     expect(pickEncoding('gzip, deflate, br')).toBe('br');
     expect(pickEncoding('br;q=0, gzip')).toBe('gzip');
     expect(pickEncoding('gzip;q=0')).toBe('identity');

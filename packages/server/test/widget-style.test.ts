@@ -121,7 +121,10 @@ describe('presentation.style', () => {
 describe('presentation.translations and proactiveGreeting', () => {
   it('saves texts by language tag (normalised) and a proactive greeting, and a token carries both', async () => {
     const saved = await patch({
-      translations: { FR: { greeting: 'Bonjour !', suggestedPrompts: ['Horaires ?'], proactiveGreeting: 'Une question ?' }, 'pt-br': { placeholder: 'Pergunte' } },
+      translations: {
+        FR: { greeting: 'Bonjour !', suggestedPrompts: ['Horaires ?'], proactiveGreeting: 'Une question ?' },
+        'pt-br': { placeholder: 'Pergunte' },
+      },
       proactiveGreeting: { text: 'Questions? Ask us.', delaySeconds: 8 },
     });
     expect(saved.status).toBe(200);

@@ -23,8 +23,18 @@ const badBehaviours: [string, Record<string, unknown>, NewWidget['type'], string
   ['allowed models as one string', { allowedModels: 'gpt-4o-mini o1' }, 'chat', 'behaviour.allowedModels'],
   ['an allowed model with a space', { allowedModels: ['gpt 4o'] }, 'chat', 'behaviour.allowedModels'],
   ['a blocked list as one string', { promptFilter: { blocked: 'darn' } }, 'chat', 'behaviour.promptFilter.blocked'],
-  ['too many blocked entries', { promptFilter: { blocked: Array.from({ length: maxBlockedEntries + 1 }, (_, index) => `w${index}`) } }, 'chat', 'behaviour.promptFilter.blocked'],
-  ['too many blocked bytes', { promptFilter: { blocked: Array.from({ length: Math.ceil(maxBlockedBytes / 200) + 1 }, () => 'x'.repeat(200)) } }, 'chat', 'behaviour.promptFilter.blocked'],
+  [
+    'too many blocked entries',
+    { promptFilter: { blocked: Array.from({ length: maxBlockedEntries + 1 }, (_, index) => `w${index}`) } },
+    'chat',
+    'behaviour.promptFilter.blocked',
+  ],
+  [
+    'too many blocked bytes',
+    { promptFilter: { blocked: Array.from({ length: Math.ceil(maxBlockedBytes / 200) + 1 }, () => 'x'.repeat(200)) } },
+    'chat',
+    'behaviour.promptFilter.blocked',
+  ],
   ['a temperature out of range', { temperature: 7 }, 'chat', 'behaviour.temperature'],
   ['a temperature as text', { temperature: '1' }, 'chat', 'behaviour.temperature'],
   ['a vector count past 20', { vectorCount: 21 }, 'chat', 'behaviour.vectorCount'],
@@ -35,8 +45,24 @@ const badBehaviours: [string, Record<string, unknown>, NewWidget['type'], string
   ['a memory setting of another strategy', { memory: { strategy: 'standard', messages: 4 } }, 'chat', 'behaviour.memory.messages'],
   ['a time zone that does not exist', { timeZone: 'Mars/Olympus' }, 'chat', 'behaviour.timeZone'],
   ['a completion widget without a template', {}, 'completion', 'behaviour.promptTemplate'],
-  ['a select input without options', { promptTemplate: '{{x}}', inputs: [{ name: 'x', label: 'X', type: 'select' }] }, 'completion', 'behaviour.inputs[0].options'],
-  ['two inputs of one name', { promptTemplate: '{{x}}', inputs: [{ name: 'x', label: 'X' }, { name: 'x', label: 'Y' }] }, 'completion', 'behaviour.inputs[1].name'],
+  [
+    'a select input without options',
+    { promptTemplate: '{{x}}', inputs: [{ name: 'x', label: 'X', type: 'select' }] },
+    'completion',
+    'behaviour.inputs[0].options',
+  ],
+  [
+    'two inputs of one name',
+    {
+      promptTemplate: '{{x}}',
+      inputs: [
+        { name: 'x', label: 'X' },
+        { name: 'x', label: 'Y' },
+      ],
+    },
+    'completion',
+    'behaviour.inputs[1].name',
+  ],
 ];
 
 describe('the behaviour schema on every write', () => {
@@ -75,7 +101,16 @@ describe('the behaviour schema on every write', () => {
     const blocked = Array.from({ length: maxBlockedEntries }, (_, index) => `w${index}`);
     const response = await admin('/widgets', 'POST', {
       name: 'at the limits',
-      behaviour: { maxOutputTokens: 512, temperature: 0, allowedModels: ['gpt-4o'], promptFilter: { blocked }, memory: { strategy: 'recent-context', messages: 4 }, timeZone: 'Europe/Paris', vectorCount: 0, allowClientInstructions: true },
+      behaviour: {
+        maxOutputTokens: 512,
+        temperature: 0,
+        allowedModels: ['gpt-4o'],
+        promptFilter: { blocked },
+        memory: { strategy: 'recent-context', messages: 4 },
+        timeZone: 'Europe/Paris',
+        vectorCount: 0,
+        allowClientInstructions: true,
+      },
     });
     expect(response.status).toBe(201);
     const widget = (await response.json()) as WidgetRecord;

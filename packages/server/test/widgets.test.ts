@@ -149,9 +149,7 @@ describe('admin API', () => {
     const chat = await chatRequest(harness.url, token, { messages: [{ role: 'user', content: 'hi' }] });
     expect(chat.status).toBe(200);
     await chat.text();
-    expect(await code(await admin('/tokens', { method: 'POST', body: { widgetId: harness.widget.id, origin: 'javascript:alert(1)' } }))).toBe(
-      'input_invalid',
-    );
+    expect(await code(await admin('/tokens', { method: 'POST', body: { widgetId: harness.widget.id, origin: 'javascript:alert(1)' } }))).toBe('input_invalid');
   });
 });
 
@@ -184,7 +182,19 @@ describe('CLI', () => {
   });
 
   it('runs the widget lifecycle: create, show, update, embed, revoke-tokens, delete', async () => {
-    const id = await cli(runWidgets, ['create', '--name', 'cli-widget', '--origin', 'https://cli.example.com', '--greeting', 'Yo', '--prompt', 'A?', '--prompt', 'B?']);
+    const id = await cli(runWidgets, [
+      'create',
+      '--name',
+      'cli-widget',
+      '--origin',
+      'https://cli.example.com',
+      '--greeting',
+      'Yo',
+      '--prompt',
+      'A?',
+      '--prompt',
+      'B?',
+    ]);
     expect(id).toMatch(/^wgt_/);
     const shown = JSON.parse(await cli(runWidgets, ['show', id, '--json'])) as WidgetRecord;
     expect(shown.presentation).toEqual({ title: 'cli-widget', theme: 'auto', greeting: 'Yo', suggestedPrompts: ['A?', 'B?'] });

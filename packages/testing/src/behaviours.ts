@@ -270,15 +270,7 @@ export interface ImageBehaviour {
  * request it applies to.
  */
 export type Behaviour =
-  | AnswerBehaviour
-  | StreamBehaviour
-  | ErrorBehaviour
-  | StallBehaviour
-  | DropBehaviour
-  | CutBehaviour
-  | RawBehaviour
-  | StreamErrorBehaviour
-  | ImageBehaviour;
+  AnswerBehaviour | StreamBehaviour | ErrorBehaviour | StallBehaviour | DropBehaviour | CutBehaviour | RawBehaviour | StreamErrorBehaviour | ImageBehaviour;
 
 /**
  * Named constructors for the errors OpenAI really returns, with its messages,
@@ -306,8 +298,7 @@ export const faults = {
       type: 'error',
       status: 401,
       error: {
-        message:
-          'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.',
+        message: 'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.',
         type: 'invalid_request_error',
         code: 'invalid_api_key',
         param: null,

@@ -144,8 +144,15 @@ export function parseEmbeddingsRequest(body: Record<string, unknown>, defaultDim
       param: 'encoding_format',
     };
   }
-  if (dimensions !== undefined && dimensions !== null && !(Number.isInteger(dimensions) && (dimensions as number) >= 1 && (dimensions as number) <= MAX_DIMENSIONS)) {
-    return { message: `Invalid value for 'dimensions': ${JSON.stringify(dimensions)}. It must be a whole number from 1 to ${MAX_DIMENSIONS}.`, param: 'dimensions' };
+  if (
+    dimensions !== undefined &&
+    dimensions !== null &&
+    !(Number.isInteger(dimensions) && (dimensions as number) >= 1 && (dimensions as number) <= MAX_DIMENSIONS)
+  ) {
+    return {
+      message: `Invalid value for 'dimensions': ${JSON.stringify(dimensions)}. It must be a whole number from 1 to ${MAX_DIMENSIONS}.`,
+      param: 'dimensions',
+    };
   }
   return {
     inputs,

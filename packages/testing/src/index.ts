@@ -7,14 +7,7 @@
  *
  * @packageDocumentation
  */
-export {
-  startUpstream,
-  type ConnectionClosedEvent,
-  type RecordedRequest,
-  type Upstream,
-  type UpstreamOptions,
-  type WaitForCloseOptions,
-} from './upstream.js';
+export { startUpstream, type ConnectionClosedEvent, type RecordedRequest, type Upstream, type UpstreamOptions, type WaitForCloseOptions } from './upstream.js';
 export {
   DEFAULT_ANSWER_TEXT,
   faults,

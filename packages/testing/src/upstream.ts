@@ -8,13 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import {
-  type AnswerUsage,
-  type Behaviour,
-  type ImageBehaviour,
-  DEFAULT_ANSWER_TEXT,
-  splitIntoChunks,
-} from './behaviours.js';
+import { type AnswerUsage, type Behaviour, type ImageBehaviour, DEFAULT_ANSWER_TEXT, splitIntoChunks } from './behaviours.js';
 import { DEFAULT_EMBEDDING_DIMENSIONS, embeddingsResponse, isEmbeddingsProblem, parseEmbeddingsRequest } from './embeddings.js';
 import { formatSseEvent } from './sse.js';
 import {

@@ -24,8 +24,7 @@ export const FALLBACK_MODEL = 'gpt-4o-mini';
 /**
  * A 1×1 transparent PNG, the smallest valid image a client can decode.
  */
-export const TINY_PNG_BASE64 =
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
+export const TINY_PNG_BASE64 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
 
 /** Builds an id in OpenAI's style, e.g. `chatcmpl-…` or `req_…`. */
 export function createId(prefix: string): string {

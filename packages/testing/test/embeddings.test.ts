@@ -100,7 +100,14 @@ describe('POST /v1/embeddings', () => {
   });
 
   it('accepts token-id arrays as OpenAI does', async () => {
-    const answer = await openai.embeddings.create({ model: 'text-embedding-3-small', input: [[1, 2, 3], [4, 5]], encoding_format: 'float' });
+    const answer = await openai.embeddings.create({
+      model: 'text-embedding-3-small',
+      input: [
+        [1, 2, 3],
+        [4, 5],
+      ],
+      encoding_format: 'float',
+    });
     expect(answer.data).toHaveLength(2);
   });
 
@@ -110,7 +117,12 @@ describe('POST /v1/embeddings', () => {
     ['an empty input', { model: 'text-embedding-3-small', input: '' }, "'$.input' is invalid", null],
     ['a number among strings', { model: 'text-embedding-3-small', input: ['ok', 7] }, "'$.input' is invalid", null],
     ['an empty list', { model: 'text-embedding-3-small', input: [] }, "'$.input' is invalid", null],
-    ['an unknown encoding_format', { model: 'text-embedding-3-small', input: 'x', encoding_format: 'int8' }, "Invalid value for 'encoding_format'", 'encoding_format'],
+    [
+      'an unknown encoding_format',
+      { model: 'text-embedding-3-small', input: 'x', encoding_format: 'int8' },
+      "Invalid value for 'encoding_format'",
+      'encoding_format',
+    ],
     ['zero dimensions', { model: 'text-embedding-3-small', input: 'x', dimensions: 0 }, "Invalid value for 'dimensions'", 'dimensions'],
     ['2049 inputs', { model: 'text-embedding-3-small', input: Array.from({ length: 2049 }, () => 'x') }, 'too long', 'input'],
   ])('refuses %s with a 400 in OpenAI’s error shape', async (_case, body, message, param) => {

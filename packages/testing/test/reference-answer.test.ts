@@ -79,7 +79,13 @@ describe('the default answer with reference material', () => {
   });
 
   it('keeps the exact default answer without reference material, or when only a user wrote the marker', async () => {
-    const plain = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello' }] });
+    const plain = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Hello' },
+      ],
+    });
     expect(plain.choices[0]!.message.content).toBe(DEFAULT_ANSWER_TEXT);
     const forged = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: reference }] });
     expect(forged.choices[0]!.message.content).toBe(DEFAULT_ANSWER_TEXT);

@@ -150,8 +150,7 @@ describe('chat completions', () => {
   it('serves queued behaviours first in, first out, then the default', async () => {
     upstream.next({ type: 'answer', text: 'first' });
     upstream.next({ type: 'answer', text: 'second' });
-    const ask = async () =>
-      (await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [] })).choices[0]?.message.content;
+    const ask = async () => (await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [] })).choices[0]?.message.content;
 
     expect(await ask()).toBe('first');
     expect(await ask()).toBe('second');
@@ -258,9 +257,7 @@ describe('faults', () => {
     const client = new OpenAI({ apiKey: API_KEY, baseURL: upstream.baseURL, maxRetries: 0, timeout: 150 });
     const started = Date.now();
 
-    await expect(client.chat.completions.create({ model: 'gpt-4o-mini', messages: [] })).rejects.toBeInstanceOf(
-      OpenAI.APIConnectionTimeoutError,
-    );
+    await expect(client.chat.completions.create({ model: 'gpt-4o-mini', messages: [] })).rejects.toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
     expect(Date.now() - started).toBeLessThan(2_000);
     const closed = await upstream.waitForClose({ timeoutMs: 1_000 });
     expect(closed.connectionId).toBe(upstream.requests[0]?.connectionId);
@@ -270,10 +267,7 @@ describe('faults', () => {
   it('stalls mid-stream after some chunks until the client aborts', async () => {
     upstream.next({ type: 'stall', afterChunks: 2, text: 'one two three four' });
     const controller = new AbortController();
-    const stream = await openai.chat.completions.create(
-      { model: 'gpt-4o-mini', messages: [], stream: true },
-      { signal: controller.signal },
-    );
+    const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [], stream: true }, { signal: controller.signal });
     const deltas: string[] = [];
     let abortedAt = 0;
     for await (const chunk of stream) {

@@ -195,14 +195,17 @@ export function createWidget(options: WidgetOptions): Widget {
   };
 
   const copy = (text: string, button: HTMLButtonElement): void => {
-    void navigator.clipboard?.writeText(text).then(() => {
-      button.textContent = strings.copied;
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        button.textContent = strings.copy;
-      }, 2000);
-      timers.add(timer);
-    }, () => {});
+    void navigator.clipboard?.writeText(text).then(
+      () => {
+        button.textContent = strings.copied;
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          button.textContent = strings.copy;
+        }, 2000);
+        timers.add(timer);
+      },
+      () => {},
+    );
   };
 
   /** Runs one streamed answer, with Stop, and reports it. */
@@ -366,14 +369,17 @@ export function createWidget(options: WidgetOptions): Widget {
   const scheduleTeaser = (config: WidgetPublicConfig | undefined): void => {
     const greeting = config?.proactiveGreeting;
     if (mode !== 'launcher' || !greeting || messages.length > 0 || teaserStore()?.getItem(teaserKey)) return;
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      const translations = config.translations ?? {};
-      const text =
-        translations[requestedLocale]?.proactiveGreeting ?? translations[requestedLocale.split(/[-_]/)[0]!.toLowerCase()]?.proactiveGreeting ?? greeting.text;
-      // Written only once the visitor answered it (dismissed it or opened the chat), never on sight.
-      if (!shell?.isOpen) shell?.showTeaser(text, () => teaserStore()?.setItem(teaserKey, '1'));
-    }, (greeting.delaySeconds ?? 5) * 1000);
+    const timer = setTimeout(
+      () => {
+        timers.delete(timer);
+        const translations = config.translations ?? {};
+        const text =
+          translations[requestedLocale]?.proactiveGreeting ?? translations[requestedLocale.split(/[-_]/)[0]!.toLowerCase()]?.proactiveGreeting ?? greeting.text;
+        // Written only once the visitor answered it (dismissed it or opened the chat), never on sight.
+        if (!shell?.isOpen) shell?.showTeaser(text, () => teaserStore()?.setItem(teaserKey, '1'));
+      },
+      (greeting.delaySeconds ?? 5) * 1000,
+    );
     timers.add(timer);
   };
 
@@ -454,7 +460,11 @@ export function createWidget(options: WidgetOptions): Widget {
     open: () => (shell ? shell.setOpen(true) : (wantOpen = true)),
     close: () => (shell ? shell.setOpen(false) : (wantOpen = false)),
     toggle: () => widget[(shell?.isOpen ?? wantOpen) ? 'close' : 'open'](),
-    send: (input) => ready.then(() => submit(input), () => {}),
+    send: (input) =>
+      ready.then(
+        () => submit(input),
+        () => {},
+      ),
     reset() {
       generation += 1;
       controller?.abort();

@@ -8,13 +8,7 @@
  * @packageDocumentation
  */
 export { createWidget, type Widget, type WidgetEventMap, type WidgetOptions } from './create-widget';
-export {
-  ChatClient,
-  type ChatClientOptions,
-  type ChatMessage,
-  type ChatStreamOptions,
-  type ImageResult,
-} from './core/chat-client';
+export { ChatClient, type ChatClientOptions, type ChatMessage, type ChatStreamOptions, type ImageResult } from './core/chat-client';
 export { WidgetError, type WidgetErrorOptions } from './core/errors';
 export { SseParser, readChatStream, type ReadChatStreamOptions, type ServerSentEvent } from './core/sse';
 export { TokenClient, type TokenClientOptions, type WidgetToken } from './core/token-client';

@@ -26,7 +26,12 @@ async function startAirlock(answers: { text: string; sources?: unknown }[]): Pro
       return;
     }
     const { text, sources } = answers[turn++] ?? { text: 'No more answers.' };
-    const first = { id: 'chatcmpl-1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { role: 'assistant', content: '' } }], ...(sources !== undefined && { airlock_sources: sources }) };
+    const first = {
+      id: 'chatcmpl-1',
+      object: 'chat.completion.chunk',
+      choices: [{ index: 0, delta: { role: 'assistant', content: '' } }],
+      ...(sources !== undefined && { airlock_sources: sources }),
+    };
     response.writeHead(200, { 'Content-Type': 'text/event-stream', ...cors });
     response.end(`data: ${JSON.stringify(first)}\n\n` + chunkEvent(text) + 'data: [DONE]\n\n');
   });
@@ -85,7 +90,10 @@ describe('the chat view: an answer’s sources', () => {
     const { widget, root } = await mount(apiBase);
     const complete = new Promise((resolve) => widget.on('message-complete', resolve));
     await widget.send('How much is the annual plan?');
-    expect(await complete).toEqual({ message: { role: 'assistant', content: 'Annual plans cost **10%** less.', sources: [pricing, hostile, { id: 'file_3:1', title: 'Script.md' }] }, stopped: false });
+    expect(await complete).toEqual({
+      message: { role: 'assistant', content: 'Annual plans cost **10%** less.', sources: [pricing, hostile, { id: 'file_3:1', title: 'Script.md' }] },
+      stopped: false,
+    });
 
     const [reply] = replies(root);
     expect(reply?.querySelector('strong')?.textContent).toBe('10%');
@@ -135,7 +143,10 @@ describe('the chat view: an answer’s sources', () => {
     const second = await mount(apiBase, { storage: 'session' });
     expect(sourcesOf(replies(second.root)[0])).toMatchObject({
       summary: 'Sources (2)',
-      items: [{ text: 'Pricing.pdf page 3', link: { href: 'https://example.com/pricing' } }, { text: 'Script.md', link: null }],
+      items: [
+        { text: 'Pricing.pdf page 3', link: { href: 'https://example.com/pricing' } },
+        { text: 'Script.md', link: null },
+      ],
     });
     second.widget.destroy();
     document.body.replaceChildren();
@@ -148,13 +159,21 @@ describe('the chat view: an answer’s sources', () => {
           { id: 'm1', role: 'user', content: 'Q' },
           { id: 'm2', role: 'assistant', content: 'Tampered.', sources: [{ ...hostile, url: 'javascript:alert(1)' }, { id: 'f:9' }, 'x'] },
           { id: 'm3', role: 'assistant', content: 'Not a list.', sources: { id: 'f:1', title: 'Object' } },
-          { id: 'm4', role: 'assistant', content: 'Too many.', sources: Array.from({ length: 40 }, (_, index) => ({ id: `f:${index}`, title: `File ${index}` })) },
+          {
+            id: 'm4',
+            role: 'assistant',
+            content: 'Too many.',
+            sources: Array.from({ length: 40 }, (_, index) => ({ id: `f:${index}`, title: `File ${index}` })),
+          },
         ],
       }),
     );
     const third = await mount(apiBase, { storage: 'session' });
     const [tampered, notAList, tooMany] = replies(third.root);
-    expect(sourcesOf(tampered)).toMatchObject({ summary: 'Sources (1)', items: [{ text: '<img src=x onerror=alert(1)> <b>rows 4–9</b>', link: null, elements: ['SMALL'] }] });
+    expect(sourcesOf(tampered)).toMatchObject({
+      summary: 'Sources (1)',
+      items: [{ text: '<img src=x onerror=alert(1)> <b>rows 4–9</b>', link: null, elements: ['SMALL'] }],
+    });
     expect(third.root.querySelector('img, b')).toBeNull();
     expect(sourcesOf(notAList)).toBeUndefined();
     expect(sourcesOf(tooMany)?.items).toHaveLength(20);

@@ -28,7 +28,14 @@ describe('renderMarkdown', () => {
       '<p><a href="https://example.com/a?b=1" target="_blank" rel="noopener noreferrer">docs</a> and ' +
         '<a href="https://example.org/x" target="_blank" rel="noopener noreferrer">https://example.org/x</a>.</p>',
     );
-    for (const href of ['javascript:alert(1)', 'JaVaScRiPt:alert(1)', 'data:text/html,<script>alert(1)</script>', 'vbscript:x', '/relative', '//evil.example']) {
+    for (const href of [
+      'javascript:alert(1)',
+      'JaVaScRiPt:alert(1)',
+      'data:text/html,<script>alert(1)</script>',
+      'vbscript:x',
+      '/relative',
+      '//evil.example',
+    ]) {
       const container = document.createElement('div');
       container.append(renderMarkdown(`[click](${href})`, document));
       expect(container.querySelector('a'), href).toBeNull();

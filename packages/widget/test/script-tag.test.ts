@@ -69,9 +69,7 @@ describe('script tag entry', () => {
     await until(() => document.querySelectorAll('[data-airlock="widget"]').length > 0, 'the widget');
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(document.querySelectorAll('[data-airlock="widget"]')).toHaveLength(1);
-    expect(airlock.tokenRequests).toEqual([
-      { path: '/airlock/token', body: { widgetId: 'wgt_tag', visitorId: expect.any(String) } },
-    ]);
+    expect(airlock.tokenRequests).toEqual([{ path: '/airlock/token', body: { widgetId: 'wgt_tag', visitorId: expect.any(String) } }]);
   });
 
   it('lets data-api-base override the API location', async () => {
@@ -89,7 +87,10 @@ describe('script tag entry', () => {
     addScriptTag({ src: `${airlock.url}/airlock/widget.js`, 'data-widget-id': 'wgt_tag' });
     new Function(readFileSync(bundle, 'utf8'))();
     expect(typeof window.Airlock?.createWidget).toBe('function');
-    await until(() => document.querySelector('[data-airlock="widget"]')?.shadowRoot?.querySelector('[part~="header"]')?.textContent === 'From the tag', 'the configured title');
+    await until(
+      () => document.querySelector('[data-airlock="widget"]')?.shadowRoot?.querySelector('[part~="header"]')?.textContent === 'From the tag',
+      'the configured title',
+    );
     expect(airlock.tokenRequests[0]?.path).toBe('/airlock/token');
   });
 

@@ -88,7 +88,10 @@ describe('TokenClient', () => {
     expect(airlock.state.mints).toBe(2);
   });
 
-  for (const [name, skew] of [['10 minutes fast', 10 * 60_000], ['10 minutes slow', -10 * 60_000]] as const) {
+  for (const [name, skew] of [
+    ['10 minutes fast', 10 * 60_000],
+    ['10 minutes slow', -10 * 60_000],
+  ] as const) {
     it(`schedules renewal from the lifetime the server states, on the monotonic clock, with the device clock ${name}`, async () => {
       let monotonic = 5_000;
       // The server's clock is the device's minus the skew: its expiresAt says nothing usable on this device.
@@ -106,7 +109,7 @@ describe('TokenClient', () => {
     });
   }
 
-  it('without expiresIn, takes the lifetime from the token\'s own exp - iat', async () => {
+  it("without expiresIn, takes the lifetime from the token's own exp - iat", async () => {
     let monotonic = 0;
     // A JWT-shaped token issued by a server whose clock is 10 minutes behind the device's.
     const issuedAt = Math.floor(Date.now() / 1000) - 600;

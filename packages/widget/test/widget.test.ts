@@ -248,9 +248,7 @@ describe('createWidget: chat', () => {
 
   it('renders HTML in a reply as text, creating no element from it', async () => {
     const payload = '<img src=x onerror=alert(1)><script>alert(2)</script>';
-    const airlock = await startAirlock((response) =>
-      response.end(chunkEvent(payload.slice(0, 9)) + chunkEvent(payload.slice(9)) + 'data: [DONE]\n\n'),
-    );
+    const airlock = await startAirlock((response) => response.end(chunkEvent(payload.slice(0, 9)) + chunkEvent(payload.slice(9)) + 'data: [DONE]\n\n'));
     const { widget, root } = await mount(airlock.apiBase);
     typeAndPressEnter(root, '<b>bold?</b>');
     await next(widget, 'message-complete');

@@ -98,7 +98,9 @@ export function adminPageRoutes(context: AirlockContext): Route[] {
       browser: 'none',
       async handle(request, params) {
         const widget = await previewWidget(context, request, params.id!, { needsSameOrigin: false });
-        const version = await widgetScriptFor(context).version().catch(() => undefined);
+        const version = await widgetScriptFor(context)
+          .version()
+          .catch(() => undefined);
         return assets.previewPage(request, widget.id, `${context.basePath}/admin/preview/${widget.id}/token`, version);
       },
     },

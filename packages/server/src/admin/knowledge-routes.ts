@@ -58,7 +58,11 @@ function knowledgeOf(context: AirlockContext): KnowledgeService {
  * the owner of the widget's account: `widget_not_found` for no widget,
  * `forbidden` for another account's (as every admin route answers them).
  */
-async function accessibleWidget(context: AirlockContext, request: Request, id: string | undefined): Promise<{ knowledge: KnowledgeService; widget: WidgetRecord }> {
+async function accessibleWidget(
+  context: AirlockContext,
+  request: Request,
+  id: string | undefined,
+): Promise<{ knowledge: KnowledgeService; widget: WidgetRecord }> {
   const principal = requireAdmin(context, request, { accountOwners: true });
   const knowledge = knowledgeOf(context);
   await context.started();
@@ -106,7 +110,10 @@ function textField(form: FormData, name: string): string | undefined {
 function checkSourceUrl(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (value.length > maxSourceUrlCharacters) {
-    throw new AirlockError('input_invalid', `"sourceUrl" must be an http: or https: URL of at most ${maxSourceUrlCharacters.toLocaleString('en-US')} characters.`);
+    throw new AirlockError(
+      'input_invalid',
+      `"sourceUrl" must be an http: or https: URL of at most ${maxSourceUrlCharacters.toLocaleString('en-US')} characters.`,
+    );
   }
   const url = URL.canParse(value) ? new URL(value) : undefined;
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
@@ -214,7 +221,8 @@ export function knowledgeAdminRoutes(context: AirlockContext): Route[] {
         const { knowledge, widget } = await accessibleWidget(context, request, params.id);
         const form = await readUploadForm(request, knowledge.limits.maxFileBytes);
         for (const name of new Set(form.keys())) {
-          if (!uploadFields.has(name)) throw new AirlockError('input_invalid', `"${name}" is not a field of an upload; send "file", and optionally "sourceUrl" and "replaces".`);
+          if (!uploadFields.has(name))
+            throw new AirlockError('input_invalid', `"${name}" is not a field of an upload; send "file", and optionally "sourceUrl" and "replaces".`);
         }
         const files = form.getAll('file');
         if (files.length === 0 || files.some((file) => typeof file === 'string')) {

@@ -156,13 +156,7 @@ function isHttps(context: AirlockContext, request: Request): boolean {
 }
 
 function cookie(context: AirlockContext, request: Request, value: string, maxAgeSeconds: number): string {
-  const parts = [
-    `${sessionCookieName}=${value}`,
-    `Path=${context.basePath}/admin`,
-    `Max-Age=${maxAgeSeconds}`,
-    'HttpOnly',
-    'SameSite=Strict',
-  ];
+  const parts = [`${sessionCookieName}=${value}`, `Path=${context.basePath}/admin`, `Max-Age=${maxAgeSeconds}`, 'HttpOnly', 'SameSite=Strict'];
   if (isHttps(context, request)) parts.push('Secure');
   return parts.join('; ');
 }
@@ -288,7 +282,8 @@ export async function signIn(context: AirlockContext, request: Request, token: u
   const { signInPerMinute, maxMs } = settings(context);
   // Per address only: without one, a shared count would let one client lock every operator out.
   const address = clientAddress ? addressKey(clientAddress) : undefined;
-  if (address) await enforceRateLimit(context.counters, `admin-sign-in:${address}`, signInPerMinute, 60_000, 'Too many sign-in attempts; try again in a minute.');
+  if (address)
+    await enforceRateLimit(context.counters, `admin-sign-in:${address}`, signInPerMinute, 60_000, 'Too many sign-in attempts; try again in a minute.');
   await refuseLockedOut(context, address);
   await context.started();
   const signedIn = typeof token === 'string' && token.length > 0 ? await principalForToken(context, token.trim()) : undefined;

@@ -83,7 +83,10 @@ export class WidgetScript {
       'cross-origin-resource-policy': 'cross-origin',
     };
     if (encoding !== 'identity') headers['content-encoding'] = encoding;
-    const etags = request.headers.get('if-none-match')?.split(',').map((tag) => tag.trim().replace(/^W\//, ''));
+    const etags = request.headers
+      .get('if-none-match')
+      ?.split(',')
+      .map((tag) => tag.trim().replace(/^W\//, ''));
     if (etags?.includes(etag) || etags?.includes('*')) return new Response(null, { status: 304, headers });
     headers['content-length'] = String(body.byteLength);
     return new Response(request.method === 'HEAD' ? null : body, { status: 200, headers });

@@ -89,7 +89,12 @@ function takeOverErrors(command: Command): void {
       throw new UsageError(`"${path}" needs a command (${names.join(', ')}); see ${path} --help`);
     }
     // Commander quotes what it could not use, which may be a key pasted in the wrong place.
-    const what = redact(error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').replace(/\.$/, ''));
+    const what = redact(
+      error.message
+        .replace(/^error: /, '')
+        .replace(/\s*\n\s*/g, ' ')
+        .replace(/\.$/, ''),
+    );
     const note = usageNoteOf(command);
     throw new UsageError(`${what}${note ? `. ${note}` : ''}; see ${path} --help`);
   });

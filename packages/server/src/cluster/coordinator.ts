@@ -92,7 +92,10 @@ export class ClusterCoordinator {
    * ```
    */
   async ping(): Promise<void> {
-    await this.#run(() => this.#redis.ping(), () => Promise.reject(unavailable()));
+    await this.#run(
+      () => this.#redis.ping(),
+      () => Promise.reject(unavailable()),
+    );
   }
 
   /** Resolves once the first connection attempt is over (connected or not), at most after `connectTimeoutMs`. */

@@ -74,9 +74,12 @@ export class RedisLimitCounters implements LimitCounters {
     const taken = await this.#redis.airlockSlotAcquire(slotKey, this.#now(), limit, leaseId, this.#slotLeaseMs);
     if (taken !== 1) return undefined;
     // Renewal failures are ignored: Redis away means the lease lapses, which is what it is for.
-    const renewal = setInterval(() => {
-      this.#redis.airlockSlotRenew(slotKey, this.#now(), leaseId, this.#slotLeaseMs).catch(() => {});
-    }, Math.max(1, Math.floor(this.#slotLeaseMs / 3)));
+    const renewal = setInterval(
+      () => {
+        this.#redis.airlockSlotRenew(slotKey, this.#now(), leaseId, this.#slotLeaseMs).catch(() => {});
+      },
+      Math.max(1, Math.floor(this.#slotLeaseMs / 3)),
+    );
     renewal.unref();
     let released = false;
     return {

@@ -46,7 +46,10 @@ export type ResolvedRedisOptions = Required<RedisOptions>;
  * const redis = resolveRedisOptions(options.redis); // undefined without AIRLOCK_REDIS_URL
  * ```
  */
-export function resolveRedisOptions(options: RedisOptions = {}, env: Readonly<Record<string, string | undefined>> = process.env): ResolvedRedisOptions | undefined {
+export function resolveRedisOptions(
+  options: RedisOptions = {},
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ResolvedRedisOptions | undefined {
   const url = options.url ?? env.AIRLOCK_REDIS_URL;
   if (url === undefined || url === '') return undefined;
   return {

@@ -68,7 +68,9 @@ export function embedRoutes(context: AirlockContext): Route[] {
           .map(([name, value]) => ` ${name}="${escapeHtml(value)}"`)
           .join('');
         // By version, so browsers keep the bundle for a year and fetch a new one only after an upgrade.
-        const version = await widgetScriptFor(context).version().catch(() => undefined);
+        const version = await widgetScriptFor(context)
+          .version()
+          .catch(() => undefined);
         const page = `<!doctype html>
 <html lang="${escapeHtml(attributes['data-locale'] ?? widget.presentation.locale ?? 'en')}">
 <head>
@@ -126,7 +128,7 @@ export function embedRoutes(context: AirlockContext): Route[] {
  */
 function embeddingSite(request: Request, widget: WidgetRecord): string | AirlockError {
   if (widget.allowedOrigins.length === 0) {
-    return new AirlockError('origin_not_allowed', 'This widget is private: only its site\'s backend can give it tokens, so it has no iframe page.');
+    return new AirlockError('origin_not_allowed', "This widget is private: only its site's backend can give it tokens, so it has no iframe page.");
   }
   const referrer = request.headers.get('referer');
   if (referrer) {

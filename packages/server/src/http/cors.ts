@@ -89,12 +89,16 @@ export function preflight(request: Request, options: PreflightOptions = {}): Res
 function requestedClientHeaders(request: Request): string[] | undefined {
   const value = request.headers.get('access-control-request-headers');
   if (!value || value.length > maxRequestedHeadersLength) return undefined;
-  const names = value.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== '');
+  const names = value
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== '');
   const extra: string[] = [];
   for (const name of names) {
     if (!headerName.test(name)) return undefined;
     if (baseAllowedHeaders.includes(name)) continue;
-    if (!clientAllowedHeaders.some((allowed) => (allowed.endsWith('-') ? name.startsWith(allowed) && name.length > allowed.length : name === allowed))) return undefined;
+    if (!clientAllowedHeaders.some((allowed) => (allowed.endsWith('-') ? name.startsWith(allowed) && name.length > allowed.length : name === allowed)))
+      return undefined;
     if (!extra.includes(name)) extra.push(name);
   }
   return extra;

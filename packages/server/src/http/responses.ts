@@ -37,11 +37,7 @@ export function errorResponse(error: unknown): Response {
  * const body = await readJsonObject(request, 64 * 1024);
  * ```
  */
-export async function readJsonObject(
-  request: Request,
-  maxBytes = defaultMaxBodyBytes,
-  options: { optional?: boolean } = {},
-): Promise<Record<string, unknown>> {
+export async function readJsonObject(request: Request, maxBytes = defaultMaxBodyBytes, options: { optional?: boolean } = {}): Promise<Record<string, unknown>> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > maxBytes) throw tooLarge(maxBytes);
   const bytes = await readRequestBytes(request, maxBytes);

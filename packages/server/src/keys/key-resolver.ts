@@ -146,7 +146,8 @@ export class KeyResolver {
       void confirming.finally(() => this.#confirming.delete(keyId));
     }
     const refused = await confirming;
-    if (!refused) this.#logger.warn('the AI service refused a call with the shared key, but did not refuse the key itself when asked; it stays active', { keyId });
+    if (!refused)
+      this.#logger.warn('the AI service refused a call with the shared key, but did not refuse the key itself when asked; it stays active', { keyId });
     return refused;
   }
 

@@ -59,7 +59,10 @@ export interface SharedKeyOptions {
  */
 export function sharedKeyModelsFrom(value: string | undefined): string[] | undefined {
   if (value === undefined || value.trim() === '') return undefined;
-  const models = value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  const models = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
   const bad = models.find((entry) => !/^[\x21-\x7e]{1,100}$/.test(entry) || entry.slice(0, -1).includes('*'));
   if (bad !== undefined) {
     throw new AirlockError('internal', 'AIRLOCK_SHARED_KEY_MODELS must list model names separated by commas, such as "gpt-4o-mini,gpt-4.1-*".');
@@ -180,7 +183,10 @@ export class SharedKeyPolicy {
     if (!servedByShared) return;
     if (grant === 'none') {
       if (widget.keySource !== 'shared') return;
-      throw new AirlockError('forbidden', 'This account may not use the shared OpenAI key: the operator grants it. Save the account\u2019s own key and use "own" instead.');
+      throw new AirlockError(
+        'forbidden',
+        'This account may not use the shared OpenAI key: the operator grants it. Save the account\u2019s own key and use "own" instead.',
+      );
     }
     const refused = this.refusedModel(widget, grant);
     if (refused) {

@@ -78,7 +78,10 @@ export class BlockCollector {
   #count(text: string): void {
     this.#characters += text.length;
     if (this.#characters > this.limits.maxCharacters) {
-      throw new ExtractionProblem('too_large', `This file has more than ${formatCount(this.limits.maxCharacters)} characters of text; split it into smaller files.`);
+      throw new ExtractionProblem(
+        'too_large',
+        `This file has more than ${formatCount(this.limits.maxCharacters)} characters of text; split it into smaller files.`,
+      );
     }
   }
 
@@ -115,7 +118,10 @@ export class BlockCollector {
   /** Checks a table's width against `maxColumns`. */
   columns(count: number): void {
     if (count > this.limits.maxColumns) {
-      throw new ExtractionProblem('too_large', `A table in this file has ${formatCount(count)} columns; at most ${formatCount(this.limits.maxColumns)} are supported.`);
+      throw new ExtractionProblem(
+        'too_large',
+        `A table in this file has ${formatCount(count)} columns; at most ${formatCount(this.limits.maxColumns)} are supported.`,
+      );
     }
   }
 
@@ -127,7 +133,10 @@ export class BlockCollector {
       throw new ExtractionProblem('too_large', `This file has more than ${formatCount(this.limits.maxRows)} table rows; split it into smaller files.`);
     }
     if (text.length > this.limits.maxRowCharacters) {
-      throw new ExtractionProblem('too_large', `Row ${formatCount(row)} of a table in this file is longer than ${formatCount(this.limits.maxRowCharacters)} characters.`);
+      throw new ExtractionProblem(
+        'too_large',
+        `Row ${formatCount(row)} of a table in this file is longer than ${formatCount(this.limits.maxRowCharacters)} characters.`,
+      );
     }
     this.#count(text);
     const headingPath = caption ? [...this.headingPath, caption] : this.headingPath;

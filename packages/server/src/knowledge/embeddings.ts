@@ -105,7 +105,9 @@ function batches(inputs: readonly string[], size: number, characters: number): s
  * and the file's status can say so.
  */
 function unavailable(cause: AirlockError, model: string): AirlockError {
-  return new AirlockError('upstream_rejected', `The AI service does not offer embeddings with the model ${model}; only keyword search is used.`, { cause: cause.cause });
+  return new AirlockError('upstream_rejected', `The AI service does not offer embeddings with the model ${model}; only keyword search is used.`, {
+    cause: cause.cause,
+  });
 }
 
 /**
@@ -124,7 +126,12 @@ export function isEmbeddingsUnavailable(error: unknown): boolean {
   return refusal.status === 404 || refusal.status === 405 || refusal.status === 501 || refusal.code === 'model_not_found';
 }
 
-async function embedBatch(inputs: string[], options: EmbeddingsOptions, baseURL: string, model: string): Promise<{ vectors: Float32Array[]; model: string; tokens?: number }> {
+async function embedBatch(
+  inputs: string[],
+  options: EmbeddingsOptions,
+  baseURL: string,
+  model: string,
+): Promise<{ vectors: Float32Array[]; model: string; tokens?: number }> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
@@ -152,7 +159,9 @@ async function embedBatch(inputs: string[], options: EmbeddingsOptions, baseURL:
     body = undefined;
   }
   if (!response.ok) {
-    const mapped = upstreamError(OpenAI.APIError.generate(response.status, body as object | undefined, body ? undefined : text.slice(0, 200), response.headers));
+    const mapped = upstreamError(
+      OpenAI.APIError.generate(response.status, body as object | undefined, body ? undefined : text.slice(0, 200), response.headers),
+    );
     throw isEmbeddingsUnavailable(mapped) ? unavailable(mapped, model) : mapped;
   }
   if (typeof body !== 'object' || body === null) throw malformed('The embeddings answer is not JSON.');

@@ -5,7 +5,12 @@ import { ExtractionProblem } from './types.js';
 // The delimiter used most outside quotes on the first line: spreadsheets
 // save comma, semicolon (where the comma is the decimal mark) or tab.
 function sniffDelimiter(text: string): string {
-  const counts = new Map<string, number>([[',', 0], [';', 0], ['\t', 0], ['|', 0]]);
+  const counts = new Map<string, number>([
+    [',', 0],
+    [';', 0],
+    ['\t', 0],
+    ['|', 0],
+  ]);
   let quoted = false;
   for (const character of text.slice(0, 65_536)) {
     if (character === '"') quoted = !quoted;
@@ -58,7 +63,9 @@ export function extractCsv(text: string, collector: BlockCollector): void {
     }) as unknown as { record: string[]; info: { lines: number } }[];
   } catch (error) {
     if (error instanceof CsvError && error.code === 'CSV_MAX_RECORD_SIZE') {
-      throw new ExtractionProblem('too_large', `A row of this CSV file is longer than ${(limits.maxRowCharacters * 4).toLocaleString('en-US')} characters.`, { cause: error });
+      throw new ExtractionProblem('too_large', `A row of this CSV file is longer than ${(limits.maxRowCharacters * 4).toLocaleString('en-US')} characters.`, {
+        cause: error,
+      });
     }
     throw new ExtractionProblem('corrupt', error instanceof CsvError ? csvMessage(error) : 'This CSV file could not be read.', { cause: error });
   }
@@ -99,7 +106,9 @@ function flatPairs(value: Json, depthLeft: number, limit: number): { headers: st
     const { path, value: current, depth } = stack.pop()!;
     if (depth > depthLeft) throw new ExtractionProblem('too_large', `This JSON file is nested more than ${limit} levels deep.`);
     if (isRecord(current) || Array.isArray(current)) {
-      const entries = Array.isArray(current) ? current.map((item, index) => [`${path}[${index}]`, item] as const) : Object.entries(current).map(([key, item]) => [keyPath(path, key), item] as const);
+      const entries = Array.isArray(current)
+        ? current.map((item, index) => [`${path}[${index}]`, item] as const)
+        : Object.entries(current).map(([key, item]) => [keyPath(path, key), item] as const);
       for (let index = entries.length - 1; index >= 0; index -= 1) stack.push({ path: entries[index]![0], value: entries[index]![1], depth: depth + 1 });
       continue;
     }
@@ -150,7 +159,9 @@ export function extractJson(text: string, collector: BlockCollector): void {
       continue;
     }
     if (isRecord(value) || Array.isArray(value)) {
-      const entries = Array.isArray(value) ? value.map((item, index) => [`${path}[${index}]`, item] as const) : Object.entries(value).map(([key, item]) => [keyPath(path, key), item] as const);
+      const entries = Array.isArray(value)
+        ? value.map((item, index) => [`${path}[${index}]`, item] as const)
+        : Object.entries(value).map(([key, item]) => [keyPath(path, key), item] as const);
       for (let index = entries.length - 1; index >= 0; index -= 1) stack.push({ path: entries[index]![0], value: entries[index]![1], depth: depth + 1 });
       continue;
     }

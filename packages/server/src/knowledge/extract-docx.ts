@@ -42,7 +42,10 @@ export function inspectDocxArchive(bytes: Uint8Array, limits: ResolvedExtraction
     throw corrupt('This Word document uses a ZIP format Airlock does not read (ZIP64).');
   }
   if (count > limits.maxArchiveEntries) {
-    throw new ExtractionProblem('too_large', `This Word document has ${count.toLocaleString('en-US')} parts; at most ${limits.maxArchiveEntries.toLocaleString('en-US')} are read.`);
+    throw new ExtractionProblem(
+      'too_large',
+      `This Word document has ${count.toLocaleString('en-US')} parts; at most ${limits.maxArchiveEntries.toLocaleString('en-US')} are read.`,
+    );
   }
   const names: string[] = [];
   const decoder = new TextDecoder();

@@ -5,14 +5,7 @@ import { extractDocx } from './extract-docx.js';
 import { extractHtml } from './extract-html.js';
 import { extractPdf } from './extract-pdf.js';
 import { extractMarkdown, extractPlainText } from './extract-text.js';
-import {
-  ExtractionProblem,
-  resolveExtractionLimits,
-  type ExtractionLimits,
-  type KnowledgeFileInput,
-  type KnowledgeFormat,
-  type TextBlock,
-} from './types.js';
+import { ExtractionProblem, resolveExtractionLimits, type ExtractionLimits, type KnowledgeFileInput, type KnowledgeFormat, type TextBlock } from './types.js';
 
 /**
  * A file's text as blocks, with what was learnt on the way.

@@ -115,7 +115,10 @@ export async function extractPdf(bytes: Uint8Array, collector: BlockCollector, o
   try {
     const total = document.numPages;
     if (total > collector.limits.maxPages) {
-      throw new ExtractionProblem('too_large', `This PDF has ${total.toLocaleString('en-US')} pages; at most ${collector.limits.maxPages.toLocaleString('en-US')} are read. Split it into smaller files.`);
+      throw new ExtractionProblem(
+        'too_large',
+        `This PDF has ${total.toLocaleString('en-US')} pages; at most ${collector.limits.maxPages.toLocaleString('en-US')} are read. Split it into smaller files.`,
+      );
     }
     const pages: Line[][] = [];
     for (let number = 1; number <= total; number += 1) {
@@ -132,7 +135,10 @@ export async function extractPdf(bytes: Uint8Array, collector: BlockCollector, o
     }
     const empty = pages.flatMap((lines, index) => (lines.length === 0 ? [index + 1] : []));
     if (empty.length === total) {
-      throw new ExtractionProblem('no_text', 'This PDF has no text layer (it looks like a scan); text recognition (OCR) is not supported, so upload a PDF with selectable text.');
+      throw new ExtractionProblem(
+        'no_text',
+        'This PDF has no text layer (it looks like a scan); text recognition (OCR) is not supported, so upload a PDF with selectable text.',
+      );
     }
     const body = bodyHeight(pages);
     pages.forEach((lines, index) => {

@@ -81,7 +81,13 @@ async function run(job: ExtractionJob): Promise<void> {
     // A fault of the extractor itself (a library bug, a stack overflow):
     // the main thread logs the detail, the owner sees a generic reason. Its
     // message is left out: library messages can quote the file's text.
-    const frames = error instanceof Error ? (error.stack ?? '').split('\n').slice(1, 4).map((line) => line.trim()) : [];
+    const frames =
+      error instanceof Error
+        ? (error.stack ?? '')
+            .split('\n')
+            .slice(1, 4)
+            .map((line) => line.trim())
+        : [];
     const detail = [error instanceof Error ? error.name : typeof error, ...frames].join(' ');
     port!.postMessage({ id: job.id, type: 'failed', detail } satisfies WorkerAnswer);
   }

@@ -217,7 +217,9 @@ export class KnowledgeExtractor {
     worker.on('error', (error: Error & { code?: string }) => {
       const failure =
         error.code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? new KnowledgeFileError('out_of_memory', 'This file needs more memory to read than the server allows; split it into smaller files.', { cause: error })
+          ? new KnowledgeFileError('out_of_memory', 'This file needs more memory to read than the server allows; split it into smaller files.', {
+              cause: error,
+            })
           : this.#fault(`worker error: ${error.name}${error.code ? ` ${error.code}` : ''}`, error);
       void this.#retire(slot, failure);
     });

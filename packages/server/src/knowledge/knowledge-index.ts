@@ -133,7 +133,10 @@ export class KnowledgeIndex {
       this.#passages.set(passage.id, passage);
       if (passage.vector && passage.vector.length > 0) this.#vectors.push({ id: passage.id, vector: passage.vector });
     }
-    this.#keywords = new Bm25Index([...this.#passages.values()].map(({ id, text }) => ({ id, text })), options.bm25);
+    this.#keywords = new Bm25Index(
+      [...this.#passages.values()].map(({ id, text }) => ({ id, text })),
+      options.bm25,
+    );
     this.#candidates = Math.max(1, options.candidates ?? 50);
     this.#fusionK = options.fusionK ?? 60;
     this.#weights = options.weights ?? [1, 1];
@@ -167,10 +170,7 @@ export class KnowledgeIndex {
     if (mode === 'keyword') ranked = keyword;
     else if (mode === 'vector') ranked = vector;
     else {
-      ranked = reciprocalRankFusion(
-        [keyword.map((hit) => hit.id), vector.map((hit) => hit.id)],
-        { k: this.#fusionK, weights: this.#weights, limit: top },
-      );
+      ranked = reciprocalRankFusion([keyword.map((hit) => hit.id), vector.map((hit) => hit.id)], { k: this.#fusionK, weights: this.#weights, limit: top });
     }
     const hits = ranked.slice(0, top).map(({ id, score }): KnowledgeSearchHit => {
       const keywordHit = keywordStanding.get(id);

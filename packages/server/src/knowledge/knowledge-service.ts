@@ -143,10 +143,16 @@ export class KnowledgeService {
       throw new AirlockError('payload_too_large', `This widget already has ${limits.maxWidgetFiles} files, the most it may have; remove one first.`);
     }
     if (widgetTotals.bytes + upload.bytes.byteLength > limits.maxWidgetBytes) {
-      throw new AirlockError('payload_too_large', `This widget's files would pass ${megabytes(limits.maxWidgetBytes)} MB, the limit per widget; remove some first.`);
+      throw new AirlockError(
+        'payload_too_large',
+        `This widget's files would pass ${megabytes(limits.maxWidgetBytes)} MB, the limit per widget; remove some first.`,
+      );
     }
     if (accountTotals.bytes + upload.bytes.byteLength > limits.maxAccountBytes) {
-      throw new AirlockError('payload_too_large', `This account's files would pass ${megabytes(limits.maxAccountBytes)} MB, the limit per account; remove some first.`);
+      throw new AirlockError(
+        'payload_too_large',
+        `This account's files would pass ${megabytes(limits.maxAccountBytes)} MB, the limit per account; remove some first.`,
+      );
     }
     const sha256 = createHash('sha256').update(upload.bytes).digest('hex');
     const added = await this.store.addFile({
@@ -249,7 +255,11 @@ export class KnowledgeService {
       let vectorsNote: string | undefined;
       if (this.#embed && passages.length > 0) {
         try {
-          const embedded = await this.#embed(widget, passages.map((passage) => passage.text), signal);
+          const embedded = await this.#embed(
+            widget,
+            passages.map((passage) => passage.text),
+            signal,
+          );
           if (embedded) {
             passages = passages.map((passage, index) => ({ ...passage, vector: embedded.vectors[index]! }));
             embeddingModel = embedded.model;
@@ -260,8 +270,14 @@ export class KnowledgeService {
         } catch (error) {
           if (signal.aborted) throw error;
           // Found by its words meanwhile; the next upload of it embeds it again.
-          vectorsNote = isEmbeddingsUnavailable(error) ? noEmbeddingsNote : 'The AI service could not embed this file: it is found by its words only. Upload it again to retry.';
-          this.#logger.warn('knowledge file embedded without vectors', { widgetId: widget.id, fileId: file.id, reason: AirlockError.isInstance(error) ? error.code : 'upstream' });
+          vectorsNote = isEmbeddingsUnavailable(error)
+            ? noEmbeddingsNote
+            : 'The AI service could not embed this file: it is found by its words only. Upload it again to retry.';
+          this.#logger.warn('knowledge file embedded without vectors', {
+            widgetId: widget.id,
+            fileId: file.id,
+            reason: AirlockError.isInstance(error) ? error.code : 'upstream',
+          });
         }
       }
       await this.store.replacePassages(file.id, passages, {
@@ -276,7 +292,12 @@ export class KnowledgeService {
           ? error.message
           : 'This file could not be read.';
       // Only the error's kind: a parser's message may quote the file, whose text is the owner's and never logged.
-      if (!AirlockError.isInstance(error)) this.#logger.error('a knowledge file could not be read', { widgetId: widget.id, fileId: file.id, kind: error instanceof Error ? error.name : typeof error });
+      if (!AirlockError.isInstance(error))
+        this.#logger.error('a knowledge file could not be read', {
+          widgetId: widget.id,
+          fileId: file.id,
+          kind: error instanceof Error ? error.name : typeof error,
+        });
       await this.store.updateFile(file.id, { status: 'failed', error: reason }).catch(() => {});
     }
   }

@@ -55,7 +55,11 @@ export function openKnowledge(parts: {
   const { store, options, upstream, keys, logger, usage } = parts;
   const knowledgeStore =
     options.store ??
-    (store instanceof SqliteStore ? new SqliteKnowledgeStore(store.database) : store instanceof PostgresStore ? new PostgresKnowledgeStore(store.pool) : undefined);
+    (store instanceof SqliteStore
+      ? new SqliteKnowledgeStore(store.database)
+      : store instanceof PostgresStore
+        ? new PostgresKnowledgeStore(store.pool)
+        : undefined);
   if (!knowledgeStore) return undefined;
   const model = options.embeddingModel ?? 'text-embedding-3-small';
   const embedWithKey: KeyEmbedder = async (apiKey, texts, signal) => {
@@ -81,7 +85,10 @@ export function openKnowledge(parts: {
   };
   return new KnowledgeService({
     store: knowledgeStore,
-    extractor: new KnowledgeExtractor({ workers: options.workers ?? 1, ...(options.limits?.maxFileBytes !== undefined && { limits: { maxBytes: options.limits.maxFileBytes } }) }),
+    extractor: new KnowledgeExtractor({
+      workers: options.workers ?? 1,
+      ...(options.limits?.maxFileBytes !== undefined && { limits: { maxBytes: options.limits.maxFileBytes } }),
+    }),
     embed,
     embedWithKey,
     ...(options.limits && { limits: options.limits }),

@@ -100,7 +100,8 @@ export class KnowledgeRetriever {
     const vector = queryVector && usable.length > 0 ? nearestVectors(queryVector, usable, Math.max(top, candidates)) : [];
     const keywordStanding = new Map(keyword.map((hit, index) => [hit.id, { rank: index + 1, score: hit.score }]));
     const vectorStanding = new Map(vector.map((hit, index) => [hit.id, { rank: index + 1, score: hit.score }]));
-    const ranked = vector.length === 0 ? keyword.slice(0, top) : reciprocalRankFusion([keyword.map((hit) => hit.id), vector.map((hit) => hit.id)], { k: 60, limit: top });
+    const ranked =
+      vector.length === 0 ? keyword.slice(0, top) : reciprocalRankFusion([keyword.map((hit) => hit.id), vector.map((hit) => hit.id)], { k: 60, limit: top });
     const hits: RetrievedPassage[] = [];
     for (const { id, score } of ranked) {
       // A passage the keyword index has but this read does not was replaced in between: skipped.

@@ -125,16 +125,7 @@ export interface KnowledgeFileInput {
  * - `overloaded`: too many files waiting for extraction.
  */
 export type KnowledgeFileProblem =
-  | 'unsupported_type'
-  | 'too_large'
-  | 'content_mismatch'
-  | 'invalid_encoding'
-  | 'corrupt'
-  | 'encrypted'
-  | 'no_text'
-  | 'timeout'
-  | 'out_of_memory'
-  | 'overloaded';
+  'unsupported_type' | 'too_large' | 'content_mismatch' | 'invalid_encoding' | 'corrupt' | 'encrypted' | 'no_text' | 'timeout' | 'out_of_memory' | 'overloaded';
 
 const problemBrand = Symbol.for('airlock.server.extraction-problem');
 
@@ -187,6 +178,10 @@ export async function importReader<T>(load: () => Promise<T>, format: string, in
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error;
-    throw new ExtractionProblem('unsupported_type', `This server cannot read ${format} files: its operator needs to install ${install.split('@')[0]} (npm install ${install}).`, { cause: error });
+    throw new ExtractionProblem(
+      'unsupported_type',
+      `This server cannot read ${format} files: its operator needs to install ${install.split('@')[0]} (npm install ${install}).`,
+      { cause: error },
+    );
   }
 }

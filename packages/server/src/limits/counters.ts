@@ -19,10 +19,7 @@ export interface RateCheck {
  * const refusal = await hitEachInOrder(limiter, [{ key: 'proxy:token:jti', limit: 20, windowMs: 60_000 }]);
  * ```
  */
-export async function hitEachInOrder(
-  limiter: RateLimiter,
-  checks: readonly RateCheck[],
-): Promise<{ index: number; result: RateLimitResult } | undefined> {
+export async function hitEachInOrder(limiter: RateLimiter, checks: readonly RateCheck[]): Promise<{ index: number; result: RateLimitResult } | undefined> {
   for (const [index, check] of checks.entries()) {
     const result = await limiter.hit(check.key, check.limit, check.windowMs);
     if (!result.allowed) return { index, result };

@@ -136,9 +136,7 @@ export class RequestLimits {
    */
   spendOutputTokens(caller: LimitedCaller, tokens: number): void {
     if (caller.limits?.outputTokens === undefined || tokens <= 0) return;
-    this.#counters
-      .addToBudget(`budget:output:${caller.tokenId}`, tokens, { expiresAt: caller.expiresAt + budgetGraceMs })
-      .catch(() => {});
+    this.#counters.addToBudget(`budget:output:${caller.tokenId}`, tokens, { expiresAt: caller.expiresAt + budgetGraceMs }).catch(() => {});
   }
 
   /**

@@ -72,12 +72,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const threshold = order[options.level ?? 'info'];
   const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const now = options.now ?? (() => new Date());
-  const log = (level: LogLevel) => (message: string, fields: Record<string, unknown> = {}) => {
-    if (order[level] < threshold) return;
-    const requestId = currentRequestContext()?.requestId;
-    const line = JSON.stringify({ time: now().toISOString(), level, message, ...(requestId && { requestId }), ...fields }, errorReplacer);
-    write(redact(line));
-  };
+  const log =
+    (level: LogLevel) =>
+    (message: string, fields: Record<string, unknown> = {}) => {
+      if (order[level] < threshold) return;
+      const requestId = currentRequestContext()?.requestId;
+      const line = JSON.stringify({ time: now().toISOString(), level, message, ...(requestId && { requestId }), ...fields }, errorReplacer);
+      write(redact(line));
+    };
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }
 

@@ -40,8 +40,7 @@ const maxInputs = 50;
 // `ft:gpt-4o-mini:org::id`, `accounts/x/models/y`): printable, no spaces.
 const modelName = /^[\x21-\x7e]{1,100}$/;
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isWhole = (value: unknown, min: number, max: number) => typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 const isStringList = (value: unknown, maxItems: number, maxLength: number): value is string[] =>
   Array.isArray(value) && value.length <= maxItems && value.every((item) => typeof item === 'string' && item.length <= maxLength);
@@ -114,7 +113,8 @@ function problemsOf(behaviour: unknown, type: WidgetType, prefix: string): strin
           problems.push(`${name(`memory.${shown(field)}`)} is not a setting of the ${memory.strategy as string} strategy.`);
         }
       }
-      if (memory.messages !== undefined && !isWhole(memory.messages, 1, 1_000)) problems.push(`${name('memory.messages')} must be a whole number from 1 to 1000.`);
+      if (memory.messages !== undefined && !isWhole(memory.messages, 1, 1_000))
+        problems.push(`${name('memory.messages')} must be a whole number from 1 to 1000.`);
       if (memory.budgetTokens !== undefined && !isWhole(memory.budgetTokens, 1, 1_000_000)) {
         problems.push(`${name('memory.budgetTokens')} must be a whole number from 1 to 1,000,000.`);
       }
@@ -161,10 +161,15 @@ function inputProblems(inputs: unknown, name: (field: string) => string): string
     if (seen.has(input.name)) problems.push(`${at('name')} repeats another input's name.`);
     seen.add(input.name);
     for (const field of Object.keys(input)) if (!inputFields.has(field)) problems.push(`${at(shown(field))} is not an input setting.`);
-    if (input.label !== undefined && (typeof input.label !== 'string' || input.label.length > 200)) problems.push(`${at('label')} must be text of at most 200 characters.`);
+    if (input.label !== undefined && (typeof input.label !== 'string' || input.label.length > 200))
+      problems.push(`${at('label')} must be text of at most 200 characters.`);
     if (input.type !== undefined && !inputTypes.includes(input.type as string)) problems.push(`${at('type')} must be one of ${inputTypes.join(', ')}.`);
     if (input.required !== undefined && typeof input.required !== 'boolean') problems.push(`${at('required')} must be true or false.`);
-    if (input.type === 'select' ? !isStringList(input.options, 100, 200) || input.options.length === 0 : input.options !== undefined && !isStringList(input.options, 100, 200)) {
+    if (
+      input.type === 'select'
+        ? !isStringList(input.options, 100, 200) || input.options.length === 0
+        : input.options !== undefined && !isStringList(input.options, 100, 200)
+    ) {
       problems.push(`${at('options')} must list the choices.`);
     }
     if (input.maxLength !== undefined && !isWhole(input.maxLength, 1, 100_000)) problems.push(`${at('maxLength')} must be a whole number.`);

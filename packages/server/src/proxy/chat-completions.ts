@@ -268,18 +268,15 @@ export function chatCall(services: ProxyServices, chat: ChatCall): PreparedCall 
 
 // The tokens of an answer: as the upstream reported them, else counted from
 // the delivered text and the prompt.
-function answerUsage(
-  usage: ReportedUsage | undefined,
-  delivered: string,
-  messages: ChatCompletionMessageParam[],
-): MeteredUsage | Promise<MeteredUsage> {
+function answerUsage(usage: ReportedUsage | undefined, delivered: string, messages: ChatCompletionMessageParam[]): MeteredUsage | Promise<MeteredUsage> {
   const reported = usage?.completion_tokens;
   const outputKnown = reported !== undefined && (reported > 0 || delivered === '');
   if (outputKnown && usage?.prompt_tokens !== undefined) return { inputTokens: usage.prompt_tokens, outputTokens: reported };
   const prompt = messages.map((message) => ({ role: 'user' as const, content: String(message.content ?? '') }));
-  return Promise.all([outputKnown ? reported : countText(delivered), usage?.prompt_tokens ?? countTurnTokens(prompt)]).then(
-    ([outputTokens, inputTokens]) => ({ inputTokens, outputTokens }),
-  );
+  return Promise.all([outputKnown ? reported : countText(delivered), usage?.prompt_tokens ?? countTurnTokens(prompt)]).then(([outputTokens, inputTokens]) => ({
+    inputTokens,
+    outputTokens,
+  }));
 }
 
 // Output tokens of a delivered answer, at least one.

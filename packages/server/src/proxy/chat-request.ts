@@ -80,11 +80,7 @@ export function clientInstructionsRefused(where: string): AirlockError {
  * const { turns, stream, model } = parseChatRequest(body, widget, defaultChatInputLimits);
  * ```
  */
-export function parseChatRequest(
-  body: Record<string, unknown>,
-  widget: WidgetRecord,
-  limits: ChatInputLimits,
-): ChatRequest & { includeUsage: boolean } {
+export function parseChatRequest(body: Record<string, unknown>, widget: WidgetRecord, limits: ChatInputLimits): ChatRequest & { includeUsage: boolean } {
   const { messages, stream } = body;
   const model = chooseModel(widget, body.model);
   if (stream !== undefined && stream !== null && typeof stream !== 'boolean') throw invalid('"stream" must be true or false.');

@@ -45,10 +45,7 @@ export class IdempotencyGuard {
     const id = `idempotency:${scope}\u0000${key}`;
     const result = await this.#counters.claimOnce(id, runningMs);
     if (!result.claimed) {
-      throw new AirlockError(
-        'conflict',
-        result.state === 'running' ? 'This message is already being answered.' : 'This message was already answered.',
-      );
+      throw new AirlockError('conflict', result.state === 'running' ? 'This message is already being answered.' : 'This message was already answered.');
     }
     let settled = false;
     return (answered) => {

@@ -94,7 +94,7 @@ function entrySymbols(folded: string): number[] | undefined {
   if (text.length === 0) return undefined;
   const symbols = [wordStart];
   let previousWord = true;
-  for (let index = 0; index < text.length; ) {
+  for (let index = 0; index < text.length;) {
     const code = text.codePointAt(index)!;
     const word = kindAt(text, index, code) === 1;
     if (index > 0) {
@@ -176,7 +176,7 @@ function scan(automaton: Automaton, text: string): boolean {
   let state = 0;
   // The kind of the character before; none at the start, where a word may start.
   let previous = -1;
-  for (let index = 0; index < text.length; ) {
+  for (let index = 0; index < text.length;) {
     let code = text.charCodeAt(index);
     let kind: number;
     if (code < 128) {

@@ -62,7 +62,12 @@ export function proxyRoutes(context: AirlockContext): Route[] {
     // The question's embedding on the call's key; it reserves no generations (the answer's cover the turn).
     embedQuestion: (step, text) =>
       context.knowledge
-        ? step.extra('embeddings', 0, () => context.knowledge!.embedQuestion(step.context.widget.id, step.key.apiKey, text, step.context.signal), () => undefined)
+        ? step.extra(
+            'embeddings',
+            0,
+            () => context.knowledge!.embedQuestion(step.context.widget.id, step.key.apiKey, text, step.context.signal),
+            () => undefined,
+          )
         : Promise.resolve(undefined),
   };
 

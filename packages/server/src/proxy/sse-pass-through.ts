@@ -162,7 +162,11 @@ function stringEnd(bytes: Buffer, start: number): number {
 // read usually ends on an event boundary, which the first test settles.
 function wholeEventsLength(bytes: Buffer): number {
   const length = bytes.length;
-  if (length >= 2 && bytes[length - 1] === lineFeed && (bytes[length - 2] === lineFeed || (bytes[length - 2] === carriageReturn && bytes[length - 3] === lineFeed))) {
+  if (
+    length >= 2 &&
+    bytes[length - 1] === lineFeed &&
+    (bytes[length - 2] === lineFeed || (bytes[length - 2] === carriageReturn && bytes[length - 3] === lineFeed))
+  ) {
     return length;
   }
   const lf = bytes.lastIndexOf(blankLine);
@@ -561,7 +565,11 @@ class SseRelay implements NodeBody {
       return;
     }
     if (!this.#sawDone && !this.#sawFinish) {
-      this.#fail(new AirlockError('upstream_unavailable', 'The answer was cut off before it finished.', { cause: new Error('The upstream stream ended without a finish reason or [DONE].') }));
+      this.#fail(
+        new AirlockError('upstream_unavailable', 'The answer was cut off before it finished.', {
+          cause: new Error('The upstream stream ended without a finish reason or [DONE].'),
+        }),
+      );
       return;
     }
     // A complete answer whose `[DONE]` the upstream left out: clients wait for it.

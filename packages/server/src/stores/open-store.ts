@@ -23,8 +23,5 @@ export function openStore(databaseUrl: string): Store {
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) return new PostgresStore({ connectionString: databaseUrl });
   // Only the scheme is named: the rest of a URL may hold a password.
   const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:/.exec(databaseUrl)?.[0] ?? 'none';
-  throw new AirlockError(
-    'internal',
-    `Unsupported database URL scheme "${scheme}"; use sqlite:<path> or postgres://user:password@host:5432/database.`,
-  );
+  throw new AirlockError('internal', `Unsupported database URL scheme "${scheme}"; use sqlite:<path> or postgres://user:password@host:5432/database.`);
 }

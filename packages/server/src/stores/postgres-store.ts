@@ -158,20 +158,12 @@ export class PostgresStore implements Store {
       // Taken before even creating the bookkeeping table: a second instance
       // waits here, then finds every migration applied.
       await client.query('SELECT pg_advisory_xact_lock($1)', [migrationLockId]);
-      await client.query(
-        'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)',
-      );
-      const applied = new Set(
-        (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((row) => row.version),
-      );
+      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)');
+      const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((row) => row.version));
       for (const migration of [...this.#migrations].sort((a, b) => a.version - b.version)) {
         if (applied.has(migration.version)) continue;
         await client.query(migration.sql);
-        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
-          migration.version,
-          migration.name,
-          this.#now(),
-        ]);
+        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.name, this.#now()]);
       }
     });
   }
@@ -274,10 +266,7 @@ export class PostgresStore implements Store {
   }
 
   async bumpWidgetEpoch(id: string): Promise<number> {
-    const [row] = await this.#rows<{ epoch: number }>('UPDATE widgets SET epoch = epoch + 1, updated_at = $1 WHERE id = $2 RETURNING epoch', [
-      this.#now(),
-      id,
-    ]);
+    const [row] = await this.#rows<{ epoch: number }>('UPDATE widgets SET epoch = epoch + 1, updated_at = $1 WHERE id = $2 RETURNING epoch', [this.#now(), id]);
     if (!row) throw new AirlockError('widget_not_found', 'There is no such widget.');
     return row.epoch;
   }
@@ -339,10 +328,11 @@ export class PostgresStore implements Store {
   }
 
   async listUsage(widgetId: string, fromDay: string, toDay: string): Promise<UsageDay[]> {
-    const rows = await this.#rows<UsageRow>(
-      'SELECT * FROM usage_daily WHERE widget_id = $1 AND day >= $2 AND day <= $3 ORDER BY day',
-      [widgetId, fromDay, toDay],
-    );
+    const rows = await this.#rows<UsageRow>('SELECT * FROM usage_daily WHERE widget_id = $1 AND day >= $2 AND day <= $3 ORDER BY day', [
+      widgetId,
+      fromDay,
+      toDay,
+    ]);
     const errors = await this.#rows<{ day: string; code: string; count: number }>(
       'SELECT day, code, count FROM usage_errors WHERE widget_id = $1 AND day >= $2 AND day <= $3',
       [widgetId, fromDay, toDay],
@@ -388,10 +378,11 @@ export class PostgresStore implements Store {
       );
       return row && balanceFromRow(row);
     }
-    await this.#pool.query(
-      'INSERT INTO generation_allowances (account_id, allowance, used, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT DO NOTHING',
-      [accountId, defaultAllowance, now],
-    );
+    await this.#pool.query('INSERT INTO generation_allowances (account_id, allowance, used, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT DO NOTHING', [
+      accountId,
+      defaultAllowance,
+      now,
+    ]);
     // One conditional statement; PostgreSQL re-checks the condition on the
     // latest row version when another reservation committed first.
     const [row] = await this.#rows<AllowanceRow>(
@@ -477,9 +468,7 @@ export class PostgresStore implements Store {
   }
 
   async getGenerationBalance(accountId: string): Promise<GenerationBalance | undefined> {
-    const [row] = await this.#rows<AllowanceRow>('SELECT account_id, allowance, used FROM generation_allowances WHERE account_id = $1', [
-      accountId,
-    ]);
+    const [row] = await this.#rows<AllowanceRow>('SELECT account_id, allowance, used FROM generation_allowances WHERE account_id = $1', [accountId]);
     return row && balanceFromRow(row);
   }
 
@@ -503,10 +492,12 @@ export class PostgresStore implements Store {
   }
 
   async putConversationSummary(summary: ConversationSummary): Promise<void> {
-    await this.#pool.query(
-      'INSERT INTO conversation_summaries (key, widget_id, sealed, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING',
-      [summary.key, summary.widgetId, JSON.stringify(summary.sealed), this.#now()],
-    );
+    await this.#pool.query('INSERT INTO conversation_summaries (key, widget_id, sealed, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING', [
+      summary.key,
+      summary.widgetId,
+      JSON.stringify(summary.sealed),
+      this.#now(),
+    ]);
   }
 
   async deleteConversationSummaries(cutoff: Date): Promise<number> {
@@ -515,10 +506,11 @@ export class PostgresStore implements Store {
 
   async createAccount(input: { id: string; name: string }): Promise<AccountRecord> {
     const account: AccountRecord = { id: input.id, name: input.name, sharedKey: 'none', createdAt: this.#now().toISOString() };
-    const inserted = await this.#pool.query(
-      'INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
-      [account.id, account.name, account.createdAt],
-    );
+    const inserted = await this.#pool.query('INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING', [
+      account.id,
+      account.name,
+      account.createdAt,
+    ]);
     if (inserted.rowCount === 0) throw new AirlockError('conflict', 'An account with this id already exists.');
     return account;
   }
@@ -539,23 +531,24 @@ export class PostgresStore implements Store {
   }
 
   async listAccountWidgets(accountId: string): Promise<WidgetRecord[]> {
-    return (await this.#rows<WidgetRow>('SELECT * FROM widgets WHERE account_id = $1 ORDER BY created_at, id', [accountId])).map(
-      widgetFromRow,
-    );
+    return (await this.#rows<WidgetRow>('SELECT * FROM widgets WHERE account_id = $1 ORDER BY created_at, id', [accountId])).map(widgetFromRow);
   }
 
   async putOpenAiKey(input: { id: string; ownerId: string; fingerprint: string; sealed: SealedSecret }): Promise<OpenAiKeyRecord> {
     const now = this.#now();
     await this.#transaction(async (client) => {
       await lockOwner(client, input.ownerId);
-      await client.query(
-        `UPDATE openai_keys SET status = 'revoked', sealed = NULL, revoked_at = $1 WHERE owner_id = $2 AND status <> 'revoked'`,
-        [now, input.ownerId],
-      );
-      await client.query(
-        `INSERT INTO openai_keys (id, owner_id, fingerprint, status, sealed, saved_at) VALUES ($1, $2, $3, 'active', $4, $5)`,
-        [input.id, input.ownerId, input.fingerprint, JSON.stringify(input.sealed), now],
-      );
+      await client.query(`UPDATE openai_keys SET status = 'revoked', sealed = NULL, revoked_at = $1 WHERE owner_id = $2 AND status <> 'revoked'`, [
+        now,
+        input.ownerId,
+      ]);
+      await client.query(`INSERT INTO openai_keys (id, owner_id, fingerprint, status, sealed, saved_at) VALUES ($1, $2, $3, 'active', $4, $5)`, [
+        input.id,
+        input.ownerId,
+        input.fingerprint,
+        JSON.stringify(input.sealed),
+        now,
+      ]);
     });
     return {
       id: input.id,
@@ -610,9 +603,7 @@ export class PostgresStore implements Store {
     const keys = await this.#rows<{ id: string; owner_id: string; sealed: string }>(
       'SELECT id, owner_id, sealed FROM openai_keys WHERE sealed IS NOT NULL ORDER BY saved_at, id',
     );
-    const signing = await this.#rows<{ kid: string; sealed_private_key: string }>(
-      'SELECT kid, sealed_private_key FROM signing_keys ORDER BY created_at, kid',
-    );
+    const signing = await this.#rows<{ kid: string; sealed_private_key: string }>('SELECT kid, sealed_private_key FROM signing_keys ORDER BY created_at, kid');
     // Summaries of widgets that still exist (deleting a widget deletes its summaries).
     const summaries = await this.#rows<{ key: string; widget_id: string; account_id: string; sealed: string }>(
       `SELECT s.key, s.widget_id, w.account_id, s.sealed FROM conversation_summaries s JOIN widgets w ON w.id = s.widget_id
@@ -671,18 +662,17 @@ export class PostgresStore implements Store {
   }
 
   async listAdminAccessTokens(accountId: string): Promise<AdminAccessTokenRecord[]> {
-    const rows = await this.#rows<PgAdminAccessTokenRow>('SELECT * FROM admin_access_tokens WHERE account_id = $1 ORDER BY created_at, id', [
-      accountId,
-    ]);
+    const rows = await this.#rows<PgAdminAccessTokenRow>('SELECT * FROM admin_access_tokens WHERE account_id = $1 ORDER BY created_at, id', [accountId]);
     return rows.map(pgAdminAccessTokenFromRow);
   }
 
   async revokeAdminAccessToken(accountId: string, id: string): Promise<boolean> {
     return this.#transaction(async (client) => {
-      const revoked = await client.query(
-        'UPDATE admin_access_tokens SET revoked_at = $1 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL',
-        [this.#now(), id, accountId],
-      );
+      const revoked = await client.query('UPDATE admin_access_tokens SET revoked_at = $1 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL', [
+        this.#now(),
+        id,
+        accountId,
+      ]);
       await client.query('DELETE FROM admin_sessions WHERE access_token_id = $1', [id]);
       return revoked.rowCount === 1;
     });

@@ -143,9 +143,7 @@ export class SqliteStore implements Store {
     // IMMEDIATE takes the write lock before reading the applied versions, so a
     // second process starting at the same moment waits, then sees them applied.
     const apply = db.transaction(() => {
-      const applied = new Set(
-        (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((row) => row.version),
-      );
+      const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((row) => row.version));
       let changed = false;
       for (const migration of this.#migrations) {
         if (applied.has(migration.version)) continue;
@@ -183,17 +181,16 @@ export class SqliteStore implements Store {
       ...(input.keySource && { keySource: input.keySource }),
     };
     this.#statement(
-        `INSERT INTO widgets (id, account_id, name, type, enabled, allowed_origins, presentation, behaviour, epoch, created_at, updated_at, key_source)
+      `INSERT INTO widgets (id, account_id, name, type, enabled, allowed_origins, presentation, behaviour, epoch, created_at, updated_at, key_source)
          VALUES (@id, @accountId, @name, @type, @enabled, @allowedOrigins, @presentation, @behaviour, @epoch, @createdAt, @updatedAt, @keySource)`,
-      )
-      .run({
-        ...record,
-        enabled: record.enabled ? 1 : 0,
-        allowedOrigins: JSON.stringify(record.allowedOrigins),
-        presentation: JSON.stringify(record.presentation),
-        behaviour: JSON.stringify(record.behaviour),
-        keySource: record.keySource ?? null,
-      });
+    ).run({
+      ...record,
+      enabled: record.enabled ? 1 : 0,
+      allowedOrigins: JSON.stringify(record.allowedOrigins),
+      presentation: JSON.stringify(record.presentation),
+      behaviour: JSON.stringify(record.behaviour),
+      keySource: record.keySource ?? null,
+    });
     return record;
   }
 
@@ -244,9 +241,7 @@ export class SqliteStore implements Store {
   }
 
   async findWidgetByName(name: string): Promise<WidgetRecord | undefined> {
-    const row = this.#statement('SELECT * FROM widgets WHERE name = ? ORDER BY created_at LIMIT 1').get(name) as
-      | WidgetRow
-      | undefined;
+    const row = this.#statement('SELECT * FROM widgets WHERE name = ? ORDER BY created_at LIMIT 1').get(name) as WidgetRow | undefined;
     return row && widgetFromRow(row);
   }
 
@@ -264,20 +259,19 @@ export class SqliteStore implements Store {
     // Disabling revokes every token minted so far, so enabling again later does not revive them.
     const disabling = current.enabled && !next.enabled ? 1 : 0;
     const written = this.#statement(
-        `UPDATE widgets SET name = ?, enabled = ?, allowed_origins = ?, presentation = ?, behaviour = ?, updated_at = ?, key_source = ?, epoch = epoch + ?
+      `UPDATE widgets SET name = ?, enabled = ?, allowed_origins = ?, presentation = ?, behaviour = ?, updated_at = ?, key_source = ?, epoch = epoch + ?
          WHERE id = ? RETURNING epoch`,
-      )
-      .get(
-        next.name,
-        next.enabled ? 1 : 0,
-        JSON.stringify(next.allowedOrigins),
-        JSON.stringify(next.presentation),
-        JSON.stringify(next.behaviour),
-        next.updatedAt,
-        next.keySource ?? null,
-        disabling,
-        id,
-      ) as { epoch: number } | undefined;
+    ).get(
+      next.name,
+      next.enabled ? 1 : 0,
+      JSON.stringify(next.allowedOrigins),
+      JSON.stringify(next.presentation),
+      JSON.stringify(next.behaviour),
+      next.updatedAt,
+      next.keySource ?? null,
+      disabling,
+      id,
+    ) as { epoch: number } | undefined;
     if (written) next.epoch = written.epoch;
     return next;
   }
@@ -291,8 +285,8 @@ export class SqliteStore implements Store {
   }
 
   async bumpWidgetEpoch(id: string): Promise<number> {
-    const row = this.#statement('UPDATE widgets SET epoch = epoch + 1, updated_at = ? WHERE id = ? RETURNING epoch')
-      .get(this.#now().toISOString(), id) as { epoch: number } | undefined;
+    const row = this.#statement('UPDATE widgets SET epoch = epoch + 1, updated_at = ? WHERE id = ? RETURNING epoch').get(this.#now().toISOString(), id) as
+      { epoch: number } | undefined;
     if (!row) throw new AirlockError('widget_not_found', 'There is no such widget.');
     return row.epoch;
   }
@@ -308,8 +302,12 @@ export class SqliteStore implements Store {
   }
 
   async addSigningKey(record: SigningKeyRecord): Promise<void> {
-    this.#statement('INSERT INTO signing_keys (kid, public_jwk, sealed_private_key, created_at) VALUES (?, ?, ?, ?)')
-      .run(record.kid, JSON.stringify(record.publicJwk), JSON.stringify(record.sealedPrivateKey), record.createdAt);
+    this.#statement('INSERT INTO signing_keys (kid, public_jwk, sealed_private_key, created_at) VALUES (?, ?, ?, ?)').run(
+      record.kid,
+      JSON.stringify(record.publicJwk),
+      JSON.stringify(record.sealedPrivateKey),
+      record.createdAt,
+    );
   }
 
   async deleteSigningKey(kid: string): Promise<void> {
@@ -356,10 +354,16 @@ export class SqliteStore implements Store {
   }
 
   async listUsage(widgetId: string, fromDay: string, toDay: string): Promise<UsageDay[]> {
-    const rows = this.#statement('SELECT * FROM usage_daily WHERE widget_id = ? AND day >= ? AND day <= ? ORDER BY day')
-      .all(widgetId, fromDay, toDay) as UsageRow[];
-    const errors = this.#statement('SELECT day, code, count FROM usage_errors WHERE widget_id = ? AND day >= ? AND day <= ?')
-      .all(widgetId, fromDay, toDay) as { day: string; code: string; count: number }[];
+    const rows = this.#statement('SELECT * FROM usage_daily WHERE widget_id = ? AND day >= ? AND day <= ? ORDER BY day').all(
+      widgetId,
+      fromDay,
+      toDay,
+    ) as UsageRow[];
+    const errors = this.#statement('SELECT day, code, count FROM usage_errors WHERE widget_id = ? AND day >= ? AND day <= ?').all(widgetId, fromDay, toDay) as {
+      day: string;
+      code: string;
+      count: number;
+    }[];
     return usageDays(rows, errors);
   }
 
@@ -391,8 +395,13 @@ export class SqliteStore implements Store {
         if (!row) return undefined;
       }
       if (lease) {
-        this.#statement('INSERT INTO generation_reservations (id, account_id, amount, holder, expires_at) VALUES (?, ?, ?, ?, ?)')
-          .run(lease.id, accountId, amount, lease.holder, now.getTime() + lease.ttlMs);
+        this.#statement('INSERT INTO generation_reservations (id, account_id, amount, holder, expires_at) VALUES (?, ?, ?, ?, ?)').run(
+          lease.id,
+          accountId,
+          amount,
+          lease.holder,
+          now.getTime() + lease.ttlMs,
+        );
       }
       return balanceFromRow(row);
     })();
@@ -402,31 +411,33 @@ export class SqliteStore implements Store {
     const at = this.#now().toISOString();
     this.#db.transaction(() => {
       const released = this.#statement('DELETE FROM generation_reservations WHERE id = ? RETURNING amount').get(settlement.id) as
-        | { amount: number }
-        | undefined;
+        { amount: number } | undefined;
       if (released) {
         if (released.amount > settlement.kept) {
-          this.#statement('UPDATE generation_allowances SET used = MAX(0, used - ?), updated_at = ? WHERE account_id = ?')
-            .run(released.amount - settlement.kept, at, settlement.accountId);
+          this.#statement('UPDATE generation_allowances SET used = MAX(0, used - ?), updated_at = ? WHERE account_id = ?').run(
+            released.amount - settlement.kept,
+            at,
+            settlement.accountId,
+          );
         }
       } else if (settlement.kept > 0) {
         // The lease expired and its reservation was given back: charge what was spent.
-        this.#statement('UPDATE generation_allowances SET used = used + ?, updated_at = ? WHERE account_id = ?')
-          .run(settlement.kept, at, settlement.accountId);
+        this.#statement('UPDATE generation_allowances SET used = used + ?, updated_at = ? WHERE account_id = ?').run(settlement.kept, at, settlement.accountId);
       }
     })();
   }
 
   async renewGenerationLeases(holder: string, ttlMs: number): Promise<number> {
-    return this.#statement('UPDATE generation_reservations SET expires_at = ? WHERE holder = ?')
-      .run(this.#now().getTime() + ttlMs, holder).changes;
+    return this.#statement('UPDATE generation_reservations SET expires_at = ? WHERE holder = ?').run(this.#now().getTime() + ttlMs, holder).changes;
   }
 
   async releaseExpiredGenerations(): Promise<number> {
     const now = this.#now();
     return this.#db.transaction(() => {
-      const expired = this.#statement('DELETE FROM generation_reservations WHERE expires_at <= ? RETURNING account_id, amount')
-        .all(now.getTime()) as { account_id: string; amount: number }[];
+      const expired = this.#statement('DELETE FROM generation_reservations WHERE expires_at <= ? RETURNING account_id, amount').all(now.getTime()) as {
+        account_id: string;
+        amount: number;
+      }[];
       const byAccount = new Map<string, number>();
       for (const row of expired) byAccount.set(row.account_id, (byAccount.get(row.account_id) ?? 0) + row.amount);
       const give = this.#statement('UPDATE generation_allowances SET used = MAX(0, used - ?), updated_at = ? WHERE account_id = ?');
@@ -440,8 +451,11 @@ export class SqliteStore implements Store {
   }
 
   async refundGenerations(accountId: string, amount: number): Promise<void> {
-    this.#statement('UPDATE generation_allowances SET used = MAX(0, used - ?), updated_at = ? WHERE account_id = ?')
-      .run(amount, this.#now().toISOString(), accountId);
+    this.#statement('UPDATE generation_allowances SET used = MAX(0, used - ?), updated_at = ? WHERE account_id = ?').run(
+      amount,
+      this.#now().toISOString(),
+      accountId,
+    );
   }
 
   async addGenerationsUsed(increments: GenerationIncrement[]): Promise<void> {
@@ -457,31 +471,35 @@ export class SqliteStore implements Store {
 
   async getGenerationBalance(accountId: string): Promise<GenerationBalance | undefined> {
     const row = this.#statement('SELECT account_id, allowance, used FROM generation_allowances WHERE account_id = ?').get(accountId) as
-      | AllowanceRow
-      | undefined;
+      AllowanceRow | undefined;
     return row && balanceFromRow(row);
   }
 
   async setGenerationAllowance(accountId: string, allowance: number | null, options: { resetUsed?: boolean } = {}): Promise<GenerationBalance> {
     const row = this.#statement(
-        `INSERT INTO generation_allowances (account_id, allowance, used, updated_at) VALUES (@accountId, @allowance, 0, @now)
+      `INSERT INTO generation_allowances (account_id, allowance, used, updated_at) VALUES (@accountId, @allowance, 0, @now)
          ON CONFLICT (account_id) DO UPDATE SET allowance = excluded.allowance,
            used = CASE WHEN @resetUsed = 1 THEN 0 ELSE used END, updated_at = excluded.updated_at
          RETURNING account_id, allowance, used`,
-      )
-      .get({ accountId, allowance, now: this.#now().toISOString(), resetUsed: options.resetUsed ? 1 : 0 }) as AllowanceRow;
+    ).get({ accountId, allowance, now: this.#now().toISOString(), resetUsed: options.resetUsed ? 1 : 0 }) as AllowanceRow;
     return balanceFromRow(row);
   }
 
   async getConversationSummary(key: string, options: { notBefore?: Date } = {}): Promise<ConversationSummary | undefined> {
-    const row = this.#statement('SELECT key, widget_id, sealed, created_at FROM conversation_summaries WHERE key = ? AND created_at >= ?')
-      .get(key, options.notBefore?.toISOString() ?? '') as { key: string; widget_id: string; sealed: string; created_at: string } | undefined;
+    const row = this.#statement('SELECT key, widget_id, sealed, created_at FROM conversation_summaries WHERE key = ? AND created_at >= ?').get(
+      key,
+      options.notBefore?.toISOString() ?? '',
+    ) as { key: string; widget_id: string; sealed: string; created_at: string } | undefined;
     return row && { key: row.key, widgetId: row.widget_id, sealed: JSON.parse(row.sealed) as SealedSecret, createdAt: row.created_at };
   }
 
   async putConversationSummary(summary: ConversationSummary): Promise<void> {
-    this.#statement('INSERT INTO conversation_summaries (key, widget_id, sealed, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING')
-      .run(summary.key, summary.widgetId, JSON.stringify(summary.sealed), this.#now().toISOString());
+    this.#statement('INSERT INTO conversation_summaries (key, widget_id, sealed, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING').run(
+      summary.key,
+      summary.widgetId,
+      JSON.stringify(summary.sealed),
+      this.#now().toISOString(),
+    );
   }
 
   async deleteConversationSummaries(cutoff: Date): Promise<number> {
@@ -490,8 +508,11 @@ export class SqliteStore implements Store {
 
   async createAccount(input: { id: string; name: string }): Promise<AccountRecord> {
     const account: AccountRecord = { id: input.id, name: input.name, sharedKey: 'none', createdAt: this.#now().toISOString() };
-    const inserted = this.#statement('INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING')
-      .run(account.id, account.name, account.createdAt);
+    const inserted = this.#statement('INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING').run(
+      account.id,
+      account.name,
+      account.createdAt,
+    );
     if (inserted.changes === 0) throw new AirlockError('conflict', 'An account with this id already exists.');
     return account;
   }
@@ -522,10 +543,17 @@ export class SqliteStore implements Store {
     // one step even when another process saves a key for the same owner.
     this.#db
       .transaction(() => {
-        this.#statement(`UPDATE openai_keys SET status = 'revoked', sealed = NULL, revoked_at = ? WHERE owner_id = ? AND status <> 'revoked'`)
-          .run(now, input.ownerId);
-        this.#statement(`INSERT INTO openai_keys (id, owner_id, fingerprint, status, sealed, saved_at) VALUES (?, ?, ?, 'active', ?, ?)`)
-          .run(input.id, input.ownerId, input.fingerprint, JSON.stringify(input.sealed), now);
+        this.#statement(`UPDATE openai_keys SET status = 'revoked', sealed = NULL, revoked_at = ? WHERE owner_id = ? AND status <> 'revoked'`).run(
+          now,
+          input.ownerId,
+        );
+        this.#statement(`INSERT INTO openai_keys (id, owner_id, fingerprint, status, sealed, saved_at) VALUES (?, ?, ?, 'active', ?, ?)`).run(
+          input.id,
+          input.ownerId,
+          input.fingerprint,
+          JSON.stringify(input.sealed),
+          now,
+        );
       })
       .immediate();
     return { id: input.id, ownerId: input.ownerId, fingerprint: input.fingerprint, status: 'active', sealed: input.sealed, savedAt: now };
@@ -533,10 +561,9 @@ export class SqliteStore implements Store {
 
   async getOpenAiKey(ownerId: string): Promise<OpenAiKeyRecord | undefined> {
     const row = this.#statement(
-        `SELECT * FROM openai_keys WHERE owner_id = ?
+      `SELECT * FROM openai_keys WHERE owner_id = ?
          ORDER BY ${currentKeyOrder} LIMIT 1`,
-      )
-      .get(ownerId) as OpenAiKeyRow | undefined;
+    ).get(ownerId) as OpenAiKeyRow | undefined;
     return row && openAiKeyFromRow(row);
   }
 
@@ -545,10 +572,9 @@ export class SqliteStore implements Store {
     return this.#db
       .transaction(() => {
         const row = this.#statement(
-            `UPDATE openai_keys SET status = 'revoked', sealed = NULL, revoked_at = ?
+          `UPDATE openai_keys SET status = 'revoked', sealed = NULL, revoked_at = ?
              WHERE owner_id = ? AND status <> 'revoked' RETURNING *`,
-          )
-          .get(now, ownerId) as OpenAiKeyRow | undefined;
+        ).get(now, ownerId) as OpenAiKeyRow | undefined;
         if (row && options.pinWidgets) {
           this.#statement(`UPDATE widgets SET key_source = 'own' WHERE account_id = ? AND key_source IS NULL`).run(ownerId);
         }
@@ -563,16 +589,18 @@ export class SqliteStore implements Store {
 
   async recordOpenAiKeyError(id: string, code: string, options: { invalidate?: boolean } = {}): Promise<void> {
     this.#statement(
-        `UPDATE openai_keys SET last_error_code = ?,
+      `UPDATE openai_keys SET last_error_code = ?,
            status = CASE WHEN ? = 1 AND status = 'active' THEN 'invalid' ELSE status END
          WHERE id = ?`,
-      )
-      .run(code, options.invalidate ? 1 : 0, id);
+    ).run(code, options.invalidate ? 1 : 0, id);
   }
 
   async listSealedRecords(): Promise<SealedRecord[]> {
-    const keys = this.#statement(`SELECT id, owner_id, sealed FROM openai_keys WHERE sealed IS NOT NULL ORDER BY saved_at, id`)
-      .all() as { id: string; owner_id: string; sealed: string }[];
+    const keys = this.#statement(`SELECT id, owner_id, sealed FROM openai_keys WHERE sealed IS NOT NULL ORDER BY saved_at, id`).all() as {
+      id: string;
+      owner_id: string;
+      sealed: string;
+    }[];
     const signing = this.#statement('SELECT kid, sealed_private_key FROM signing_keys ORDER BY created_at, kid').all() as {
       kid: string;
       sealed_private_key: string;
@@ -601,8 +629,13 @@ export class SqliteStore implements Store {
 
   async replaceSealed(record: SealedRecord, next: SealedSecret): Promise<boolean> {
     if (record.kind === 'conversation-summary') {
-      return this.#statement('UPDATE conversation_summaries SET sealed = ? WHERE key = ? AND sealed = ?')
-        .run(JSON.stringify(next), summaryKeyOf(record), JSON.stringify(record.sealed)).changes === 1;
+      return (
+        this.#statement('UPDATE conversation_summaries SET sealed = ? WHERE key = ? AND sealed = ?').run(
+          JSON.stringify(next),
+          summaryKeyOf(record),
+          JSON.stringify(record.sealed),
+        ).changes === 1
+      );
     }
     const statement =
       record.kind === 'openai-key'
@@ -612,26 +645,35 @@ export class SqliteStore implements Store {
   }
 
   async createAdminAccessToken(record: AdminAccessTokenRecord): Promise<void> {
-    this.#statement('INSERT INTO admin_access_tokens (id, account_id, token_hash, label, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(record.id, record.accountId, record.tokenHash, record.label ?? null, record.createdAt);
+    this.#statement('INSERT INTO admin_access_tokens (id, account_id, token_hash, label, created_at) VALUES (?, ?, ?, ?, ?)').run(
+      record.id,
+      record.accountId,
+      record.tokenHash,
+      record.label ?? null,
+      record.createdAt,
+    );
   }
 
   async findAdminAccessToken(tokenHash: string): Promise<AdminAccessTokenRecord | undefined> {
-    const row = this.#statement('UPDATE admin_access_tokens SET last_used_at = ? WHERE token_hash = ? AND revoked_at IS NULL RETURNING *')
-      .get(this.#now().toISOString(), tokenHash) as AdminAccessTokenRow | undefined;
+    const row = this.#statement('UPDATE admin_access_tokens SET last_used_at = ? WHERE token_hash = ? AND revoked_at IS NULL RETURNING *').get(
+      this.#now().toISOString(),
+      tokenHash,
+    ) as AdminAccessTokenRow | undefined;
     return row && adminAccessTokenFromRow(row);
   }
 
   async listAdminAccessTokens(accountId: string): Promise<AdminAccessTokenRecord[]> {
-    const rows = this.#statement('SELECT * FROM admin_access_tokens WHERE account_id = ? ORDER BY created_at, id')
-      .all(accountId) as AdminAccessTokenRow[];
+    const rows = this.#statement('SELECT * FROM admin_access_tokens WHERE account_id = ? ORDER BY created_at, id').all(accountId) as AdminAccessTokenRow[];
     return rows.map(adminAccessTokenFromRow);
   }
 
   async revokeAdminAccessToken(accountId: string, id: string): Promise<boolean> {
     const revoke = this.#db.transaction(() => {
-      const changed = this.#statement('UPDATE admin_access_tokens SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL')
-        .run(this.#now().toISOString(), id, accountId).changes;
+      const changed = this.#statement('UPDATE admin_access_tokens SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL').run(
+        this.#now().toISOString(),
+        id,
+        accountId,
+      ).changes;
       this.#statement('DELETE FROM admin_sessions WHERE access_token_id = ?').run(id);
       return changed === 1;
     });
@@ -640,19 +682,18 @@ export class SqliteStore implements Store {
 
   async createAdminSession(record: AdminSessionRecord): Promise<void> {
     this.#statement(
-        `INSERT INTO admin_sessions (id_hash, principal, account_id, access_token_id, credential_hash, created_at, last_seen_at, expires_at)
+      `INSERT INTO admin_sessions (id_hash, principal, account_id, access_token_id, credential_hash, created_at, last_seen_at, expires_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        record.idHash,
-        record.principal,
-        record.accountId ?? null,
-        record.accessTokenId ?? null,
-        record.credentialHash,
-        record.createdAt,
-        record.lastSeenAt,
-        record.expiresAt,
-      );
+    ).run(
+      record.idHash,
+      record.principal,
+      record.accountId ?? null,
+      record.accessTokenId ?? null,
+      record.credentialHash,
+      record.createdAt,
+      record.lastSeenAt,
+      record.expiresAt,
+    );
   }
 
   async getAdminSession(idHash: string): Promise<AdminSessionRecord | undefined> {

@@ -508,12 +508,7 @@ export interface Store {
    * with {@link Store.settleGenerations}, or with its lease's expiry; without
    * one it stays taken until refunded.
    */
-  reserveGenerations(
-    accountId: string,
-    amount: number,
-    defaultAllowance: number | null,
-    lease?: GenerationLease,
-  ): Promise<GenerationBalance | undefined>;
+  reserveGenerations(accountId: string, amount: number, defaultAllowance: number | null, lease?: GenerationLease): Promise<GenerationBalance | undefined>;
   /** Gives back generations reserved but not spent (never below zero used). */
   refundGenerations(accountId: string, amount: number): Promise<void>;
   /**

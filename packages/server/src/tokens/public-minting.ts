@@ -177,7 +177,7 @@ export async function mintForVisitor(context: AirlockContext, request: Request, 
   const body = await readJsonObject(request, 4 * 1024, { optional: input.widgetId !== undefined });
   const widget = await loadUsableWidget(context.store, input.widgetId ?? body.widgetId);
   if (widget.allowedOrigins.length === 0) {
-    throw new AirlockError('origin_not_allowed', 'This widget is private: only its site\'s backend can give it tokens.');
+    throw new AirlockError('origin_not_allowed', "This widget is private: only its site's backend can give it tokens.");
   }
   if (!isOriginAllowed(input.site, widget.allowedOrigins)) {
     throw new AirlockError('origin_not_allowed', 'This site is not allowed to use this widget.');

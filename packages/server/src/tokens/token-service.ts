@@ -157,19 +157,23 @@ export class TokenService {
   async #verifySignature(token: string): Promise<{ result: VerifiedToken; kid: string }> {
     let kid = '';
     try {
-      const { payload } = await jwtVerify(token, async (header) => {
-        kid = header.kid ?? '';
-        const key = await this.#keys.verificationKey(header.kid);
-        if (!key) throw new Error('unknown kid');
-        return key;
-      }, {
-        algorithms: ['EdDSA'],
-        issuer: this.issuer,
-        audience: TOKEN_AUDIENCE,
-        requiredClaims: ['exp', 'iat', 'jti', 'sub'],
-        clockTolerance: clockToleranceSeconds,
-        currentDate: this.#now(),
-      });
+      const { payload } = await jwtVerify(
+        token,
+        async (header) => {
+          kid = header.kid ?? '';
+          const key = await this.#keys.verificationKey(header.kid);
+          if (!key) throw new Error('unknown kid');
+          return key;
+        },
+        {
+          algorithms: ['EdDSA'],
+          issuer: this.issuer,
+          audience: TOKEN_AUDIENCE,
+          requiredClaims: ['exp', 'iat', 'jti', 'sub'],
+          clockTolerance: clockToleranceSeconds,
+          currentDate: this.#now(),
+        },
+      );
       if (typeof payload.wid !== 'string' || typeof payload.epoch !== 'number') throw new Error('missing widget claims');
       if (payload.origin !== undefined && typeof payload.origin !== 'string') throw new Error('bad origin claim');
       if (payload.site !== undefined && typeof payload.site !== 'string') throw new Error('bad site claim');

@@ -38,7 +38,10 @@ const tagBytes = 16;
 export function createKeyring(spec: string): KeyEncryptionProvider {
   const keys = new Map<string, Buffer>();
   let primaryVersion: string | undefined;
-  for (const entry of spec.split(',').map((part) => part.trim()).filter(Boolean)) {
+  for (const entry of spec
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     const separator = entry.indexOf(':');
     const version = entry.slice(0, separator);
     if (separator <= 0 || !/^[A-Za-z0-9_-]{1,32}$/.test(version)) {

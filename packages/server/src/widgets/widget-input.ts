@@ -193,7 +193,7 @@ const patchFields = new Set(['name', 'enabled', 'allowedOrigins', 'presentation'
 export function parseWidgetPatch(body: Record<string, unknown>, current: WidgetRecord): WidgetPatch {
   const patch: WidgetPatch = {};
   for (const field of Object.keys(body)) {
-    if (field === 'type') throw invalid('A widget\'s type cannot change; create a new widget.');
+    if (field === 'type') throw invalid("A widget's type cannot change; create a new widget.");
     if (!patchFields.has(field)) throw invalid(`"${field}" is not a widget field that can be changed.`);
   }
   if (body.name !== undefined) patch.name = text(body.name, 'name', 100);

@@ -84,7 +84,8 @@ export function readableTextColour(background: string): string {
 }
 
 function imageUrl(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length > maxImageUrlLength) throw invalid(`"${field}" must be an image URL of at most ${maxImageUrlLength} characters.`);
+  if (typeof value !== 'string' || value.length > maxImageUrlLength)
+    throw invalid(`"${field}" must be an image URL of at most ${maxImageUrlLength} characters.`);
   const trimmed = value.trim();
   if (/^data:image\/(?:png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/]+=*$/.test(trimmed)) return trimmed;
   let url: URL;
@@ -221,7 +222,9 @@ function parseTexts(value: unknown, field: string): WidgetTexts {
 export function normaliseLanguageTag(value: string): string | undefined {
   if (!/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$/.test(value)) return undefined;
   const [language, ...rest] = value.split('-');
-  const subtags = rest.map((part) => (part.length === 2 ? part.toUpperCase() : part.length === 4 ? part[0]!.toUpperCase() + part.slice(1).toLowerCase() : part.toLowerCase()));
+  const subtags = rest.map((part) =>
+    part.length === 2 ? part.toUpperCase() : part.length === 4 ? part[0]!.toUpperCase() + part.slice(1).toLowerCase() : part.toLowerCase(),
+  );
   return [language!.toLowerCase(), ...subtags].join('-');
 }
 
@@ -278,10 +281,38 @@ export function parseProactiveGreeting(value: unknown): WidgetProactiveGreeting 
  */
 export function publicStyle(style: WidgetStyle): WidgetStyle {
   const {
-    brandColor, brandTextColor, position, offsetX, offsetY, launcherIcon, launcherImage, launcherLabel, logo, width, height, radius, fontFamily, poweredBy,
+    brandColor,
+    brandTextColor,
+    position,
+    offsetX,
+    offsetY,
+    launcherIcon,
+    launcherImage,
+    launcherLabel,
+    logo,
+    width,
+    height,
+    radius,
+    fontFamily,
+    poweredBy,
   } = style;
   // Field by field, like the rest of the public config, so nothing else can leak.
-  const copy: WidgetStyle = { brandColor, brandTextColor, position, offsetX, offsetY, launcherIcon, launcherImage, launcherLabel, logo, width, height, radius, fontFamily, poweredBy };
+  const copy: WidgetStyle = {
+    brandColor,
+    brandTextColor,
+    position,
+    offsetX,
+    offsetY,
+    launcherIcon,
+    launcherImage,
+    launcherLabel,
+    logo,
+    width,
+    height,
+    radius,
+    fontFamily,
+    poweredBy,
+  };
   if (brandColor && !brandTextColor) copy.brandTextColor = readableTextColour(brandColor);
   for (const key of Object.keys(copy) as (keyof WidgetStyle)[]) if (copy[key] === undefined) delete copy[key];
   return copy;

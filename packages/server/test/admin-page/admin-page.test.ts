@@ -11,10 +11,7 @@ import type { WidgetRecord } from '../../src/stores/store.js';
 import { adminToken, canaryKey, sharedKey, startAdminServer, type AdminServer } from './setup.js';
 
 // axe-core is installed for the widget's accessibility tests; the admin page uses the same copy.
-const axeSource = readFileSync(
-  createRequire(fileURLToPath(new URL('../../../widget/package.json', import.meta.url))).resolve('axe-core/axe.min.js'),
-  'utf8',
-);
+const axeSource = readFileSync(createRequire(fileURLToPath(new URL('../../../widget/package.json', import.meta.url))).resolve('axe-core/axe.min.js'), 'utf8');
 // Screenshots for docs/admin.md: `AIRLOCK_SCREENSHOTS=1 npx vitest run packages/server/test/admin-page`.
 const screenshots = process.env.AIRLOCK_SCREENSHOTS ? fileURLToPath(new URL('../../../../docs/images/', import.meta.url)) : undefined;
 
@@ -232,10 +229,16 @@ describe('the admin page in a real browser', () => {
     await shoot(page, 'widgets');
 
     await page.goto(`${server.url}/airlock/admin/#/usage`);
-    await page.getByTestId('allowance').getByText(/Unlimited/).waitFor();
+    await page
+      .getByTestId('allowance')
+      .getByText(/Unlimited/)
+      .waitFor();
     await page.getByLabel('Allowance (empty: unlimited)').fill('500');
     await page.getByRole('button', { name: 'Set allowance' }).click();
-    await page.getByTestId('allowance').getByText(/remaining/).waitFor();
+    await page
+      .getByTestId('allowance')
+      .getByText(/remaining/)
+      .waitFor();
     expect(await (await server.admin('GET', '/accounts/default/generations')).json()).toMatchObject({ allowance: 500 });
     await expect.poll(() => page.locator('svg.chart').count()).toBe(5);
     expect(await accessibilityViolations(page)).toEqual([]);
@@ -255,11 +258,17 @@ describe('the admin page in a real browser', () => {
     // Not saved yet, and the preview already shows it, with the text colour that reaches AA.
     await expect.poll(() => background(preview.locator('[data-airlock="send"]'))).toBe('rgb(255, 212, 0)');
     expect(await preview.locator('[data-airlock="send"]').evaluate((element) => getComputedStyle(element).color)).toBe('rgb(0, 0, 0)');
-    await page.getByTestId('contrast').getByText(/#000000 \(chosen for you\), contrast 1[0-9]\.\d\d:1 — passes WCAG AA/).waitFor();
+    await page
+      .getByTestId('contrast')
+      .getByText(/#000000 \(chosen for you\), contrast 1[0-9]\.\d\d:1 — passes WCAG AA/)
+      .waitFor();
     expect((await server.airlock.store.getWidget(helper.id))?.presentation.style).toBeUndefined();
 
     await page.getByLabel('Text on the brand colour').fill('#ffffff');
-    await page.getByTestId('contrast').getByText(/fails WCAG AA \(4\.5:1 needed\); #000000 passes/).waitFor();
+    await page
+      .getByTestId('contrast')
+      .getByText(/fails WCAG AA \(4\.5:1 needed\); #000000 passes/)
+      .waitFor();
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByText(/WCAG AA needs 4\.5:1\. Use #000000/).waitFor();
     await page.getByLabel('Text on the brand colour').fill('');
@@ -366,7 +375,13 @@ describe('the admin page in a real browser', () => {
       expect(list.text).not.toContain('rival');
       const bearerList = (await (await bearer('/widgets')).json()) as { widgets: WidgetRecord[] };
       expect(bearerList.widgets.map((widget) => widget.id)).toEqual([acmeWidget.id]);
-      for (const path of [`/widgets/${rivalWidget.id}`, `/widgets/${rivalWidget.id}/usage`, `/widgets/${rivalWidget.id}/embed`, '/accounts/rival', '/accounts/rival/key']) {
+      for (const path of [
+        `/widgets/${rivalWidget.id}`,
+        `/widgets/${rivalWidget.id}/usage`,
+        `/widgets/${rivalWidget.id}/embed`,
+        '/accounts/rival',
+        '/accounts/rival/key',
+      ]) {
         expect((await asOwner(path)).status, path).toBe(403);
         expect((await bearer(path)).status, path).toBe(403);
       }

@@ -27,9 +27,9 @@ describe('the built admin page and CLI', () => {
     const token = created.stdout.trim();
     expect(token).toMatch(/^alat_[A-Za-z0-9_-]{43}$/);
     expect(created.stderr).toContain('shown only now');
-    await expect(
-      run(process.execPath, [`${dist}cli/main.js`, 'accounts', 'access-token', '--account', 'nobody'], { env: environment }),
-    ).rejects.toMatchObject({ code: expect.any(Number) });
+    await expect(run(process.execPath, [`${dist}cli/main.js`, 'accounts', 'access-token', '--account', 'nobody'], { env: environment })).rejects.toMatchObject({
+      code: expect.any(Number),
+    });
     const bytes = readdirSync(dataDir)
       .filter((name) => name.startsWith('airlock.db'))
       .map((name) => readFileSync(join(dataDir, name)).toString('latin1'))

@@ -11,10 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WidgetRecord } from '../../src/stores/store.js';
 import { adminToken, startAdminServer, type AdminServer } from './setup.js';
 
-const axeSource = readFileSync(
-  createRequire(fileURLToPath(new URL('../../../widget/package.json', import.meta.url))).resolve('axe-core/axe.min.js'),
-  'utf8',
-);
+const axeSource = readFileSync(createRequire(fileURLToPath(new URL('../../../widget/package.json', import.meta.url))).resolve('axe-core/axe.min.js'), 'utf8');
 
 const pricing = `# Pricing
 
@@ -41,7 +38,11 @@ let widget: WidgetRecord;
 
 const file = (name: string, text: string, mimeType = 'text/plain') => ({ name, mimeType, buffer: Buffer.from(text) });
 const upload = (name: string) => page.locator(`li.upload[data-name="${name.replace(/"/g, '\\"')}"]`);
-const row = (name: string) => page.getByTestId('knowledge-files').locator('tbody tr').filter({ has: page.getByRole('cell', { name, exact: true }) });
+const row = (name: string) =>
+  page
+    .getByTestId('knowledge-files')
+    .locator('tbody tr')
+    .filter({ has: page.getByRole('cell', { name, exact: true }) });
 const files = async () => (await server.airlock.knowledge!.list(widget.id)).map((entry) => [entry.name, entry.status]);
 
 /** Records every state each upload goes through (a MutationObserver sees each change as it happens). */
@@ -96,10 +97,16 @@ describe('knowledge in the admin page', () => {
 
     await page.getByLabel('Source URL').fill('https://shop.example.com/pricing');
     // The label is the visible control; the real input behind it takes the files.
-    await page.getByLabel('Drop files here or choose files').setInputFiles([file('pricing.md', pricing, 'text/markdown'), file('stores.csv', stores, 'text/csv')]);
+    await page
+      .getByLabel('Drop files here or choose files')
+      .setInputFiles([file('pricing.md', pricing, 'text/markdown'), file('stores.csv', stores, 'text/csv')]);
     for (const name of ['pricing.md', 'stores.csv']) {
       await upload(name).and(page.locator('[data-state="ready"]')).waitFor();
-      expect(await upload(name).locator('progress').evaluate((bar: HTMLProgressElement) => bar.value)).toBe(1);
+      expect(
+        await upload(name)
+          .locator('progress')
+          .evaluate((bar: HTMLProgressElement) => bar.value),
+      ).toBe(1);
       expect(await upload(name).locator('.upload-state').textContent()).toMatch(/^ready: \d+ passages$/);
     }
     const states = await uploadStates(page);
@@ -142,10 +149,14 @@ describe('knowledge in the admin page', () => {
     await page.getByRole('button', { name: 'Try', exact: true }).click();
     await expect.poll(() => page.getByTestId('knowledge-hits').locator('li.hit').first().locator('.passage').textContent()).toContain('Ghent');
     expect(await page.getByTestId('knowledge-hits').locator('li.hit').first().locator('.hit-file').textContent()).toBe('stores.csv');
-    expect(await page.evaluate(axeSource).then(() => page.evaluate(async () => {
-      const axe = (window as unknown as { axe: { run(context: Document): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } }).axe;
-      return (await axe.run(document)).violations.map((violation) => `${violation.id}: ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`);
-    }))).toEqual([]);
+    expect(
+      await page.evaluate(axeSource).then(() =>
+        page.evaluate(async () => {
+          const axe = (window as unknown as { axe: { run(context: Document): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } }).axe;
+          return (await axe.run(document)).violations.map((violation) => `${violation.id}: ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`);
+        }),
+      ),
+    ).toEqual([]);
   });
 
   it('says when a file is already there, shows a failed file\u2019s reason and the server\u2019s refusal of a type, and renders hostile names as text', async () => {
@@ -154,14 +165,18 @@ describe('knowledge in the admin page', () => {
     await upload('pricing-copy.md').and(page.locator('[data-state="duplicate"]')).waitFor();
     expect(await upload('pricing-copy.md').textContent()).toContain('The same content is already in this widget’s knowledge as pricing.md');
 
-    await page.getByLabel('Drop files here or choose files').setInputFiles([file('ragged.csv', 'a,b\n1,2,3,4\n', 'text/csv'), file('tool.exe', 'MZ', 'application/octet-stream')]);
+    await page
+      .getByLabel('Drop files here or choose files')
+      .setInputFiles([file('ragged.csv', 'a,b\n1,2,3,4\n', 'text/csv'), file('tool.exe', 'MZ', 'application/octet-stream')]);
     await upload('ragged.csv').and(page.locator('[data-state="failed"]')).waitFor();
     expect((await upload('ragged.csv').getByRole('alert').textContent())!.length).toBeGreaterThan(10);
     await upload('tool.exe').and(page.locator('[data-state="failed"]')).waitFor();
     expect(await upload('tool.exe').getByRole('alert').textContent()).toMatch(/not supported; upload .*\.md/);
     await expect.poll(() => row('ragged.csv').locator('[data-label="Status"]').textContent()).toMatch(/^failed/);
 
-    await page.getByLabel('Drop files here or choose files').setInputFiles([file(hostileName, '# Hostile\n\nA file with a hostile name, shown as text.\n', 'text/markdown')]);
+    await page
+      .getByLabel('Drop files here or choose files')
+      .setInputFiles([file(hostileName, '# Hostile\n\nA file with a hostile name, shown as text.\n', 'text/markdown')]);
     await upload(hostileName).and(page.locator('[data-state="ready"]')).waitFor();
     await expect.poll(() => row(hostileName).count()).toBe(1);
     expect(await page.locator('main img').count()).toBe(0);
@@ -172,7 +187,9 @@ describe('knowledge in the admin page', () => {
     const chooser = page.waitForEvent('filechooser');
     await page.getByRole('button', { name: 'Replace pricing.md' }).click();
     await (await chooser).setFiles([file('pricing.md', pricing.replace('29 euros', '35 euros'), 'text/markdown')]);
-    await expect.poll(async () => (await server.airlock.knowledge!.list(widget.id)).filter((entry) => entry.name === 'pricing.md').map((entry) => entry.status)).toEqual(['ready']);
+    await expect
+      .poll(async () => (await server.airlock.knowledge!.list(widget.id)).filter((entry) => entry.name === 'pricing.md').map((entry) => entry.status))
+      .toEqual(['ready']);
     await page.getByLabel('Question').fill('How much does the Pro plan cost per month?');
     await page.getByRole('button', { name: 'Try', exact: true }).click();
     await expect.poll(() => page.getByTestId('knowledge-hits').locator('li.hit').first().locator('.passage').textContent()).toContain('35 euros');

@@ -28,7 +28,13 @@ describe.each(stores)('admin page storage on %s', (_kind, open) => {
     const store = await open();
     try {
       await store.migrate();
-      await store.createAdminAccessToken({ id: 'acctok_1', accountId: 'acme', tokenHash: 'a'.repeat(64), label: 'Jane', createdAt: '2026-11-27T10:00:00.000Z' });
+      await store.createAdminAccessToken({
+        id: 'acctok_1',
+        accountId: 'acme',
+        tokenHash: 'a'.repeat(64),
+        label: 'Jane',
+        createdAt: '2026-11-27T10:00:00.000Z',
+      });
       await store.createAdminAccessToken({ id: 'acctok_2', accountId: 'rival', tokenHash: 'b'.repeat(64), createdAt: '2026-11-27T10:00:00.000Z' });
       const found = await store.findAdminAccessToken('a'.repeat(64));
       expect(found).toEqual({

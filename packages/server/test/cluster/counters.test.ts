@@ -71,7 +71,7 @@ describe.each(rateLimiters)('%s', (_name, create) => {
     const memory = new MemoryRateLimiter({ now: () => reference.now });
     // A fixed pseudo-random run, so a failure can be replayed.
     let seed = 42;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     const outcomes = { allowed: 0, refused: 0 };
     for (let index = 0; index < 300; index += 1) {
       // Mostly bursts, sometimes a pause longer than two windows.
@@ -94,9 +94,7 @@ describe('RedisRateLimiter across connections', () => {
     const keyPrefix = prefix();
     const first = new RedisRateLimiter(connection(), { keyPrefix });
     const second = new RedisRateLimiter(connection(), { keyPrefix });
-    const results = await Promise.all(
-      Array.from({ length: 60 }, (_, index) => (index % 2 === 0 ? first : second).hit('widget', 25, 60_000)),
-    );
+    const results = await Promise.all(Array.from({ length: 60 }, (_, index) => (index % 2 === 0 ? first : second).hit('widget', 25, 60_000)));
     expect(results.filter((result) => result.allowed)).toHaveLength(25);
   });
 });
@@ -121,7 +119,12 @@ describe.each(counterImplementations)('%s', (_name, create) => {
     await counters.hitInOrder(checks);
     // The wide limit counted only the two admitted requests.
     expect((await counters.hit('wide', 10, 60_000)).remaining).toBe(7);
-    expect(await counters.hitInOrder([{ key: 'narrow-2', limit: 5, windowMs: 60_000 }, { key: 'wide', limit: 3, windowMs: 60_000 }])).toMatchObject({
+    expect(
+      await counters.hitInOrder([
+        { key: 'narrow-2', limit: 5, windowMs: 60_000 },
+        { key: 'wide', limit: 3, windowMs: 60_000 },
+      ]),
+    ).toMatchObject({
       index: 1,
     });
   });

@@ -93,7 +93,14 @@ describe('Redis stopped and restarted mid-run', () => {
     expect((await mint(closed, closedWidget.id)).status).toBe(200);
     expect(lines(closed, 'Redis is reachable again')).toHaveLength(1);
     expect(lines(closed, 'Redis is unreachable')).toHaveLength(1);
-    await eventually(() => coordinator.ping().then(() => true, () => false), 5_000);
+    await eventually(
+      () =>
+        coordinator.ping().then(
+          () => true,
+          () => false,
+        ),
+      5_000,
+    );
   });
 
   it('answers promptly while Redis is connected but hung, and recovers when it answers again', async () => {

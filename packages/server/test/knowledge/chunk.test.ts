@@ -67,7 +67,10 @@ describe('chunkBlocks', () => {
     const footer = paragraph('© Acme. All rights reserved.');
     const blocks = [paragraph('First page text that is long enough to stand alone as a passage.'), footer, footer, footer];
     const passages = await chunkBlocks(blocks, { fileName: 'a.txt', targetTokens: 16, overlapTokens: 0 });
-    expect(passages.map((passage) => passage.text)).toEqual(['First page text that is long enough to stand alone as a passage.', '© Acme. All rights reserved.']);
+    expect(passages.map((passage) => passage.text)).toEqual([
+      'First page text that is long enough to stand alone as a passage.',
+      '© Acme. All rights reserved.',
+    ]);
   });
 
   test('a sentence longer than a passage is cut, also in a script without spaces', async () => {
@@ -75,12 +78,19 @@ describe('chunkBlocks', () => {
     const cjk = '東京の店舗は毎日午前九時から午後八時まで営業しています'.repeat(40);
     const passages = await chunkBlocks([paragraph(words), paragraph(cjk)], { fileName: 'long.txt', targetTokens: 50, overlapTokens: 0 });
     for (const passage of passages) expect(passage.tokens).toBeLessThanOrEqual(80);
-    expect(passages.map((passage) => passage.text).join(' ').replace(/\s+/g, ' ')).toContain('word0 word1');
+    expect(
+      passages
+        .map((passage) => passage.text)
+        .join(' ')
+        .replace(/\s+/g, ' '),
+    ).toContain('word0 word1');
     expect(passages.map((passage) => passage.text).join('')).toContain('東京');
   });
 
   test('PDF passages keep their page range', async () => {
-    const pages = Array.from({ length: 4 }, (_, page) => Array.from({ length: 8 }, (_, line) => ({ text: `Page ${page + 1} line ${line} about the router's lights.` })));
+    const pages = Array.from({ length: 4 }, (_, page) =>
+      Array.from({ length: 8 }, (_, line) => ({ text: `Page ${page + 1} line ${line} about the router's lights.` })),
+    );
     const { blocks } = await extractBlocks({ name: 'manual.pdf', bytes: makePdf(pages) });
     const passages = await chunkBlocks(blocks, { fileName: 'manual.pdf', targetTokens: 120, overlapTokens: 0 });
     expect(passages.length).toBeGreaterThan(1);

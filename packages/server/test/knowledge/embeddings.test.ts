@@ -33,7 +33,14 @@ async function embeddingsServer(handler?: Handler): Promise<{ baseURL: string; r
       const data = entry.body.input.map((input, index) => ({ object: 'embedding', index, embedding: [input.length, input.charCodeAt(0), index] }));
       // Answered out of order, as the API allows: the index says which input each vector is for.
       response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ object: 'list', data: data.reverse(), model: `${entry.body.model}-v1`, usage: { prompt_tokens: entry.body.input.length * 2, total_tokens: 0 } }));
+      response.end(
+        JSON.stringify({
+          object: 'list',
+          data: data.reverse(),
+          model: `${entry.body.model}-v1`,
+          usage: { prompt_tokens: entry.body.input.length * 2, total_tokens: 0 },
+        }),
+      );
     });
   });
   servers.push(server);

@@ -128,7 +128,10 @@ describe('data formats', () => {
   });
 
   test('a ragged CSV, an unclosed quote and a million columns are refused with a clear reason', async () => {
-    expect(await refusal('ragged.csv', 'a,b,c\n1,2,3\n4,5\n')).toEqual({ problem: 'corrupt', message: 'Row 2 of this CSV file (line 3) has 2 fields; its header has 3.' });
+    expect(await refusal('ragged.csv', 'a,b,c\n1,2,3\n4,5\n')).toEqual({
+      problem: 'corrupt',
+      message: 'Row 2 of this CSV file (line 3) has 2 fields; its header has 3.',
+    });
     expect((await refusal('quote.csv', 'a,b\n"open,2\n')).message).toMatch(/quoted value that is never closed/);
     const wide = `${Array.from({ length: 1_000_000 }, (_, index) => `c${index}`).join(',')}\n`;
     expect(await refusal('wide.csv', wide)).toMatchObject({ problem: 'too_large', message: expect.stringMatching(/longer than 80,000 characters/) });
@@ -162,7 +165,10 @@ describe('data formats', () => {
 
   test('invalid and deeply nested JSON are refused', async () => {
     expect(await refusal('bad.json', '{"a": 1,')).toMatchObject({ problem: 'corrupt', message: expect.stringMatching(/^This file is not valid JSON/) });
-    expect(await refusal('deep.json', `${'['.repeat(100_000)}1${']'.repeat(100_000)}`)).toMatchObject({ problem: 'too_large', message: 'This JSON file is nested more than 64 levels deep.' });
+    expect(await refusal('deep.json', `${'['.repeat(100_000)}1${']'.repeat(100_000)}`)).toMatchObject({
+      problem: 'too_large',
+      message: 'This JSON file is nested more than 64 levels deep.',
+    });
   });
 });
 
@@ -201,11 +207,17 @@ describe('PDF', () => {
   });
 
   test('password-protected, truncated and fake PDFs are refused with a clear reason', async () => {
-    expect(await refusal('secret.pdf', makeEncryptedPdf())).toEqual({ problem: 'encrypted', message: 'This PDF is password-protected; upload a copy without a password.' });
+    expect(await refusal('secret.pdf', makeEncryptedPdf())).toEqual({
+      problem: 'encrypted',
+      message: 'This PDF is password-protected; upload a copy without a password.',
+    });
     const truncated = makePdf([[{ text: 'Hello' }]]).subarray(0, 120);
     expect(await refusal('cut.pdf', truncated)).toMatchObject({ problem: 'corrupt' });
     expect(await refusal('fake.pdf', 'Just some text')).toEqual({ problem: 'content_mismatch', message: 'This file is named .pdf but is not a PDF.' });
-    expect(await refusal('picture.pdf', new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0]))).toEqual({ problem: 'content_mismatch', message: 'This file is named .pdf but is a PNG image.' });
+    expect(await refusal('picture.pdf', new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0]))).toEqual({
+      problem: 'content_mismatch',
+      message: 'This file is named .pdf but is a PNG image.',
+    });
   });
 
   test('a PDF with more pages than allowed is refused', async () => {
@@ -239,7 +251,10 @@ describe('DOCX', () => {
 
   test('a zip bomb is refused before it is unpacked, also when its directory lies about its size', async () => {
     const bombing = makeDocx(wordParagraph('x'), { 'word/media/filler.xml': strToU8(' '.repeat(3 * 1024 * 1024)) });
-    expect(await refusal('bomb.docx', bombing, { maxUncompressedBytes: 2 * 1024 * 1024 })).toMatchObject({ problem: 'too_large', message: expect.stringMatching(/unpacks to more than 2 MB/) });
+    expect(await refusal('bomb.docx', bombing, { maxUncompressedBytes: 2 * 1024 * 1024 })).toMatchObject({
+      problem: 'too_large',
+      message: expect.stringMatching(/unpacks to more than 2 MB/),
+    });
     const lying = makeZipBomb('word/document.xml', 80 * 1024 * 1024, 1_000);
     expect(lying.length).toBeLessThan(200_000);
     expect(await refusal('lying.docx', lying)).toMatchObject({ problem: 'too_large', message: expect.stringMatching(/unpacks to more than 64 MB/) });
@@ -251,7 +266,10 @@ describe('DOCX', () => {
     const ole = new Uint8Array([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, 0, 0]);
     expect(await refusal('locked.docx', ole)).toMatchObject({ problem: 'encrypted' });
     const otherZip = makeZipBomb('readme.txt', 10, 10);
-    expect(await refusal('other.docx', otherZip)).toEqual({ problem: 'content_mismatch', message: 'This file is named .docx but is a ZIP archive without a Word document in it.' });
+    expect(await refusal('other.docx', otherZip)).toEqual({
+      problem: 'content_mismatch',
+      message: 'This file is named .docx but is a ZIP archive without a Word document in it.',
+    });
     const cut = makeDocx(wordParagraph('Hello')).subarray(0, 300);
     expect(await refusal('cut.docx', cut)).toMatchObject({ problem: 'corrupt' });
   });
@@ -264,12 +282,18 @@ describe('format detection and limits', () => {
   });
 
   test('unsupported types are refused naming the supported ones', async () => {
-    expect(await refusal('report.doc', 'x')).toEqual({ problem: 'unsupported_type', message: 'This file type is not supported; upload .txt, .md, .html, .pdf, .docx, .csv or .json.' });
+    expect(await refusal('report.doc', 'x')).toEqual({
+      problem: 'unsupported_type',
+      message: 'This file type is not supported; upload .txt, .md, .html, .pdf, .docx, .csv or .json.',
+    });
     expect(await refusal('noextension', 'x')).toMatchObject({ problem: 'unsupported_type' });
   });
 
   test('a binary file named .txt, invalid UTF-8 and an empty file are refused; UTF-16 text is read', async () => {
-    expect(await refusal('binary.txt', new Uint8Array([0x41, 0x00, 0x42, 0x01, 0x02]))).toEqual({ problem: 'content_mismatch', message: 'This file is named .txt but is binary data, not text.' });
+    expect(await refusal('binary.txt', new Uint8Array([0x41, 0x00, 0x42, 0x01, 0x02]))).toEqual({
+      problem: 'content_mismatch',
+      message: 'This file is named .txt but is binary data, not text.',
+    });
     expect(await refusal('pdf.txt', makePdf([[{ text: 'x' }]]))).toEqual({ problem: 'content_mismatch', message: 'This file is named .txt but is a PDF.' });
     expect(await refusal('latin1.txt', new Uint8Array([0x63, 0x61, 0x66, 0xe9]))).toMatchObject({ problem: 'invalid_encoding' });
     expect(await refusal('empty.txt', '')).toMatchObject({ problem: 'no_text', message: 'This file is empty.' });
@@ -279,8 +303,17 @@ describe('format detection and limits', () => {
   });
 
   test('size and text limits are enforced', async () => {
-    expect(await refusal('big.txt', 'x'.repeat(2_000), { maxBytes: 1_000 })).toMatchObject({ problem: 'too_large', message: expect.stringMatching(/larger than/) });
-    expect(await refusal('long.txt', 'word '.repeat(1_000), { maxCharacters: 100 })).toMatchObject({ problem: 'too_large', message: expect.stringMatching(/more than 100 characters/) });
-    expect(await refusal('row.csv', `a\n${'x'.repeat(200)}\n`, { maxRowCharacters: 100 })).toMatchObject({ problem: 'too_large', message: expect.stringMatching(/Row 1 of a table/) });
+    expect(await refusal('big.txt', 'x'.repeat(2_000), { maxBytes: 1_000 })).toMatchObject({
+      problem: 'too_large',
+      message: expect.stringMatching(/larger than/),
+    });
+    expect(await refusal('long.txt', 'word '.repeat(1_000), { maxCharacters: 100 })).toMatchObject({
+      problem: 'too_large',
+      message: expect.stringMatching(/more than 100 characters/),
+    });
+    expect(await refusal('row.csv', `a\n${'x'.repeat(200)}\n`, { maxRowCharacters: 100 })).toMatchObject({
+      problem: 'too_large',
+      message: expect.stringMatching(/Row 1 of a table/),
+    });
   });
 });

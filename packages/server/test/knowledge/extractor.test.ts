@@ -18,7 +18,10 @@ function extractor(options: KnowledgeExtractorOptions = {}): KnowledgeExtractor 
   return created;
 }
 
-const file = (name: string, content: string | Uint8Array): KnowledgeFileInput => ({ name, bytes: typeof content === 'string' ? new TextEncoder().encode(content) : content });
+const file = (name: string, content: string | Uint8Array): KnowledgeFileInput => ({
+  name,
+  bytes: typeof content === 'string' ? new TextEncoder().encode(content) : content,
+});
 
 // About 9 MB of CSV: reading and chunking it takes seconds of CPU.
 function largeCsv(): KnowledgeFileInput {
@@ -59,7 +62,14 @@ async function longestStall(work: () => Promise<unknown>): Promise<number> {
 
 describe('KnowledgeExtractor', () => {
   test('reads a file into passages in a worker thread', async () => {
-    const docx = makeDocx(wordParagraph('Leave', 'Heading1') + wordParagraph('Everyone gets 25 days.') + wordTable([['Years', 'Days'], ['5', '30']]));
+    const docx = makeDocx(
+      wordParagraph('Leave', 'Heading1') +
+        wordParagraph('Everyone gets 25 days.') +
+        wordTable([
+          ['Years', 'Days'],
+          ['5', '30'],
+        ]),
+    );
     const processed = await extractor().process({ name: 'handbook.docx', contentType: 'application/octet-stream', bytes: docx });
     expect(processed).toMatchObject({ format: 'docx', warnings: [], characters: expect.any(Number) });
     expect(processed.passages).toEqual([
@@ -101,7 +111,12 @@ describe('KnowledgeExtractor', () => {
   test('a file past its time budget fails with timeout, and the next file is read by a fresh worker', async () => {
     const pool = extractor({ timeoutMs: 300 });
     const error = await refusal(pool.process(largeCsv()));
-    expect([error.problem, error.code, error.status, error.message]).toEqual(['timeout', 'payload_too_large', 413, 'This file took longer than 300 ms to read; split it into smaller files.']);
+    expect([error.problem, error.code, error.status, error.message]).toEqual([
+      'timeout',
+      'payload_too_large',
+      413,
+      'This file took longer than 300 ms to read; split it into smaller files.',
+    ]);
     const next = await pool.process(file('notes.txt', 'Still working.'));
     expect(next.passages.map((passage) => passage.text)).toEqual(['Still working.']);
   });
@@ -120,7 +135,9 @@ describe('KnowledgeExtractor', () => {
     const pool = extractor({ limits: { maxBytes: 1_000 } });
     const unsupported = await refusal(pool.process(file('report.doc', 'x')));
     expect([unsupported.problem, unsupported.status]).toEqual(['unsupported_type', 415]);
-    expect(unsupported.toJSON()).toEqual({ error: { message: 'This file type is not supported; upload .txt, .md, .html, .pdf, .docx, .csv or .json.', type: 'airlock_error', code: 'input_invalid' } });
+    expect(unsupported.toJSON()).toEqual({
+      error: { message: 'This file type is not supported; upload .txt, .md, .html, .pdf, .docx, .csv or .json.', type: 'airlock_error', code: 'input_invalid' },
+    });
     const large = await refusal(pool.process(file('big.txt', 'x'.repeat(2_000))));
     expect([large.problem, large.status, large.message]).toEqual(['too_large', 413, 'This file is larger than 0.001 MB, the limit per file.']);
     const scanned = await refusal(pool.process(file('fake.pdf', 'not a pdf')));

@@ -59,7 +59,9 @@ export function makeScannedPdf(pageCount: number): Buffer {
   const pages: string[] = [];
   const objects: string[] = ['<< /Type /Catalog /Pages 2 0 R >>', ''];
   const pixels = Buffer.alloc(16 * 16, 0x80).toString('latin1');
-  objects.push(`<< /Type /XObject /Subtype /Image /Width 16 /Height 16 /ColorSpace /DeviceGray /BitsPerComponent 8 /Length ${pixels.length} >>\nstream\n${pixels}\nendstream`);
+  objects.push(
+    `<< /Type /XObject /Subtype /Image /Width 16 /Height 16 /ColorSpace /DeviceGray /BitsPerComponent 8 /Length ${pixels.length} >>\nstream\n${pixels}\nendstream`,
+  );
   for (let page = 0; page < pageCount; page += 1) {
     const content = 'q 540 0 0 720 36 36 cm /Im1 Do Q';
     objects.push(`<< /Length ${content.length} >>\nstream\n${content}\nendstream`);

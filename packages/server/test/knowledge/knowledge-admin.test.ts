@@ -58,7 +58,12 @@ function upload(widgetId: string, body: FormData, headers: Record<string, string
   return fetch(knowledgeUrl(widgetId), { method: 'POST', headers, body });
 }
 
-async function uploaded(widgetId: string, name: string, content: string, fields: Record<string, string> = {}): Promise<{ file: KnowledgeFileRecord; duplicate: boolean }> {
+async function uploaded(
+  widgetId: string,
+  name: string,
+  content: string,
+  fields: Record<string, string> = {},
+): Promise<{ file: KnowledgeFileRecord; duplicate: boolean }> {
   const response = await upload(widgetId, form([{ name, content }], fields));
   expect(response.status, await response.clone().text()).toBe(202);
   return (await response.json()) as { file: KnowledgeFileRecord; duplicate: boolean };
@@ -104,7 +109,13 @@ describe('knowledge admin API', () => {
   it('takes a Markdown and a CSV upload (202), reads them to ready, and lists them with totals and limits', async () => {
     const first = await uploaded(widget.id, 'pricing.md', pricing, { sourceUrl: 'https://shop.example.com/pricing' });
     expect(first.duplicate).toBe(false);
-    expect(first.file).toMatchObject({ widgetId: widget.id, name: 'pricing.md', format: 'md', bytes: pricing.length, sourceUrl: 'https://shop.example.com/pricing' });
+    expect(first.file).toMatchObject({
+      widgetId: widget.id,
+      name: 'pricing.md',
+      format: 'md',
+      bytes: pricing.length,
+      sourceUrl: 'https://shop.example.com/pricing',
+    });
     expect(['queued', 'processing', 'ready']).toContain(first.file.status);
     // Empty optional fields (a form's blank inputs) are the same as none.
     const second = await uploaded(widget.id, 'prices.csv', prices, { sourceUrl: '', replaces: '' });
@@ -162,7 +173,9 @@ describe('knowledge admin API', () => {
     expect(best!.score).toBeGreaterThan(0);
 
     // Exactly what the widget is given for that question: its answer's sources, in the same order.
-    const answer = await harness.post('/v1/chat/completions', await harness.token(widget), { messages: [{ role: 'user', content: 'How much does the Pro plan cost per month?' }] });
+    const answer = await harness.post('/v1/chat/completions', await harness.token(widget), {
+      messages: [{ role: 'user', content: 'How much does the Pro plan cost per month?' }],
+    });
     const { airlock_sources: sources } = (await answer.json()) as { airlock_sources: { id: string; title: string }[] };
     expect(sources.map((source) => source.id)).toEqual(hits.map((hit) => hit.passage.id));
 
@@ -216,7 +229,9 @@ describe('knowledge admin API', () => {
     let sent = 0;
     const endless = new ReadableStream<Uint8Array>({
       start(controller) {
-        controller.enqueue(encoder.encode(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="endless.txt"\r\ncontent-type: text/plain\r\n\r\n`));
+        controller.enqueue(
+          encoder.encode(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="endless.txt"\r\ncontent-type: text/plain\r\n\r\n`),
+        );
       },
       async pull(controller) {
         // Past the limit with room to spare, then silence: a server waiting for the end would wait forever.
@@ -244,7 +259,13 @@ describe('knowledge admin API', () => {
   it('refuses a form without one file, with a bad source URL, or with unknown fields (400)', async () => {
     const cases: [FormData, string][] = [
       [form([], { sourceUrl: 'https://shop.example.com' }), '"file"'],
-      [form([{ name: 'a.md', content: '# A' }, { name: 'b.md', content: '# B' }]), 'one file'],
+      [
+        form([
+          { name: 'a.md', content: '# A' },
+          { name: 'b.md', content: '# B' },
+        ]),
+        'one file',
+      ],
       [form([{ name: 'a.md', content: '# A' }], { sourceUrl: 'javascript:alert(1)' }), '"sourceUrl"'],
       [form([{ name: 'a.md', content: '# A' }], { sourceUrl: `https://shop.example.com/${'a'.repeat(2_048)}` }), '2,048'],
       [form([{ name: 'a.md', content: '# A' }], { sourceUrl: 'not a url' }), '"sourceUrl"'],
@@ -305,7 +326,9 @@ describe('knowledge admin API', () => {
     expect(await settled(widget.id, file.id)).toMatchObject({ status: 'ready' });
     // Reads need no CSRF token.
     expect((await fetch(knowledgeUrl(widget.id), { headers: { cookie: session.cookie } })).status).toBe(200);
-    expect((await fetch(knowledgeUrl(widget.id, `/${file.id}`), { method: 'DELETE', headers: { cookie: session.cookie, origin: harness.url } })).status).toBe(403);
+    expect((await fetch(knowledgeUrl(widget.id, `/${file.id}`), { method: 'DELETE', headers: { cookie: session.cookie, origin: harness.url } })).status).toBe(
+      403,
+    );
     expect((await fetch(knowledgeUrl(widget.id, `/${file.id}`), { method: 'DELETE', headers: { ...operator } })).status).toBe(204);
   });
 

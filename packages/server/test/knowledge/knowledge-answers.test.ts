@@ -78,7 +78,9 @@ describe('knowledge in answers', () => {
 
   it('reports them in a Responses answer and as source parts of the UI message stream', async () => {
     const token = await harness.token(widget);
-    const response = (await (await harness.post('/v1/responses', token, { input: question.messages[0]!.content })).json()) as { airlock_sources: { title: string }[] };
+    const response = (await (await harness.post('/v1/responses', token, { input: question.messages[0]!.content })).json()) as {
+      airlock_sources: { title: string }[];
+    };
     expect(response.airlock_sources[0]!.title).toBe('pricing.md');
     const ui = await harness.post('/v1/ui/chat', token, {
       id: 'chat-1',
@@ -107,7 +109,11 @@ describe('knowledge in answers', () => {
     expect(response.status).toBe(200);
     const answer = (await response.json()) as { airlock_sources?: unknown };
     expect(answer.airlock_sources).toBeUndefined();
-    expect(lastChatCall().messages.map((message) => message.content).join('\n')).not.toContain('29 euros');
+    expect(
+      lastChatCall()
+        .messages.map((message) => message.content)
+        .join('\n'),
+    ).not.toContain('29 euros');
     expect(await harness.airlock.knowledge!.search(other, 'Pro plan cost', 5)).toEqual([]);
 
     const off = await harness.airlock.store.updateWidget(widget.id, { behaviour: { ...widget.behaviour, vectorCount: 0 } });
@@ -135,7 +141,9 @@ describe('knowledge in answers', () => {
     const knowledge = harness.airlock.knowledge!;
     await expect(knowledge.add(widget, { name: 'tool.exe', bytes: new Uint8Array([1, 2, 3]) })).rejects.toMatchObject({ status: 415 });
     await expect(knowledge.add(widget, { name: 'empty.txt', bytes: new Uint8Array() })).rejects.toMatchObject({ code: 'input_invalid' });
-    await expect(knowledge.add(widget, { name: 'big.txt', bytes: new Uint8Array(11 * 1024 * 1024).fill(97) })).rejects.toMatchObject({ code: 'payload_too_large' });
+    await expect(knowledge.add(widget, { name: 'big.txt', bytes: new Uint8Array(11 * 1024 * 1024).fill(97) })).rejects.toMatchObject({
+      code: 'payload_too_large',
+    });
   });
 });
 

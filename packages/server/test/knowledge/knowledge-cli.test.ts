@@ -99,7 +99,9 @@ describe('airlock knowledge', () => {
 
     const json = await airlock(['knowledge', 'add', '--widget', widgetId, '--json', 'tool.exe']);
     expect(json.code).toBe(1);
-    expect(JSON.parse(json.stdout)).toEqual([{ path: 'tool.exe', name: 'tool.exe', error: { code: 'input_invalid', message: expect.stringContaining('not supported') } }]);
+    expect(JSON.parse(json.stdout)).toEqual([
+      { path: 'tool.exe', name: 'tool.exe', error: { code: 'input_invalid', message: expect.stringContaining('not supported') } },
+    ]);
   }, 60_000);
 
   it('lists the files as a table, and as JSON with totals and limits', async () => {
@@ -161,7 +163,11 @@ describe('airlock knowledge', () => {
       [['knowledge', 'search', '--widget', widgetId, '--top', '21', 'refunds'], /^airlock: --top must be a whole number from 1 to 20; see/],
       [['knowledge', 'search', '--widget', widgetId, '--top', 'many', 'refunds'], /^airlock: --top must be a whole number of at least 1; see/],
       [['knowledge', 'list', '--widget', 'nothing-like-it'], /^airlock: there is no widget "nothing-like-it"\.\n$/],
-      [['knowledge', 'list', '--widget', widgetId], /^airlock: no master key: set AIRLOCK_MASTER_KEYS .*or pass --dev; see airlock knowledge list --help\n$/, { ...environment, AIRLOCK_MASTER_KEYS: '' }],
+      [
+        ['knowledge', 'list', '--widget', widgetId],
+        /^airlock: no master key: set AIRLOCK_MASTER_KEYS .*or pass --dev; see airlock knowledge list --help\n$/,
+        { ...environment, AIRLOCK_MASTER_KEYS: '' },
+      ],
       [['knowledge'], /^airlock: "airlock knowledge" needs a command \(add, list, remove, search\); see airlock knowledge --help\n$/],
     ] as const) {
       const result = await airlock([...args], env);

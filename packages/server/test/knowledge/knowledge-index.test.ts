@@ -85,7 +85,10 @@ describe('KnowledgeIndex', () => {
     try {
       const base = passages(false);
       const embeddingsOptions = { apiKey: 'sk-test-1', baseURL: upstream.baseURL };
-      const { vectors } = await createEmbeddings(base.map((passage) => passage.text), embeddingsOptions);
+      const { vectors } = await createEmbeddings(
+        base.map((passage) => passage.text),
+        embeddingsOptions,
+      );
       const index = new KnowledgeIndex(base.map((passage, position) => ({ ...passage, vector: vectors[position]! })));
       const question = 'is my openai key ever sent to the browser?';
       const [queryVector] = (await createEmbeddings([question], embeddingsOptions)).vectors;
@@ -147,7 +150,13 @@ describe('searchQueryFor', () => {
   test('adds at most maxEarlierMessages, reads text parts, stays under maxCharacters keeping the question whole', () => {
     const messages = [
       { role: 'user', content: 'first topic alpha' },
-      { role: 'user', content: [{ type: 'text', text: 'second topic beta' }, { type: 'image_url', image_url: { url: 'https://x' } }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'second topic beta' },
+          { type: 'image_url', image_url: { url: 'https://x' } },
+        ],
+      },
       { role: 'user', content: 'third topic gamma' },
       { role: 'user', content: 'and it?' },
     ];
@@ -155,7 +164,13 @@ describe('searchQueryFor', () => {
     expect(limited.query).toBe('second topic beta\nthird topic gamma\nand it?');
     expect(limited.messagesUsed).toBe(3);
 
-    const short = searchQueryFor([{ role: 'user', content: 'x'.repeat(50) }, { role: 'user', content: 'and it?' }], { maxCharacters: 20 });
+    const short = searchQueryFor(
+      [
+        { role: 'user', content: 'x'.repeat(50) },
+        { role: 'user', content: 'and it?' },
+      ],
+      { maxCharacters: 20 },
+    );
     expect(short.query).toBe(`${'x'.repeat(12)}\nand it?`);
     expect(short.query.length).toBeLessThanOrEqual(20);
 

@@ -153,7 +153,6 @@ function defineKnowledgeStoreConformance(kind: 'sqlite' | 'postgres', createFixt
       expect(retried.file.error).toBeUndefined();
       expect(await knowledge.getFile(widgetId, broken.id)).toBeUndefined();
       expect((await knowledge.listFiles(widgetId)).map((listed) => listed.id)).toEqual([file.id, retried.file.id]);
-
     });
 
     it('refuses an unknown widget and malformed fields without echoing them', async () => {
@@ -214,7 +213,9 @@ function defineKnowledgeStoreConformance(kind: 'sqlite' | 'postgres', createFixt
 
     it('stores passages with their locations and Float32 vectors, and makes the file ready in the same step', async () => {
       const { knowledge, widgetId, clock } = await fresh();
-      const { file } = await knowledge.addFile(fileInput(widgetId, 'manual', { name: 'manual.pdf', format: 'pdf', sourceUrl: 'https://docs.example.com/manual.pdf' }));
+      const { file } = await knowledge.addFile(
+        fileInput(widgetId, 'manual', { name: 'manual.pdf', format: 'pdf', sourceUrl: 'https://docs.example.com/manual.pdf' }),
+      );
       const before = await knowledge.knowledgeVersion(widgetId);
       // Values a float64 cannot round-trip through float32 unchanged: what is stored is the float32.
       const first = Float32Array.from([0.1, -0.2, 1 / 3, 1e-30, -0, 65504.5, Math.PI, Number.MIN_VALUE]);
@@ -223,13 +224,22 @@ function defineKnowledgeStoreConformance(kind: 'sqlite' | 'postgres', createFixt
       const ready = await knowledge.replacePassages(
         file.id,
         [
-          passage(0, 'Setup > Wi-Fi\nHold the button for 5 seconds.', { location: { file: 'manual.pdf', headingPath: ['Setup', 'Wi-Fi'], pageStart: 4, pageEnd: 5 }, vector: first }),
+          passage(0, 'Setup > Wi-Fi\nHold the button for 5 seconds.', {
+            location: { file: 'manual.pdf', headingPath: ['Setup', 'Wi-Fi'], pageStart: 4, pageEnd: 5 },
+            vector: first,
+          }),
           passage(1, 'Plan: Pro; Price: 20', { tokens: 9, location: { file: 'manual.pdf', headingPath: [], rowStart: 3, rowEnd: 9 }, vector: second }),
           passage(2, 'Warranty\nTwo years.', { tokens: 4, location: { file: 'manual.pdf', headingPath: ['Warranty'], pageStart: 7, pageEnd: 7 } }),
         ],
         { embeddingModel: 'text-embedding-3-small' },
       );
-      expect(ready).toMatchObject({ status: 'ready', progress: 1, passages: 3, embeddingModel: 'text-embedding-3-small', updatedAt: '2026-12-03T09:30:00.000Z' });
+      expect(ready).toMatchObject({
+        status: 'ready',
+        progress: 1,
+        passages: 3,
+        embeddingModel: 'text-embedding-3-small',
+        updatedAt: '2026-12-03T09:30:00.000Z',
+      });
       expect(ready.tokens).toBe(searchTerms('Setup > Wi-Fi\nHold the button for 5 seconds.').length + 9 + 4);
       expect(ready.vectorsNote).toBeUndefined();
       expect(await knowledge.getFile(widgetId, file.id)).toEqual(ready);
@@ -285,7 +295,9 @@ function defineKnowledgeStoreConformance(kind: 'sqlite' | 'postgres', createFixt
     it('stores text with NUL and control characters, NUL left out', async () => {
       const { knowledge, widgetId } = await fresh();
       const { file } = await knowledge.addFile(fileInput(widgetId, 'binary-ish'));
-      await knowledge.replacePassages(file.id, [passage(0, 'Serial\u0000 number\u0007 AB12\u001b[0m here.', { location: { file: 'faq.md', headingPath: ['Keys\u0000', '\u2028Line'] } })]);
+      await knowledge.replacePassages(file.id, [
+        passage(0, 'Serial\u0000 number\u0007 AB12\u001b[0m here.', { location: { file: 'faq.md', headingPath: ['Keys\u0000', '\u2028Line'] } }),
+      ]);
       const [stored] = (await knowledge.snapshot(widgetId)).passages;
       expect(stored!.text).toBe('Serial number\u0007 AB12\u001b[0m here.');
       expect(stored!.location.headingPath).toEqual(['Keys\u0000', '\u2028Line']);
@@ -315,18 +327,27 @@ function defineKnowledgeStoreConformance(kind: 'sqlite' | 'postgres', createFixt
       await expect(knowledge.replacePassages('kf_missing', [passage(0, 'a')])).rejects.toMatchObject({ code: 'not_found' });
     });
 
-    it('swaps a file\'s passages so that no reader sees old and new together', async () => {
+    it("swaps a file's passages so that no reader sees old and new together", async () => {
       const { knowledge, widgetId, another } = await fresh();
       const reader = await another();
       const oldTexts = Array.from({ length: 200 }, (_, index) => `Old edition paragraph ${index} about alpha pricing.`);
       const newTexts = Array.from({ length: 300 }, (_, index) => `New edition paragraph ${index} about beta pricing.`);
       const { file } = await knowledge.addFile(fileInput(widgetId, 'manual v1'));
-      await knowledge.replacePassages(file.id, oldTexts.map((text, index) => passage(index, text)));
+      await knowledge.replacePassages(
+        file.id,
+        oldTexts.map((text, index) => passage(index, text)),
+      );
       const oldVersion = await knowledge.knowledgeVersion(widgetId);
 
-      const replacing = knowledge.replacePassages(file.id, newTexts.map((text, index) => passage(index, text, { vector: Float32Array.from([index, 1]) })));
+      const replacing = knowledge.replacePassages(
+        file.id,
+        newTexts.map((text, index) => passage(index, text, { vector: Float32Array.from([index, 1]) })),
+      );
       let done = false;
-      void replacing.then(() => (done = true), () => (done = true));
+      void replacing.then(
+        () => (done = true),
+        () => (done = true),
+      );
       const seen: string[] = [];
       while (!done) {
         const [snapshot, hits, status] = await Promise.all([
@@ -471,7 +492,7 @@ function defineKnowledgeStoreConformance(kind: 'sqlite' | 'postgres', createFixt
       expect(await knowledge.getFile(widgetId, other.id)).toBeDefined();
     });
 
-    it('deletes a widget\'s knowledge with the widget', async () => {
+    it("deletes a widget's knowledge with the widget", async () => {
       const { store, knowledge, widgetId, rows, keywordEntries } = await fresh();
       const other = await store.createWidget(newWidget({ name: 'sales' }));
       await readyFile(knowledge, widgetId, 'faq.md', ['Returns are free.', 'Shipping takes three days.']);
@@ -486,7 +507,7 @@ function defineKnowledgeStoreConformance(kind: 'sqlite' | 'postgres', createFixt
       expect(texts(await knowledge.snapshot(other.id))).toEqual(['Call the sales team.']);
     });
 
-    it('ranks the passage with the words first, within the widget\'s ready files only', async () => {
+    it("ranks the passage with the words first, within the widget's ready files only", async () => {
       const { store, knowledge, widgetId, rows } = await fresh();
       // Another account's widget.
       const other = await store.createWidget(newWidget({ name: 'sales', accountId: 'acme' }));
@@ -641,9 +662,7 @@ function defineKnowledgeStoreConformance(kind: 'sqlite' | 'postgres', createFixt
     it('adds the same new content from two connections at once as one file', async () => {
       const { knowledge, widgetId, another } = await fresh();
       const second = await another();
-      const results = await Promise.all(
-        Array.from({ length: 6 }, (_, index) => (index % 2 ? second : knowledge).addFile(fileInput(widgetId, 'same bytes'))),
-      );
+      const results = await Promise.all(Array.from({ length: 6 }, (_, index) => (index % 2 ? second : knowledge).addFile(fileInput(widgetId, 'same bytes'))));
       expect(new Set(results.map((result) => result.file.id)).size).toBe(1);
       expect(results.filter((result) => !result.duplicate)).toHaveLength(1);
       expect(await knowledge.listFiles(widgetId)).toHaveLength(1);
@@ -661,7 +680,7 @@ defineKnowledgeStoreConformance('sqlite', async () => {
   const store = new SqliteStore({ path });
   await store.migrate();
   const opened: SqliteStore[] = [store];
-  const rows = async <T,>(sql: string) => {
+  const rows = async <T>(sql: string) => {
     const statement = store.database.prepare(sql);
     return (statement.reader ? statement.all() : (statement.run(), [])) as T[];
   };
@@ -706,7 +725,10 @@ describe('SqliteKnowledgeStore', () => {
         widgetIds.push(id);
         const { file } = await knowledge.addFile(fileInput(id, `content ${widget}`));
         const texts = Array.from({ length: 3_000 }, (_, index) => Array.from({ length: 40 }, (__, word) => words[(index + word * 7) % words.length]).join(' '));
-        await knowledge.replacePassages(file.id, texts.map((text, index) => passage(index, text)));
+        await knowledge.replacePassages(
+          file.id,
+          texts.map((text, index) => passage(index, text)),
+        );
       }
       const started = performance.now();
       const hits = await knowledge.keywordSearch(widgetIds[0]!, 'what is the price of the pro plan', 50);
@@ -747,7 +769,7 @@ defineKnowledgeStoreConformance('postgres', async () => {
   await store.migrate();
   const opened: PostgresStore[] = [store];
   // count(*) is a bigint, which pg reads as a string: counts are compared as numbers.
-  const rows = async <T,>(sql: string) =>
+  const rows = async <T>(sql: string) =>
     (await store.pool.query(sql)).rows.map((row: Record<string, unknown>) =>
       Object.fromEntries(Object.entries(row).map(([key, value]) => [key, key === 'n' ? Number(value) : value])),
     ) as T[];

@@ -31,7 +31,12 @@ describe('reciprocalRankFusion', () => {
   });
 
   test('ties go to the better best rank, then to the id seen first', () => {
-    expect(reciprocalRankFusion([['x', 'y'], ['y', 'x']]).map((result) => result.id)).toEqual(['x', 'y']);
+    expect(
+      reciprocalRankFusion([
+        ['x', 'y'],
+        ['y', 'x'],
+      ]).map((result) => result.id),
+    ).toEqual(['x', 'y']);
     expect(reciprocalRankFusion([['p'], ['q']]).map((result) => result.id)).toEqual(['p', 'q']);
     expect(reciprocalRankFusion([])).toEqual([]);
   });

@@ -62,7 +62,9 @@ describe('the Responses event stream', () => {
     const completed = events.at(-1) as Extract<ResponseStreamEvent, { type: 'response.completed' }>;
     expect(completed.response.status).toBe('completed');
     // Stream events carry `output` only; `output_text` is the SDK's addition to non-streamed answers.
-    expect(completed.response.output).toMatchObject([{ type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'Hello there, visitor.' }] }]);
+    expect(completed.response.output).toMatchObject([
+      { type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'Hello there, visitor.' }] },
+    ]);
     expect(completed.response.usage?.output_tokens).toBeGreaterThan(0);
     expect(completed.response.usage?.total_tokens).toBe(completed.response.usage!.input_tokens + completed.response.usage!.output_tokens);
     const created = events[0] as Extract<ResponseStreamEvent, { type: 'response.created' }>;
@@ -114,7 +116,14 @@ describe('the Responses event stream', () => {
     expect(raw).toContain(': heartbeat\n\n');
     const seen: ResponseStreamEvent[] = [];
     for await (const event of await clientAnswering(() => sse(raw)).responses.create({ model: 'gpt-4o-mini', input: 'Hi', stream: true })) seen.push(event);
-    expect(seen.map((event) => event.type)).toEqual(['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added', 'response.output_text.delta', 'response.failed']);
+    expect(seen.map((event) => event.type)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.output_text.delta',
+      'response.failed',
+    ]);
     const failed = seen.at(-1) as Extract<ResponseStreamEvent, { type: 'response.failed' }>;
     expect(failed.response.error).toEqual({ code: 'upstream_timeout', message: 'The model service took too long to answer.' });
     expect(failed.response.status).toBe('failed');
@@ -163,7 +172,13 @@ describe('the non-streaming Responses object', () => {
 
   it('is incomplete, with the reason, for an answer cut by a content filter', () => {
     const object = responseFromChatCompletion(
-      { id: 'c', object: 'chat.completion', created: 0, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'Part', refusal: null }, finish_reason: 'content_filter', logprobs: null }] },
+      {
+        id: 'c',
+        object: 'chat.completion',
+        created: 0,
+        model: 'm',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'Part', refusal: null }, finish_reason: 'content_filter', logprobs: null }],
+      },
       { model: 'm' },
     );
     expect(object.status).toBe('incomplete');

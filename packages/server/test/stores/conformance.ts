@@ -161,7 +161,12 @@ export function defineStoreConformance(kind: 'sqlite' | 'postgres', createFixtur
       expect(await store.getOpenAiKey('acme')).toEqual(second);
       expect((await store.getOpenAiKey(SHARED_KEY_OWNER))?.id).toBe('oak_s');
       const records = await store.listSealedRecords();
-      expect(records.filter((record) => record.kind === 'openai-key').map((record) => record.id).sort()).toEqual(['oak_2', 'oak_s']);
+      expect(
+        records
+          .filter((record) => record.kind === 'openai-key')
+          .map((record) => record.id)
+          .sort(),
+      ).toEqual(['oak_2', 'oak_s']);
 
       await store.recordOpenAiKeyUse('oak_2');
       await store.recordOpenAiKeyError('oak_2', 'upstream_rate_limited');
@@ -215,7 +220,10 @@ export function defineStoreConformance(kind: 'sqlite' | 'postgres', createFixtur
         ['an own key', () => store.putOpenAiKey({ id: 'oak_1', ownerId: 'acme', fingerprint: 'sk-…aaaa', sealed: sealed('1') })],
         ['a shared key', () => store.putOpenAiKey({ id: 'oak_s', ownerId: SHARED_KEY_OWNER, fingerprint: 'sk-…ssss', sealed: sealed('s') })],
         ['a replaced own key', () => store.putOpenAiKey({ id: 'oak_2', ownerId: 'acme', fingerprint: 'sk-…bbbb', sealed: sealed('2') })],
-        ['a used and refused own key', () => store.recordOpenAiKeyUse('oak_2').then(() => store.recordOpenAiKeyError('oak_2', 'upstream_key_invalid', { invalidate: true }))],
+        [
+          'a used and refused own key',
+          () => store.recordOpenAiKeyUse('oak_2').then(() => store.recordOpenAiKeyError('oak_2', 'upstream_key_invalid', { invalidate: true })),
+        ],
         ['a revoked own key', () => store.revokeOpenAiKey('acme')],
         ['a revoked shared key', () => store.revokeOpenAiKey(SHARED_KEY_OWNER)],
         ['generations reserved', () => store.reserveGenerations('acme', 3, 10)],
@@ -491,7 +499,11 @@ export function defineStoreConformance(kind: 'sqlite' | 'postgres', createFixtur
       const v2 = `v2:${randomBytes(32).toString('base64')}`;
       const widget = await store.createWidget(newWidget({ accountId: 'acme', name: 'summarised' }));
       const binding = summaryBinding(widget, 'k-rotated');
-      await store.putConversationSummary({ key: 'k-rotated', widgetId: widget.id, sealed: await new Vault(createKeyring(v1)).seal(Buffer.from('tea'), binding) });
+      await store.putConversationSummary({
+        key: 'k-rotated',
+        widgetId: widget.id,
+        sealed: await new Vault(createKeyring(v1)).seal(Buffer.from('tea'), binding),
+      });
       // A summary whose widget is gone is not listed (nor kept: deleting a widget deletes them).
       await store.putConversationSummary({ key: 'k-orphan', widgetId: 'wgt_gone', sealed: sealed() });
       const listed = (await store.listSealedRecords()).filter((record) => record.kind === 'conversation-summary');

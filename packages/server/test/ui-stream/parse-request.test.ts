@@ -49,7 +49,20 @@ describe('parseUIChatRequest', () => {
         { type: 'text', text: 'in two parts', state: 'done' },
       ],
     };
-    const parsed = parse(submit([{ id: 'u1', role: 'user', parts: [{ type: 'text', text: 'First' }, { type: 'text', text: 'question' }] }, assistant, user('Second', 'u2')]));
+    const parsed = parse(
+      submit([
+        {
+          id: 'u1',
+          role: 'user',
+          parts: [
+            { type: 'text', text: 'First' },
+            { type: 'text', text: 'question' },
+          ],
+        },
+        assistant,
+        user('Second', 'u2'),
+      ]),
+    );
     expect(parsed.turns).toEqual([
       { role: 'user', content: 'First\nquestion' },
       { role: 'assistant', content: 'An answer\nin two parts' },
@@ -66,26 +79,39 @@ describe('parseUIChatRequest', () => {
   });
 
   it('reads a regeneration: the transport sends the messages up to the visitor\u2019s turn and the answer\u2019s id', () => {
-    expect(parse(submit([user('Hi')], { trigger: 'regenerate-message', messageId: 'a1' }))).toMatchObject({ trigger: 'regenerate-message', messageId: 'a1', turns: [{ role: 'user', content: 'Hi' }] });
+    expect(parse(submit([user('Hi')], { trigger: 'regenerate-message', messageId: 'a1' }))).toMatchObject({
+      trigger: 'regenerate-message',
+      messageId: 'a1',
+      turns: [{ role: 'user', content: 'Hi' }],
+    });
   });
 
   it('refuses files, tools and data parts by name', () => {
-    const withPart = (part: unknown, role = 'user') => submit([{ id: 'm', role, parts: [{ type: 'text', text: 'Look' }, part] }, ...(role === 'user' ? [] : [user('Hi')])]);
+    const withPart = (part: unknown, role = 'user') =>
+      submit([{ id: 'm', role, parts: [{ type: 'text', text: 'Look' }, part] }, ...(role === 'user' ? [] : [user('Hi')])]);
     expect(refusal(withPart({ type: 'file', mediaType: 'image/png', url: 'data:image/png;base64,AA' }))).toBe(
       'messages[0].parts[1]: "file" parts (attachments) are not supported by this widget; send text parts.',
     );
     expect(refusal(withPart({ type: 'tool-weather', toolCallId: 't', state: 'output-available', input: {}, output: {} }, 'assistant'))).toBe(
       'messages[0].parts[1]: "tool-weather" parts (tool calls) are not supported by this widget: it allows no tools.',
     );
-    expect(refusal(withPart({ type: 'dynamic-tool', toolName: 'x', toolCallId: 't', state: 'input-available', input: {} }, 'assistant'))).toMatch(/"dynamic-tool" parts \(tool calls\)/);
-    expect(refusal(withPart({ type: 'data-weather', data: { city: 'Oslo' } }))).toBe('messages[0].parts[1]: "data-weather" parts (custom data) are not supported by this widget.');
+    expect(refusal(withPart({ type: 'dynamic-tool', toolName: 'x', toolCallId: 't', state: 'input-available', input: {} }, 'assistant'))).toMatch(
+      /"dynamic-tool" parts \(tool calls\)/,
+    );
+    expect(refusal(withPart({ type: 'data-weather', data: { city: 'Oslo' } }))).toBe(
+      'messages[0].parts[1]: "data-weather" parts (custom data) are not supported by this widget.',
+    );
     expect(refusal(withPart({ type: 'steering-message', id: 's', parts: [] }, 'assistant'))).toMatch(/"steering-message" parts are not supported/);
     // What is bookkeeping on an answer is not something a visitor sends.
-    expect(refusal(withPart({ type: 'source-url', sourceId: 's', url: 'https://x' }))).toMatch(/messages\[0\]\.parts\[1\]: "source-url" parts are not supported in a "user" message/);
+    expect(refusal(withPart({ type: 'source-url', sourceId: 's', url: 'https://x' }))).toMatch(
+      /messages\[0\]\.parts\[1\]: "source-url" parts are not supported in a "user" message/,
+    );
     expect(refusal(withPart({ text: 'no type' }))).toMatch(/messages\[0\]\.parts\[1\] must be a part with a "type"/);
     expect(refusal(withPart({ type: 'text', text: 42 }))).toMatch(/messages\[0\]\.parts\[1\] needs a string "text"/);
     // A hostile type name is cut short in the message.
-    expect(refusal(withPart({ type: 'x'.repeat(500) }))).toBe(`messages[0].parts[1]: "${'x'.repeat(64)}" parts are not supported by this widget; send text parts.`);
+    expect(refusal(withPart({ type: 'x'.repeat(500) }))).toBe(
+      `messages[0].parts[1]: "${'x'.repeat(64)}" parts are not supported by this widget; send text parts.`,
+    );
   });
 
   it('refuses system messages unless the widget allows client instructions, naming the setting', () => {
@@ -97,7 +123,9 @@ describe('parseUIChatRequest', () => {
     const allowed = parse(submit([system, user('Hi')]), { allowClientInstructions: true });
     expect(allowed.clientInstructions).toEqual(['Be a pirate']);
     expect(allowed.turns).toEqual([{ role: 'user', content: 'Hi' }]);
-    expect(refusal(submit([{ ...system, parts: [{ type: 'file', mediaType: 'text/plain', url: 'data:,x' }] }, user('Hi')]), { allowClientInstructions: true })).toMatch(/"file" parts/);
+    expect(
+      refusal(submit([{ ...system, parts: [{ type: 'file', mediaType: 'text/plain', url: 'data:,x' }] }, user('Hi')]), { allowClientInstructions: true }),
+    ).toMatch(/"file" parts/);
   });
 
   it('refuses fields it does not know by name, and ignores an absent or null one', () => {
@@ -113,16 +141,35 @@ describe('parseUIChatRequest', () => {
     expect(refusal(submit([user('Hi')], { trigger: 'resume-stream' }))).toBe('"trigger" must be "submit-message" or "regenerate-message".');
     expect(refusal(submit([user('Hi')], { id: 5 }))).toBe('"id" must be a string.');
     expect(refusal(submit([user('Hi')], { messageId: ['x'] }))).toBe('"messageId" must be a string.');
-    expect(refusal(submit([user('Hi'), { id: 'a', role: 'assistant', parts: [{ type: 'text', text: 'Hello' }] }]))).toBe('The last message must be the visitor\u2019s ("role": "user").');
+    expect(refusal(submit([user('Hi'), { id: 'a', role: 'assistant', parts: [{ type: 'text', text: 'Hello' }] }]))).toBe(
+      'The last message must be the visitor\u2019s ("role": "user").',
+    );
     expect(refusal(submit([{ id: 't', role: 'tool', parts: [] }]))).toBe('messages[0]: "role" must be "user" or "assistant".');
     expect(refusal(submit(['Hi']))).toBe('messages[0] must be a UI message ({ id, role, parts }).');
     // The shape of AI SDK 4 and of chat completions: no parts.
     expect(refusal(submit([{ role: 'user', content: 'Hi' }]))).toBe('messages[0] needs "parts", an array of message parts (the AI SDK 5+ UIMessage shape).');
     expect(refusal(submit([{ id: 'u', role: 'user', parts: [] }]))).toBe('messages[0]: a "user" message needs a text part.');
-    expect(refusal(submit([user('x'.repeat(defaultChatInputLimits.maxMessageChars + 1))]))).toBe(`A message may be at most ${defaultChatInputLimits.maxMessageChars} characters long.`);
-    expect(refusal(submit(Array.from({ length: defaultChatInputLimits.maxMessages + 1 }, () => user('Hi'))))).toBe(`At most ${defaultChatInputLimits.maxMessages} messages may be sent at once.`);
+    expect(refusal(submit([user('x'.repeat(defaultChatInputLimits.maxMessageChars + 1))]))).toBe(
+      `A message may be at most ${defaultChatInputLimits.maxMessageChars} characters long.`,
+    );
+    expect(refusal(submit(Array.from({ length: defaultChatInputLimits.maxMessages + 1 }, () => user('Hi'))))).toBe(
+      `At most ${defaultChatInputLimits.maxMessages} messages may be sent at once.`,
+    );
     // Several short parts are one message: their joined length counts.
     const half = 'x'.repeat(defaultChatInputLimits.maxMessageChars / 2);
-    expect(refusal(submit([{ id: 'u', role: 'user', parts: [{ type: 'text', text: half }, { type: 'text', text: half }] }]))).toMatch(/at most/);
+    expect(
+      refusal(
+        submit([
+          {
+            id: 'u',
+            role: 'user',
+            parts: [
+              { type: 'text', text: half },
+              { type: 'text', text: half },
+            ],
+          },
+        ]),
+      ),
+    ).toMatch(/at most/);
   });
 });

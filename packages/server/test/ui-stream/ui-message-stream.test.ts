@@ -86,7 +86,9 @@ describe('chatStreamToUIMessageStream', () => {
   });
 
   it('keeps heartbeat comments, so the connection stays alive while the model is silent', async () => {
-    const events = await eventsOf(sse(`: keep-alive\n\n${chunk('Hi', 'stop')}\n\n: keep-alive\n\ndata: [DONE]\n\n`).pipeThrough(chatStreamToUIMessageStream({ messageId: 'm' })));
+    const events = await eventsOf(
+      sse(`: keep-alive\n\n${chunk('Hi', 'stop')}\n\n: keep-alive\n\ndata: [DONE]\n\n`).pipeThrough(chatStreamToUIMessageStream({ messageId: 'm' })),
+    );
     expect(events).toEqual([
       { type: 'start', messageId: 'm' },
       { type: 'start-step' },
@@ -131,7 +133,13 @@ describe('chatStreamToUIMessageStream', () => {
 
   it('sends no text part for an answer without text', async () => {
     const events = await eventsOf(sse(`${chunk('', 'stop')}\n\ndata: [DONE]\n\n`).pipeThrough(chatStreamToUIMessageStream({ messageId: 'm' })));
-    expect(events).toEqual([{ type: 'start', messageId: 'm' }, { type: 'start-step' }, { type: 'finish-step' }, { type: 'finish', finishReason: 'stop' }, '[DONE]']);
+    expect(events).toEqual([
+      { type: 'start', messageId: 'm' },
+      { type: 'start-step' },
+      { type: 'finish-step' },
+      { type: 'finish', finishReason: 'stop' },
+      '[DONE]',
+    ]);
   });
 
   it('turns Airlock\u2019s error event into an error chunk with its message, and stops there: no finish', async () => {
@@ -156,7 +164,12 @@ describe('chatStreamToUIMessageStream', () => {
   });
 
   it('reports an upstream error inside the stream, relayed, with Airlock\u2019s message only', async () => {
-    upstream.next({ type: 'stream-error', afterChunks: 2, text: 'One two three four', error: { message: 'Key sk-live-abc123 exploded', type: 'server_error', code: null } });
+    upstream.next({
+      type: 'stream-error',
+      afterChunks: 2,
+      text: 'One two three four',
+      error: { message: 'Key sk-live-abc123 exploded', type: 'server_error', code: null },
+    });
     const events = await eventsOf((await relayedChat()).pipeThrough(chatStreamToUIMessageStream({ messageId: 'm' })));
     expect(events.slice(-2)).toEqual([{ type: 'error', errorText: 'The AI service is unavailable right now.' }, '[DONE]']);
     expect(events.some((event) => typeof event === 'object' && event.type === 'finish')).toBe(false);
@@ -187,14 +200,19 @@ describe('chatStreamToUIMessageStream', () => {
   });
 
   it('fails on an event that is not JSON, and on one too long to hold', async () => {
-    const garbage = await eventsOf(sse(`${chunk('A')}\n\ndata: <html>\n\n${chunk('B', 'stop')}\n\ndata: [DONE]\n\n`).pipeThrough(chatStreamToUIMessageStream({ messageId: 'm' })));
+    const garbage = await eventsOf(
+      sse(`${chunk('A')}\n\ndata: <html>\n\n${chunk('B', 'stop')}\n\ndata: [DONE]\n\n`).pipeThrough(chatStreamToUIMessageStream({ messageId: 'm' })),
+    );
     expect(garbage.slice(-2)).toEqual([{ type: 'error', errorText: 'The AI service sent an answer Airlock could not read.' }, '[DONE]']);
     const huge = await eventsOf(sse(`data: "${'x'.repeat(1024 * 1024 + 10)}`).pipeThrough(chatStreamToUIMessageStream({ messageId: 'm' })));
     expect(huge.slice(-2)).toEqual([{ type: 'error', errorText: 'The AI service sent an answer Airlock could not read.' }, '[DONE]']);
   });
 
   it('gives a source without a URL the document fields the protocol requires', () => {
-    const translator = new UIMessageStreamTranslator({ messageId: 'm', sources: [{ id: 'doc-7' }, { id: 'doc-8', filename: 'faq.md', mediaType: 'text/markdown' }] });
+    const translator = new UIMessageStreamTranslator({
+      messageId: 'm',
+      sources: [{ id: 'doc-7' }, { id: 'doc-8', filename: 'faq.md', mediaType: 'text/markdown' }],
+    });
     expect(translator.start()).toEqual([
       { type: 'start', messageId: 'm' },
       { type: 'start-step' },

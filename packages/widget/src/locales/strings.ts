@@ -63,9 +63,34 @@ export interface WidgetStrings {
 }
 
 const keys: (keyof WidgetStrings)[] = [
-  'title', 'open', 'close', 'message', 'send', 'stop', 'retry', 'copy', 'copied', 'clear', 'suggestions',
-  'generate', 'prompt', 'generating', 'download', 'result', 'errorUnavailable', 'errorTryLater', 'errorLimit', 'errorBlocked',
-  'errorInvalid', 'errorTooLong', 'errorNetwork', 'errorTimeout', 'errorGeneric', 'dismiss', 'errorSignIn', 'sources',
+  'title',
+  'open',
+  'close',
+  'message',
+  'send',
+  'stop',
+  'retry',
+  'copy',
+  'copied',
+  'clear',
+  'suggestions',
+  'generate',
+  'prompt',
+  'generating',
+  'download',
+  'result',
+  'errorUnavailable',
+  'errorTryLater',
+  'errorLimit',
+  'errorBlocked',
+  'errorInvalid',
+  'errorTooLong',
+  'errorNetwork',
+  'errorTimeout',
+  'errorGeneric',
+  'dismiss',
+  'errorSignIn',
+  'sources',
 ];
 
 // One `|`-separated line per locale, in the order of `keys`: compact, and it

@@ -42,8 +42,7 @@ export function safeHref(raw: string): string | undefined {
  */
 export function renderMarkdown(text: string, document: Document): DocumentFragment {
   const fragment = document.createDocumentFragment();
-  const make = <K extends keyof HTMLElementTagNameMap>(tag: K, parent: Node): HTMLElementTagNameMap[K] =>
-    parent.appendChild(document.createElement(tag));
+  const make = <K extends keyof HTMLElementTagNameMap>(tag: K, parent: Node): HTMLElementTagNameMap[K] => parent.appendChild(document.createElement(tag));
   const lines = text.split('\n');
   let paragraph: string[] = [];
   let list: HTMLOListElement | HTMLUListElement | undefined;

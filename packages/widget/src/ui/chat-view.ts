@@ -43,7 +43,14 @@ export function createChatView(options: ChatViewOptions): ChatView {
   // Completed answers are announced once through the shell's live region, so the
   // log itself stays quiet: otherwise screen readers would read every delta, or
   // each answer twice.
-  const transcript = make('div', { part: 'transcript', role: 'log', 'aria-live': 'off', 'data-airlock': 'transcript', tabindex: '0', 'aria-label': strings.title });
+  const transcript = make('div', {
+    part: 'transcript',
+    role: 'log',
+    'aria-live': 'off',
+    'data-airlock': 'transcript',
+    tabindex: '0',
+    'aria-label': strings.title,
+  });
   const suggestions = make('div', { part: 'suggestions', role: 'group', 'aria-label': strings.suggestions, hidden: '' });
   const form = make('form', { part: 'composer' });
   const label = make('label', { for: 'input', class: 'visually-hidden' }, strings.message);

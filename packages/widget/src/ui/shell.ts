@@ -98,7 +98,9 @@ export function createShell(options: ShellOptions): Shell {
     if (!launcher) return;
     const label = open ? undefined : look.launcherLabel;
     launcher.replaceChildren(
-      !open && look.launcherImage ? make('img', { src: look.launcherImage, alt: '' }) : icon(document, open ? closeIcon : (icons[look.launcherIcon ?? 'chat'] ?? icons.chat!)),
+      !open && look.launcherImage
+        ? make('img', { src: look.launcherImage, alt: '' })
+        : icon(document, open ? closeIcon : (icons[look.launcherIcon ?? 'chat'] ?? icons.chat!)),
     );
     if (label) launcher.append(make('span', {}, label));
     launcher.toggleAttribute('data-label', !!label);
@@ -191,7 +193,11 @@ export function createShell(options: ShellOptions): Shell {
         radius: px(style.radius),
         font: font && `${font},system-ui,sans-serif`,
       };
-      lookSheet.replaceSync(`:host{${Object.entries(properties).map(([name, value]) => (value ? `--airlock-${name}:${value};` : '')).join('')}}`);
+      lookSheet.replaceSync(
+        `:host{${Object.entries(properties)
+          .map(([name, value]) => (value ? `--airlock-${name}:${value};` : ''))
+          .join('')}}`,
+      );
       if (style.position === 'left' || style.position === 'right') host.setAttribute('data-position', style.position);
       else host.removeAttribute('data-position');
       // Made only when set, so a widget without a logo has no image at all.

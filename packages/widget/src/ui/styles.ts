@@ -3,7 +3,10 @@
 // without knowing which theme is active.
 const names = 'background surface text muted border accent on-accent error error-surface'.split(' ');
 const theme = (colours: string): string =>
-  colours.split(' ').map((colour, index) => `--_${names[index]}:var(--airlock-${names[index]},#${colour});`).join('');
+  colours
+    .split(' ')
+    .map((colour, index) => `--_${names[index]}:var(--airlock-${names[index]},#${colour});`)
+    .join('');
 const light = /* @__PURE__ */ theme('ffffff f1f3f5 1b1f24 5c6570 8a939d 2557d6 ffffff a4161a fdecec');
 const dark = /* @__PURE__ */ theme('17191c 25282d e8eaed a0a7b0 6b737d 7aa2ff 0b1020 ffb4b0 3b1a1a');
 

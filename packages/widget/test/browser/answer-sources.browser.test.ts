@@ -97,13 +97,21 @@ describe('an answer’s sources in a real browser', () => {
       'noopener noreferrer',
     ]);
     // Muted, yet readable.
-    expect(await page.locator('[part~="sources"] small').first().evaluate((element) => getComputedStyle(element).color)).toBe('rgb(92, 101, 112)');
+    expect(
+      await page
+        .locator('[part~="sources"] small')
+        .first()
+        .evaluate((element) => getComputedStyle(element).color),
+    ).toBe('rgb(92, 101, 112)');
 
     // From the page's origin: the strict CSP refuses an inline script.
     await page.addScriptTag({ url: '/axe.js' });
     const violations = await page.evaluate(async () => {
       const axe = (window as unknown as { axe: { run(context: unknown, options: unknown): Promise<{ violations: { id: string }[] }> } }).axe;
-      const result = await axe.run({ include: [['[data-airlock="widget"]']] }, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } });
+      const result = await axe.run(
+        { include: [['[data-airlock="widget"]']] },
+        { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } },
+      );
       return result.violations.map((violation) => violation.id);
     });
     expect(violations).toEqual([]);

@@ -21,7 +21,11 @@ beforeAll(async () => {
   widgetId = await site.createChatWidget();
   const widget = (await site.airlock.store.getWidget(widgetId))!;
   // A hostile file name: it must show as text.
-  await site.airlock.knowledge!.add(widget, { name: 'policies <img src=x onerror=alert(1)>.md', bytes: new TextEncoder().encode(policies), sourceUrl: 'https://shop.example.com/policies' });
+  await site.airlock.knowledge!.add(widget, {
+    name: 'policies <img src=x onerror=alert(1)>.md',
+    bytes: new TextEncoder().encode(policies),
+    sourceUrl: 'https://shop.example.com/policies',
+  });
   await site.airlock.knowledge!.idle();
 });
 afterAll(async () => {

@@ -53,14 +53,17 @@ export async function startSite(): Promise<Site> {
   });
   await airlock.ready();
   const pages = new Map<string, TestPage>();
-  const server = await serve(async (request) => {
-    const url = new URL(request.url);
-    if (url.pathname.startsWith('/airlock/')) return airlock.fetch(request);
-    if (url.pathname === '/favicon.ico') return new Response(null, { status: 204 });
-    const page = pages.get(url.pathname);
-    if (!page) return new Response('not found', { status: 404 });
-    return new Response(page.html, { headers: { 'content-type': 'text/html; charset=utf-8', ...page.headers } });
-  }, { port: 0, host: '127.0.0.1' });
+  const server = await serve(
+    async (request) => {
+      const url = new URL(request.url);
+      if (url.pathname.startsWith('/airlock/')) return airlock.fetch(request);
+      if (url.pathname === '/favicon.ico') return new Response(null, { status: 204 });
+      const page = pages.get(url.pathname);
+      if (!page) return new Response('not found', { status: 404 });
+      return new Response(page.html, { headers: { 'content-type': 'text/html; charset=utf-8', ...page.headers } });
+    },
+    { port: 0, host: '127.0.0.1' },
+  );
   const url = server.url.replace('localhost', '127.0.0.1');
   const otherOrigin = url.replace('127.0.0.1', 'localhost');
   return {
@@ -98,7 +101,9 @@ export async function startSite(): Promise<Site> {
 export function scriptTagPage(tags: Record<string, string>[], body = ''): string {
   const scripts = tags
     .map((attributes) => {
-      const list = Object.entries(attributes).map(([name, value]) => ` ${name}="${value}"`).join('');
+      const list = Object.entries(attributes)
+        .map(([name, value]) => ` ${name}="${value}"`)
+        .join('');
       return `<script src="/airlock/widget.js"${list} async></script>`;
     })
     .join('\n');

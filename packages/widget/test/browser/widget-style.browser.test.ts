@@ -62,8 +62,8 @@ async function ask(scope: Scope, text: string): Promise<string> {
 
 const brand = { brandColor: '#0a7d4f', position: 'left', launcherLabel: 'Chat with us', poweredBy: true, fontFamily: 'Georgia, serif', radius: 20 };
 
-describe('the owner\'s look, in a real browser', () => {
-  it('puts the brand colour on the launcher and the visitor\'s messages, and the launcher and panel on the left', async () => {
+describe("the owner's look, in a real browser", () => {
+  it("puts the brand colour on the launcher and the visitor's messages, and the launcher and panel on the left", async () => {
     const widgetId = await site.createChatWidget({ title: 'Acme help', style: brand });
     const { page, problems, close } = await open(site.addPage('brand', { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-storage': 'memory' }]) }));
     const launcher = page.locator('[data-airlock="launcher"]');
@@ -101,10 +101,12 @@ describe('the owner\'s look, in a real browser', () => {
     await close();
   });
 
-  it('gives the message box the widget\'s font (not monospace) and room for a long placeholder', async () => {
+  it("gives the message box the widget's font (not monospace) and room for a long placeholder", async () => {
     const placeholder = 'Ask anything about orders, deliveries, returns and refunds';
     const widgetId = await site.createChatWidget({ placeholder });
-    const { page, close } = await open(site.addPage('font', { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-open': 'true', 'data-storage': 'memory' }]) }));
+    const { page, close } = await open(
+      site.addPage('font', { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-open': 'true', 'data-storage': 'memory' }]) }),
+    );
     const input = page.locator('[data-airlock="input"]');
     await input.waitFor();
     const font = await css(input, 'font-family');
@@ -118,7 +120,10 @@ describe('the owner\'s look, in a real browser', () => {
 
   it('fills a 390×844 screen when open, with the launcher out of the way, and returns to the corner when closed', async () => {
     const widgetId = await site.createChatWidget({ style: brand });
-    const { page, close } = await open(site.addPage('mobile', { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-storage': 'memory' }]) }), { width: 390, height: 844 });
+    const { page, close } = await open(site.addPage('mobile', { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-storage': 'memory' }]) }), {
+      width: 390,
+      height: 844,
+    });
     const launcher = page.locator('[data-airlock="launcher"]');
     await launcher.click();
     const panel = page.locator('[data-airlock="panel"]');
@@ -156,15 +161,26 @@ describe('the owner\'s look, in a real browser', () => {
 
   it('has no axe-core violations with a light brand colour (text on it turns dark)', async () => {
     for (const theme of ['light', 'dark']) {
-      const widgetId = await site.createChatWidget({ theme, suggestedPrompts: ['Opening hours?'], style: { brandColor: '#ffd400', launcherLabel: 'Chat with us', poweredBy: true } });
-      const { page, close } = await open(site.addPage(`axe-brand-${theme}`, { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-open': 'true', 'data-storage': 'memory' }]) }));
+      const widgetId = await site.createChatWidget({
+        theme,
+        suggestedPrompts: ['Opening hours?'],
+        style: { brandColor: '#ffd400', launcherLabel: 'Chat with us', poweredBy: true },
+      });
+      const { page, close } = await open(
+        site.addPage(`axe-brand-${theme}`, { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-open': 'true', 'data-storage': 'memory' }]) }),
+      );
       site.upstream.next({ type: 'answer', text: 'Open 9 to 5, and [here](https://example.com) is more.' });
       await ask(page, 'When are you open?');
       expect(await css(page.locator('[data-role="user"]'), 'color')).toBe('rgb(0, 0, 0)');
       await page.addScriptTag({ path: axePath });
       const violations = await page.evaluate(async () => {
-        const axe = (window as unknown as { axe: { run(context: unknown, options: unknown): Promise<{ violations: { id: string; nodes: { target: unknown }[] }[] }> } }).axe;
-        const result = await axe.run({ include: [['[data-airlock="widget"]']] }, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } });
+        const axe = (
+          window as unknown as { axe: { run(context: unknown, options: unknown): Promise<{ violations: { id: string; nodes: { target: unknown }[] }[] }> } }
+        ).axe;
+        const result = await axe.run(
+          { include: [['[data-airlock="widget"]']] },
+          { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } },
+        );
         return result.violations.map((violation) => ({ id: violation.id, targets: violation.nodes.map((node) => node.target) }));
       });
       expect(violations, JSON.stringify(violations)).toEqual([]);
@@ -175,7 +191,9 @@ describe('the owner\'s look, in a real browser', () => {
 
   it('lays English answers out left to right in the Arabic UI', async () => {
     const widgetId = await site.createChatWidget({ locale: 'ar', greeting: 'مرحبًا! كيف يمكننا مساعدتك؟' });
-    const { page, close } = await open(site.addPage('rtl', { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-open': 'true', 'data-storage': 'memory' }]) }));
+    const { page, close } = await open(
+      site.addPage('rtl', { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-open': 'true', 'data-storage': 'memory' }]) }),
+    );
     site.upstream.next({ type: 'answer', text: 'Our shop opens at 9.' });
     await ask(page, 'When do you open?');
     const answer = page.locator('[data-airlock="assistant-message"]:not([data-greeting])');
@@ -188,7 +206,7 @@ describe('the owner\'s look, in a real browser', () => {
     await close();
   });
 
-  it('shows the greeting, placeholder and prompts in the visitor\'s language', async () => {
+  it("shows the greeting, placeholder and prompts in the visitor's language", async () => {
     const widgetId = await site.createChatWidget({
       greeting: 'Hello!',
       placeholder: 'Your question',
@@ -250,7 +268,9 @@ describe('token renewal under a wrong device clock', () => {
     // The server's clock 10 minutes behind the browser's is the browser's 10 minutes fast.
     site.shiftClock(-10 * 60_000);
     try {
-      const { page, tokenRequests, refused, close } = await open(site.addPage('fast-clock', { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-open': 'true', 'data-storage': 'memory' }]) }));
+      const { page, tokenRequests, refused, close } = await open(
+        site.addPage('fast-clock', { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-open': 'true', 'data-storage': 'memory' }]) }),
+      );
       for (let turn = 0; turn < 5; turn += 1) {
         site.upstream.next({ type: 'answer', text: `Answer ${turn}.` });
         expect(await ask(page, `Question ${turn}`)).toBe(`Answer ${turn}.`);

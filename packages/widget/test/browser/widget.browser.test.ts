@@ -179,7 +179,9 @@ describe('the widget in a real browser against a real Airlock server', () => {
     expect(await answers(page).first().textContent()).toBe('Typed answer.');
     expect(await focused()).toBe('input');
     // The live region said the answer once it was complete.
-    await page.waitForFunction(() => document.querySelector('[data-airlock="widget"]')?.shadowRoot?.querySelector('[role="status"]')?.textContent === 'Typed answer.');
+    await page.waitForFunction(
+      () => document.querySelector('[data-airlock="widget"]')?.shadowRoot?.querySelector('[role="status"]')?.textContent === 'Typed answer.',
+    );
     await page.keyboard.press('Escape');
     expect(await page.locator('[data-airlock="panel"]').isHidden()).toBe(true);
     expect(await focused()).toBe('launcher');
@@ -188,10 +190,13 @@ describe('the widget in a real browser against a real Airlock server', () => {
 
   it('uses 16 px inputs, honours reduced motion, and fits the panel to the visual viewport when it shrinks', async () => {
     const widgetId = await site.createChatWidget();
-    const { page, close } = await open(site.addPage('viewport', { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-open': 'true', 'data-storage': 'memory' }]) }), {
-      width: 390,
-      height: 800,
-    });
+    const { page, close } = await open(
+      site.addPage('viewport', { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-open': 'true', 'data-storage': 'memory' }]) }),
+      {
+        width: 390,
+        height: 800,
+      },
+    );
     const panel = page.locator('[data-airlock="panel"]');
     await page.locator('[data-airlock="input"]').waitFor();
     expect(await page.locator('[data-airlock="input"]').evaluate((element) => getComputedStyle(element).fontSize)).toBe('16px');
@@ -226,13 +231,25 @@ describe('the widget in a real browser against a real Airlock server', () => {
     for (const theme of ['light', 'dark']) {
       const widgetId = await site.createChatWidget({ theme, suggestedPrompts: ['What do you do?', 'Pricing'] });
       site.upstream.next({ type: 'answer', text: 'An answer with `code`, a list:\n\n- one\n- two\n\nand [a link](https://example.com).' });
-      const { page, close } = await open(site.addPage(`axe-${theme}`, { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-open': 'true', 'data-storage': 'memory' }]) }));
+      const { page, close } = await open(
+        site.addPage(`axe-${theme}`, { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-open': 'true', 'data-storage': 'memory' }]) }),
+      );
       await ask(page, 'Check me');
       await page.addScriptTag({ path: axePath });
       const results = await page.evaluate(async () => {
-        const axe = (window as unknown as { axe: { run(context: unknown, options: unknown): Promise<{ violations: { id: string; nodes: { target: unknown }[] }[]; passes: unknown[] }> } }).axe;
-        const result = await axe.run({ include: [['[data-airlock="widget"]']] }, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } });
-        return { violations: result.violations.map((violation) => ({ id: violation.id, targets: violation.nodes.map((node) => node.target) })), passes: result.passes.length };
+        const axe = (
+          window as unknown as {
+            axe: { run(context: unknown, options: unknown): Promise<{ violations: { id: string; nodes: { target: unknown }[] }[]; passes: unknown[] }> };
+          }
+        ).axe;
+        const result = await axe.run(
+          { include: [['[data-airlock="widget"]']] },
+          { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } },
+        );
+        return {
+          violations: result.violations.map((violation) => ({ id: violation.id, targets: violation.nodes.map((node) => node.target) })),
+          passes: result.passes.length,
+        };
       });
       expect(results.violations, JSON.stringify(results.violations)).toEqual([]);
       // It really looked inside the shadow root.
@@ -243,7 +260,9 @@ describe('the widget in a real browser against a real Airlock server', () => {
 
   it('recovers from a token that expires in the middle of a conversation without the visitor noticing', async () => {
     const widgetId = await site.createChatWidget();
-    const { page, tokenRequests, close } = await open(site.addPage('expiry', { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-open': 'true', 'data-storage': 'memory' }]) }));
+    const { page, tokenRequests, close } = await open(
+      site.addPage('expiry', { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-open': 'true', 'data-storage': 'memory' }]) }),
+    );
     site.upstream.next({ type: 'answer', text: 'Before expiry.' });
     expect(await ask(page, 'One')).toBe('Before expiry.');
     expect(tokenRequests).toHaveLength(1);
@@ -259,7 +278,9 @@ describe('the widget in a real browser against a real Airlock server', () => {
 
   it('Stop closes the connection to the upstream', async () => {
     const widgetId = await site.createChatWidget();
-    const { page, close } = await open(site.addPage('stop', { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-open': 'true', 'data-storage': 'memory' }]) }));
+    const { page, close } = await open(
+      site.addPage('stop', { html: scriptTagPage([{ 'data-widget-id': widgetId, 'data-open': 'true', 'data-storage': 'memory' }]) }),
+    );
     site.upstream.next({ type: 'stream', chunks: Array.from({ length: 200 }, (_, index) => `word${index} `), delayMs: 50 });
     const input = page.locator('[data-airlock="input"]');
     await input.fill('Tell me a very long story');
@@ -296,7 +317,7 @@ describe('the widget in a real browser against a real Airlock server', () => {
     await close();
   });
 
-  it('fills a text-completion widget\'s declared form and streams the result', async () => {
+  it("fills a text-completion widget's declared form and streams the result", async () => {
     const widget = await site.airlock.store.createWidget({
       name: 'blurb',
       type: 'completion',
@@ -315,7 +336,9 @@ describe('the widget in a real browser against a real Airlock server', () => {
     const minted = await site.airlock.mintToken({ widgetId: widget.id, userId: 'probe' });
     expect(minted.widget.inputs?.map((input) => input.name)).toEqual(['product', 'tone']);
     expect(JSON.stringify(minted.widget)).not.toContain('blurb for');
-    const { page, problems, close } = await open(site.addPage('completion', { html: scriptTagPage([{ 'data-widget-id': widget.id, 'data-target': '#form' }], '<div id="form"></div>') }));
+    const { page, problems, close } = await open(
+      site.addPage('completion', { html: scriptTagPage([{ 'data-widget-id': widget.id, 'data-target': '#form' }], '<div id="form"></div>') }),
+    );
     await page.getByLabel('Product', { exact: true }).fill('Desk lamp');
     await page.getByLabel('Tone', { exact: true }).selectOption('formal');
     site.upstream.next({ type: 'answer', text: 'A **bright** desk lamp.', delayMs: 5 });
@@ -337,7 +360,9 @@ describe('the widget in a real browser against a real Airlock server', () => {
       presentation: { title: 'Draw', theme: 'light' },
       behaviour: { model: 'dall-e-3' },
     });
-    const { page, close } = await open(site.addPage('image', { html: scriptTagPage([{ 'data-widget-id': widget.id, 'data-target': '#draw' }], '<div id="draw"></div>') }));
+    const { page, close } = await open(
+      site.addPage('image', { html: scriptTagPage([{ 'data-widget-id': widget.id, 'data-target': '#draw' }], '<div id="draw"></div>') }),
+    );
     await page.getByLabel('Describe the image').fill('A red fox in snow');
     await page.keyboard.press('Enter');
     const image = page.locator('[data-airlock="image"]');
@@ -352,7 +377,9 @@ describe('the widget in a real browser against a real Airlock server', () => {
   it('serves an iframe page, framed by an allowed origin, where the widget fills the frame and answers', async () => {
     const widgetId = await site.createChatWidget({ title: 'Framed help' });
     // The host page lives on another origin than Airlock, as a customer site does.
-    site.addPage('host', { html: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Host</title><link rel="icon" href="data:,"></head><body><h1>Hostile host page</h1><iframe src="${site.url}/airlock/embed/${widgetId}" title="Framed help" width="420" height="560"></iframe></body></html>` });
+    site.addPage('host', {
+      html: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Host</title><link rel="icon" href="data:,"></head><body><h1>Hostile host page</h1><iframe src="${site.url}/airlock/embed/${widgetId}" title="Framed help" width="420" height="560"></iframe></body></html>`,
+    });
     const { page, problems, close } = await open(`${site.otherOrigin}/pages/host`);
     const frame = page.frameLocator('iframe');
     await frame.locator('[data-airlock="input"]').waitFor();
@@ -381,11 +408,16 @@ describe('the widget in a real browser against a real Airlock server', () => {
       presentation: { title: 'Not here', theme: 'light' },
       behaviour: { model: 'gpt-4o-mini' },
     });
-    site.addPage('host-refused', { html: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Host</title></head><body><iframe src="${site.url}/airlock/embed/${widget.id}" title="x"></iframe></body></html>` });
+    site.addPage('host-refused', {
+      html: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Host</title></head><body><iframe src="${site.url}/airlock/embed/${widget.id}" title="x"></iframe></body></html>`,
+    });
     const { page, close } = await open(`${site.otherOrigin}/pages/host-refused`);
     await page.waitForTimeout(500);
     const frame = page.frames().find((candidate) => candidate !== page.mainFrame());
-    const mounted = await frame?.locator('[data-airlock="widget"]').count().catch(() => 0);
+    const mounted = await frame
+      ?.locator('[data-airlock="widget"]')
+      .count()
+      .catch(() => 0);
     expect(mounted ?? 0).toBe(0);
     await close();
   });

@@ -8,9 +8,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(
-  handle: (request: IncomingMessage, response: ServerResponse) => void | Promise<void>,
-): Promise<TestServer> {
+export async function startServer(handle: (request: IncomingMessage, response: ServerResponse) => void | Promise<void>): Promise<TestServer> {
   const server = createServer((request, response) => {
     Promise.resolve(handle(request, response)).catch((error: unknown) => {
       console.error(error);

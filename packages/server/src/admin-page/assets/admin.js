@@ -215,7 +215,11 @@ function keyDetails(key) {
   ];
   if (key.lastErrorCode) rows.push(['Last error', key.lastErrorCode]);
   if (key.revokedAt) rows.push(['Revoked', formatDate(key.revokedAt)]);
-  const facts = h('dl', { class: 'facts', 'data-testid': 'key-details' }, rows.map(([name, value]) => [h('dt', {}, name), h('dd', {}, value)]));
+  const facts = h(
+    'dl',
+    { class: 'facts', 'data-testid': 'key-details' },
+    rows.map(([name, value]) => [h('dt', {}, name), h('dd', {}, value)]),
+  );
   if (!key.rotationDue) return facts;
   return h(
     'div',
@@ -276,7 +280,11 @@ async function revokeKey(onDone, keyPath = `/accounts/${account()}/key`) {
       'Revoke a key in use?',
       [
         h('p', {}, `${widgets.length} widget(s) use this key. If you revoke it anyway, they stop working (upstream_key_invalid) until you save a new key:`),
-        h('ul', { 'data-testid': 'widgets-using-key' }, widgets.map((widget) => h('li', {}, `${widget.name} (${widget.id})`))),
+        h(
+          'ul',
+          { 'data-testid': 'widgets-using-key' },
+          widgets.map((widget) => h('li', {}, `${widget.name} (${widget.id})`)),
+        ),
       ],
       'Revoke anyway',
     );
@@ -293,7 +301,12 @@ async function revokeKey(onDone, keyPath = `/accounts/${account()}/key`) {
 }
 
 async function keysPage() {
-  const section = h('section', { 'aria-labelledby': 'keys-title', 'data-account': state.accountId }, h('h1', { id: 'keys-title' }, 'OpenAI API key'), keyExplainer());
+  const section = h(
+    'section',
+    { 'aria-labelledby': 'keys-title', 'data-account': state.accountId },
+    h('h1', { id: 'keys-title' }, 'OpenAI API key'),
+    keyExplainer(),
+  );
   render(section);
   let key;
   let widgets = [];
@@ -318,7 +331,11 @@ async function keysPage() {
       'div',
       { class: 'card' },
       h('h2', {}, 'Which key your widgets use'),
-      h('p', { 'data-testid': 'key-in-use' }, hasOwnKey ? 'This account has its own key.' : 'This account has no key of its own: its widgets use the shared key.'),
+      h(
+        'p',
+        { 'data-testid': 'key-in-use' },
+        hasOwnKey ? 'This account has its own key.' : 'This account has no key of its own: its widgets use the shared key.',
+      ),
       h(
         'ul',
         {},
@@ -372,34 +389,42 @@ async function accessTokensCard() {
               'li',
               {},
               `${token.label ?? token.id} — created ${formatDate(token.createdAt)}, last used ${formatDate(token.lastUsedAt)} `,
-              h('button', {
-                type: 'button',
-                class: 'danger',
-                'aria-label': `Revoke access token ${token.label ?? token.id}`,
-                async onclick() {
-                  await api('DELETE', `/accounts/${account()}/access-tokens/${encodeURIComponent(token.id)}`).catch((error) => toast(error.message, 'error'));
-                  await keysPage();
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'danger',
+                  'aria-label': `Revoke access token ${token.label ?? token.id}`,
+                  async onclick() {
+                    await api('DELETE', `/accounts/${account()}/access-tokens/${encodeURIComponent(token.id)}`).catch((error) => toast(error.message, 'error'));
+                    await keysPage();
+                  },
                 },
-              }, 'Revoke'),
+                'Revoke',
+              ),
             ),
           ),
         )
       : h('p', {}, 'No access tokens.'),
-    h('button', {
-      type: 'button',
-      class: 'secondary',
-      async onclick() {
-        try {
-          const created = await api('POST', `/accounts/${account()}/access-tokens`, {});
-          shown.replaceChildren(
-            h('p', {}, 'Give this token to the account owner now; it cannot be shown again:'),
-            h('pre', { tabindex: '0' }, h('code', { 'data-testid': 'new-access-token' }, created.token)),
-          );
-        } catch (error) {
-          shown.replaceChildren(errorBox(error));
-        }
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'secondary',
+        async onclick() {
+          try {
+            const created = await api('POST', `/accounts/${account()}/access-tokens`, {});
+            shown.replaceChildren(
+              h('p', {}, 'Give this token to the account owner now; it cannot be shown again:'),
+              h('pre', { tabindex: '0' }, h('code', { 'data-testid': 'new-access-token' }, created.token)),
+            );
+          } catch (error) {
+            shown.replaceChildren(errorBox(error));
+          }
+        },
       },
-    }, 'Create access token'),
+      'Create access token',
+    ),
     shown,
   );
   return card;
@@ -415,7 +440,11 @@ async function sharedKeyCard() {
     card.append(errorBox(error));
     return card;
   }
-  const sources = { vault: 'Saved here.', environment: 'From the server’s OPENAI_API_KEY setting.', none: 'No shared key: widgets without an own key cannot answer.' };
+  const sources = {
+    vault: 'Saved here.',
+    environment: 'From the server’s OPENAI_API_KEY setting.',
+    none: 'No shared key: widgets without an own key cannot answer.',
+  };
   card.append(h('p', {}, sources[shared.source] ?? shared.source));
   if (shared.key && shared.source === 'vault') card.append(keyDetails(shared.key));
   card.append(h('p', { class: 'muted' }, `Used by ${shared.widgets.length} widget(s) in all accounts.`));
@@ -425,7 +454,11 @@ async function sharedKeyCard() {
     h(
       'div',
       { class: 'actions' },
-      h('button', { type: 'button', class: 'secondary', onclick: () => ((replace.hidden = false), replace.querySelector('input').focus()) }, shared.source === 'vault' ? 'Replace shared key' : 'Save a shared key'),
+      h(
+        'button',
+        { type: 'button', class: 'secondary', onclick: () => ((replace.hidden = false), replace.querySelector('input').focus()) },
+        shared.source === 'vault' ? 'Replace shared key' : 'Save a shared key',
+      ),
       shared.source === 'vault' && h('button', { type: 'button', class: 'danger', onclick: () => revokeKey(keysPage, '/shared-key') }, 'Revoke shared key'),
     ),
     replace,
@@ -458,7 +491,15 @@ async function widgetsPage() {
       'table',
       { class: 'list' },
       h('caption', { class: 'visually-hidden' }, 'Widgets of this account'),
-      h('thead', {}, h('tr', {}, ['Name', 'Type', 'Status', 'Allowed origins', 'Key'].map((name) => h('th', { scope: 'col' }, name)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Name', 'Type', 'Status', 'Allowed origins', 'Key'].map((name) => h('th', { scope: 'col' }, name)),
+        ),
+      ),
       h(
         'tbody',
         {},
@@ -566,7 +607,11 @@ function previewConfig(presentation) {
 function styleFields(style, input) {
   const brand = input('brandColor', style.brandColor, { placeholder: '#2557d6', pattern: '#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})', spellcheck: 'false' });
   const picker = h('input', { type: 'color', value: style.brandColor ?? '#2557d6', 'aria-label': 'Pick the brand colour', class: 'swatch' });
-  const textColour = input('brandTextColor', style.brandTextColor, { placeholder: 'automatic', pattern: '#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})', spellcheck: 'false' });
+  const textColour = input('brandTextColor', style.brandTextColor, {
+    placeholder: 'automatic',
+    pattern: '#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})',
+    spellcheck: 'false',
+  });
   const verdict = h('p', { class: 'hint', id: 'contrast-verdict', 'aria-live': 'polite', 'data-testid': 'contrast' });
   const judge = () => {
     const colour = hexColour(brand.value);
@@ -597,16 +642,46 @@ function styleFields(style, input) {
     h('legend', {}, 'Style'),
     brandField,
     field('Text on the brand colour', textColour, 'Leave empty: black or white, whichever reads better. A colour under 4.5:1 is refused.'),
-    field('Position', select('position', [['', 'Bottom, end of the line (right; left in Arabic and Hebrew)'], ['right', 'Bottom right'], ['left', 'Bottom left']], style.position ?? '')),
+    field(
+      'Position',
+      select(
+        'position',
+        [
+          ['', 'Bottom, end of the line (right; left in Arabic and Hebrew)'],
+          ['right', 'Bottom right'],
+          ['left', 'Bottom left'],
+        ],
+        style.position ?? '',
+      ),
+    ),
     h(
       'div',
       { class: 'pair' },
       field('Distance from the side (px)', input('offsetX', style.offsetX, { type: 'number', min: 0, max: 200, placeholder: '20' })),
       field('Distance from the bottom (px)', input('offsetY', style.offsetY, { type: 'number', min: 0, max: 200, placeholder: '20' })),
     ),
-    field('Launcher icon', select('launcherIcon', [['', 'Speech bubble'], ['help', 'Question mark'], ['sparkles', 'Sparkles']], style.launcherIcon ?? '')),
-    field('Launcher label', input('launcherLabel', style.launcherLabel, { maxlength: 40, placeholder: 'Chat with us' }), 'Shown beside the icon; empty for a round button.'),
-    field('Launcher image', input('launcherImage', style.launcherImage, { type: 'url', placeholder: 'https://…' }), 'Replaces the icon: an https: address (or a data:image/ URL up to 16 KB).'),
+    field(
+      'Launcher icon',
+      select(
+        'launcherIcon',
+        [
+          ['', 'Speech bubble'],
+          ['help', 'Question mark'],
+          ['sparkles', 'Sparkles'],
+        ],
+        style.launcherIcon ?? '',
+      ),
+    ),
+    field(
+      'Launcher label',
+      input('launcherLabel', style.launcherLabel, { maxlength: 40, placeholder: 'Chat with us' }),
+      'Shown beside the icon; empty for a round button.',
+    ),
+    field(
+      'Launcher image',
+      input('launcherImage', style.launcherImage, { type: 'url', placeholder: 'https://…' }),
+      'Replaces the icon: an https: address (or a data:image/ URL up to 16 KB).',
+    ),
     field('Header logo or avatar', input('logo', style.logo, { type: 'url', placeholder: 'https://…' })),
     h(
       'div',
@@ -616,7 +691,12 @@ function styleFields(style, input) {
     ),
     field('Corner radius (px)', input('radius', style.radius, { type: 'number', min: 0, max: 28, placeholder: '12' })),
     field('Font', input('fontFamily', style.fontFamily, { placeholder: 'Inter, sans-serif' }), 'A font your pages already load, then fallbacks.'),
-    h('div', { class: 'field check' }, h('input', { type: 'checkbox', name: 'poweredBy', id: 'powered-by', checked: style.poweredBy ?? false }), h('label', { for: 'powered-by' }, 'Show “Powered by Airlock”')),
+    h(
+      'div',
+      { class: 'field check' },
+      h('input', { type: 'checkbox', name: 'poweredBy', id: 'powered-by', checked: style.poweredBy ?? false }),
+      h('label', { for: 'powered-by' }, 'Show “Powered by Airlock”'),
+    ),
   );
 }
 
@@ -687,7 +767,11 @@ function widgetBody(form, current) {
 }
 
 function select(name, options, selected) {
-  return h('select', { name }, options.map(([value, label]) => h('option', { value, selected: value === selected }, label)));
+  return h(
+    'select',
+    { name },
+    options.map(([value, label]) => h('option', { value, selected: value === selected }, label)),
+  );
 }
 
 function widgetForm(widget, onSaved) {
@@ -698,7 +782,15 @@ function widgetForm(widget, onSaved) {
   const input = (name, value, attributes = {}) => h('input', { name, value: value ?? '', ...attributes });
   const area = (name, value, rows = 3) => h('textarea', { name, rows }, value ?? '');
   const problem = h('div', { 'aria-live': 'polite' });
-  const typeSelect = select('type', [['chat', 'Chat'], ['completion', 'Text completion'], ['image', 'Image generation']], type);
+  const typeSelect = select(
+    'type',
+    [
+      ['chat', 'Chat'],
+      ['completion', 'Text completion'],
+      ['image', 'Image generation'],
+    ],
+    type,
+  );
   if (widget) typeSelect.disabled = true;
   const typeGroups = {};
   const group = (forType, legend, ...children) => (typeGroups[forType] = h('fieldset', { 'data-type': forType }, h('legend', {}, legend), ...children));
@@ -725,9 +817,25 @@ function widgetForm(widget, onSaved) {
       h('legend', {}, 'Widget'),
       field('Name', input('name', widget?.name, { required: true, maxlength: 100 })),
       field('Type', typeSelect, widget ? 'The type cannot change; create a new widget instead.' : undefined),
-      h('div', { class: 'field check' }, h('input', { type: 'checkbox', name: 'enabled', id: 'widget-enabled', checked: widget?.enabled ?? true }), h('label', { for: 'widget-enabled' }, 'Enabled')),
+      h(
+        'div',
+        { class: 'field check' },
+        h('input', { type: 'checkbox', name: 'enabled', id: 'widget-enabled', checked: widget?.enabled ?? true }),
+        h('label', { for: 'widget-enabled' }, 'Enabled'),
+      ),
       field('Allowed origins', area('allowedOrigins', widget?.allowedOrigins.join('\n')), 'One per line: https://example.com or https://*.example.com.'),
-      field('OpenAI key', select('keySource', [['', 'Default (own key if the account has one)'], ['own', 'The account’s own key'], ['shared', 'The shared key']], widget?.keySource ?? '')),
+      field(
+        'OpenAI key',
+        select(
+          'keySource',
+          [
+            ['', 'Default (own key if the account has one)'],
+            ['own', 'The account’s own key'],
+            ['shared', 'The shared key'],
+          ],
+          widget?.keySource ?? '',
+        ),
+      ),
     ),
     h(
       'fieldset',
@@ -738,7 +846,11 @@ function widgetForm(widget, onSaved) {
       field('System prompt', area('systemPrompt', behaviour.systemPrompt, 4), 'Never sent to the browser.'),
       field('Temperature', input('temperature', behaviour.temperature, { type: 'number', min: 0, max: 2, step: 0.1 })),
       field('Max output tokens per answer', input('maxOutputTokens', behaviour.maxOutputTokens, { type: 'number', min: 1, step: 1 })),
-      field('Blocked words and phrases', area('blocked', (behaviour.promptFilter?.blocked ?? []).join('\n')), 'One per line; a match is refused without calling the model.'),
+      field(
+        'Blocked words and phrases',
+        area('blocked', (behaviour.promptFilter?.blocked ?? []).join('\n')),
+        'One per line; a match is refused without calling the model.',
+      ),
       field('Time zone', input('timeZone', behaviour.timeZone, { placeholder: 'UTC' })),
     ),
     group(
@@ -763,7 +875,11 @@ function widgetForm(widget, onSaved) {
         'div',
         { class: 'field check' },
         h('input', { type: 'checkbox', name: 'allowClientInstructions', id: 'allow-client-instructions', checked: behaviour.allowClientInstructions ?? false }),
-        h('label', { for: 'allow-client-instructions' }, 'Accept instructions from clients (their own system messages, sent after this widget\u2019s). Anyone with a token can then steer the model: keep it off for a public widget.'),
+        h(
+          'label',
+          { for: 'allow-client-instructions' },
+          'Accept instructions from clients (their own system messages, sent after this widget\u2019s). Anyone with a token can then steer the model: keep it off for a public widget.',
+        ),
       ),
       field(
         'Passages per answer (vector count)',
@@ -789,7 +905,18 @@ function widgetForm(widget, onSaved) {
       {},
       h('legend', {}, 'Look and texts'),
       field('Title', input('title', presentation.title, { maxlength: 100 })),
-      field('Theme', select('theme', [['auto', 'Auto (follows the visitor)'], ['light', 'Light'], ['dark', 'Dark']], presentation.theme)),
+      field(
+        'Theme',
+        select(
+          'theme',
+          [
+            ['auto', 'Auto (follows the visitor)'],
+            ['light', 'Light'],
+            ['dark', 'Dark'],
+          ],
+          presentation.theme,
+        ),
+      ),
       field('Greeting', area('greeting', presentation.greeting, 2)),
       field('Input placeholder', input('placeholder', presentation.placeholder)),
       field('Suggested prompts', area('suggestedPrompts', (presentation.suggestedPrompts ?? []).join('\n')), 'One per line, at most 8.'),
@@ -799,8 +926,15 @@ function widgetForm(widget, onSaved) {
         area('translations', presentation.translations ? JSON.stringify(presentation.translations, null, 2) : '', 4),
         'By language tag: {"fr": {"greeting": "Bonjour !", "placeholder": "…", "suggestedPrompts": ["…"], "proactiveGreeting": "…"}}. A visitor gets their exact tag (pt-BR), else their language (pt), else the texts above.',
       ),
-      field('Proactive message', input('proactiveGreeting', presentation.proactiveGreeting?.text, { maxlength: 300, placeholder: 'Questions? Ask us.' }), 'A proactive greeting beside the closed launcher, once per visitor; empty for none.'),
-      field('Show it after (seconds)', input('proactiveDelay', presentation.proactiveGreeting?.delaySeconds, { type: 'number', min: 0, max: 600, placeholder: '5' })),
+      field(
+        'Proactive message',
+        input('proactiveGreeting', presentation.proactiveGreeting?.text, { maxlength: 300, placeholder: 'Questions? Ask us.' }),
+        'A proactive greeting beside the closed launcher, once per visitor; empty for none.',
+      ),
+      field(
+        'Show it after (seconds)',
+        input('proactiveDelay', presentation.proactiveGreeting?.delaySeconds, { type: 'number', min: 0, max: 600, placeholder: '5' }),
+      ),
     ),
     styleFields(presentation.style ?? {}, input),
     problem,
@@ -819,19 +953,28 @@ function embedBlock(label, code) {
   return h(
     'div',
     { class: 'embed' },
-    h('div', { class: 'row' }, h('h3', {}, label), h('button', {
-      type: 'button',
-      class: 'secondary',
-      'aria-label': `Copy the ${label.toLowerCase()}`,
-      async onclick() {
-        try {
-          await navigator.clipboard.writeText(code);
-          toast(`${label} copied.`);
-        } catch {
-          toast('Copying was refused by the browser; select the code and copy it.', 'error');
-        }
-      },
-    }, 'Copy')),
+    h(
+      'div',
+      { class: 'row' },
+      h('h3', {}, label),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          'aria-label': `Copy the ${label.toLowerCase()}`,
+          async onclick() {
+            try {
+              await navigator.clipboard.writeText(code);
+              toast(`${label} copied.`);
+            } catch {
+              toast('Copying was refused by the browser; select the code and copy it.', 'error');
+            }
+          },
+        },
+        'Copy',
+      ),
+    ),
     h('pre', { tabindex: '0' }, codeElement),
   );
 }
@@ -841,7 +984,10 @@ async function widgetPage(id) {
   const section = h('section', { 'aria-labelledby': 'widget-title' }, h('p', {}, h('a', { href: '#/widgets' }, '← All widgets')));
   render(section);
   if (creating) {
-    section.append(h('h1', { id: 'widget-title' }, 'New widget'), widgetForm(undefined, (saved) => (location.hash = `#/widgets/${encodeURIComponent(saved.id)}`)));
+    section.append(
+      h('h1', { id: 'widget-title' }, 'New widget'),
+      widgetForm(undefined, (saved) => (location.hash = `#/widgets/${encodeURIComponent(saved.id)}`)),
+    );
     return;
   }
   let widget;
@@ -872,52 +1018,77 @@ async function widgetPage(id) {
     });
   });
   section.append(
-    h('div', { class: 'title-row' }, h('h1', { id: 'widget-title' }, widget.name), h('span', { class: `badge ${widget.enabled ? 'on' : 'off'}` }, widget.enabled ? 'enabled' : 'disabled')),
+    h(
+      'div',
+      { class: 'title-row' },
+      h('h1', { id: 'widget-title' }, widget.name),
+      h('span', { class: `badge ${widget.enabled ? 'on' : 'off'}` }, widget.enabled ? 'enabled' : 'disabled'),
+    ),
     h(
       'div',
       { class: 'actions' },
-      h('button', {
-        type: 'button',
-        class: 'secondary',
-        async onclick() {
-          try {
-            await api('PATCH', path, { enabled: !widget.enabled });
-            toast(widget.enabled ? 'Widget disabled.' : 'Widget enabled.');
-            await reload();
-          } catch (error) {
-            toast(error.message, 'error');
-          }
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          async onclick() {
+            try {
+              await api('PATCH', path, { enabled: !widget.enabled });
+              toast(widget.enabled ? 'Widget disabled.' : 'Widget enabled.');
+              await reload();
+            } catch (error) {
+              toast(error.message, 'error');
+            }
+          },
         },
-      }, widget.enabled ? 'Disable' : 'Enable'),
-      h('button', {
-        type: 'button',
-        class: 'danger',
-        async onclick() {
-          const confirmed = await confirmDialog('Revoke all tokens?', [h('p', {}, 'Every visitor’s current token stops working at once; widgets fetch new ones automatically.')], 'Revoke tokens');
-          if (!confirmed) return;
-          try {
-            await api('POST', `${path}/revoke-tokens`);
-            toast('All tokens of this widget were revoked.');
-          } catch (error) {
-            toast(error.message, 'error');
-          }
+        widget.enabled ? 'Disable' : 'Enable',
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'danger',
+          async onclick() {
+            const confirmed = await confirmDialog(
+              'Revoke all tokens?',
+              [h('p', {}, 'Every visitor’s current token stops working at once; widgets fetch new ones automatically.')],
+              'Revoke tokens',
+            );
+            if (!confirmed) return;
+            try {
+              await api('POST', `${path}/revoke-tokens`);
+              toast('All tokens of this widget were revoked.');
+            } catch (error) {
+              toast(error.message, 'error');
+            }
+          },
         },
-      }, 'Revoke all tokens'),
-      h('button', {
-        type: 'button',
-        class: 'danger',
-        async onclick() {
-          const confirmed = await confirmDialog(`Delete ${widget.name}?`, [h('p', {}, 'The widget stops working on every site at once. This cannot be undone.')], 'Delete widget');
-          if (!confirmed) return;
-          try {
-            await api('DELETE', path);
-            toast(`Widget ${widget.name} deleted.`);
-            location.hash = '#/widgets';
-          } catch (error) {
-            toast(error.message, 'error');
-          }
+        'Revoke all tokens',
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'danger',
+          async onclick() {
+            const confirmed = await confirmDialog(
+              `Delete ${widget.name}?`,
+              [h('p', {}, 'The widget stops working on every site at once. This cannot be undone.')],
+              'Delete widget',
+            );
+            if (!confirmed) return;
+            try {
+              await api('DELETE', path);
+              toast(`Widget ${widget.name} deleted.`);
+              location.hash = '#/widgets';
+            } catch (error) {
+              toast(error.message, 'error');
+            }
+          },
         },
-      }, 'Delete'),
+        'Delete',
+      ),
     ),
     h(
       'div',
@@ -930,7 +1101,9 @@ async function widgetPage(id) {
         h('p', { class: 'hint' }, 'Changes as you type; Save makes them live. Messages sent here go to the model like a visitor’s, and count in usage.'),
         preview,
         h('h2', {}, 'Embed code'),
-        embed ? [embedBlock('Script tag', embed.scriptTag), embedBlock('Iframe', embed.iframe)] : h('p', { class: 'muted' }, 'The embed code is not available.'),
+        embed
+          ? [embedBlock('Script tag', embed.scriptTag), embedBlock('Iframe', embed.iframe)]
+          : h('p', { class: 'muted' }, 'The embed code is not available.'),
       ),
     ),
     // Uploads take effect at once, not on Save: a section of its own, under the form.
@@ -1007,7 +1180,14 @@ function knowledgeSection(widget) {
   const section = h('section', { class: 'card knowledge', 'aria-labelledby': 'knowledge-title', 'data-testid': 'knowledge' });
   const limitsHint = h('p', { class: 'hint', id: 'knowledge-limits' }, 'Files this widget answers from; every answer names the passages it was given.');
   const sourceUrl = h('input', { type: 'url', name: 'knowledgeSourceUrl', placeholder: 'https://example.com/prices', spellcheck: 'false' });
-  const chooser = h('input', { type: 'file', multiple: true, accept: knowledgeAccept, id: 'knowledge-files', class: 'file-input', 'aria-describedby': 'knowledge-limits' });
+  const chooser = h('input', {
+    type: 'file',
+    multiple: true,
+    accept: knowledgeAccept,
+    id: 'knowledge-files',
+    class: 'file-input',
+    'aria-describedby': 'knowledge-limits',
+  });
   // Opened by each file's Replace button; never shown itself.
   const replacer = h('input', { type: 'file', accept: knowledgeAccept, hidden: true, 'data-testid': 'knowledge-replace-input' });
   const dropZone = h(
@@ -1041,7 +1221,9 @@ function knowledgeSection(widget) {
     totalsLine.textContent = answer.files.length
       ? `${answer.files.length} file(s), ${formatBytes(totals.bytes ?? answer.files.reduce((sum, file) => sum + file.bytes, 0))}${totals.passages === undefined ? '' : `, ${totals.passages.toLocaleString()} passages`}.`
       : '';
-    filesArea.replaceChildren(answer.files.length ? filesTable(answer.files) : h('p', { class: 'muted' }, 'No files yet: this widget answers from its system prompt alone.'));
+    filesArea.replaceChildren(
+      answer.files.length ? filesTable(answer.files) : h('p', { class: 'muted' }, 'No files yet: this widget answers from its system prompt alone.'),
+    );
     // Files still being read (by an upload of another tab, or before this page loaded) are followed too.
     if (answer.files.some((file) => !finished(file.status))) {
       listTimer = setTimeout(() => {
@@ -1055,7 +1237,15 @@ function knowledgeSection(widget) {
       'table',
       { class: 'list knowledge-files', 'data-testid': 'knowledge-files' },
       h('caption', { class: 'visually-hidden' }, 'Knowledge files of this widget'),
-      h('thead', {}, h('tr', {}, ['Name', 'Type', 'Size', 'Status', 'Passages', 'Tokens', 'Added', 'Actions'].map((name) => h('th', { scope: 'col' }, name)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Name', 'Type', 'Size', 'Status', 'Passages', 'Tokens', 'Added', 'Actions'].map((name) => h('th', { scope: 'col' }, name)),
+        ),
+      ),
       h(
         'tbody',
         {},
@@ -1063,13 +1253,22 @@ function knowledgeSection(widget) {
           h(
             'tr',
             { 'data-file-id': file.id },
-            h('td', { 'data-label': 'Name' }, file.sourceUrl && /^https?:\/\//i.test(file.sourceUrl) ? h('a', { href: file.sourceUrl, rel: 'noopener noreferrer', target: '_blank' }, file.name) : file.name),
+            h(
+              'td',
+              { 'data-label': 'Name' },
+              file.sourceUrl && /^https?:\/\//i.test(file.sourceUrl)
+                ? h('a', { href: file.sourceUrl, rel: 'noopener noreferrer', target: '_blank' }, file.name)
+                : file.name,
+            ),
             h('td', { 'data-label': 'Type' }, file.format),
             h('td', { 'data-label': 'Size' }, formatBytes(file.bytes)),
             h(
               'td',
               { 'data-label': 'Status' },
-              h('div', {}, h('span', { class: `status ${file.status}`, 'data-testid': 'knowledge-status' }, statusText(file)),
+              h(
+                'div',
+                {},
+                h('span', { class: `status ${file.status}`, 'data-testid': 'knowledge-status' }, statusText(file)),
                 file.status === 'failed' && file.error && h('p', { class: 'hint error' }, file.error),
                 file.vectorsNote && h('p', { class: 'hint', 'data-testid': 'vectors-note' }, file.vectorsNote),
               ),
@@ -1083,32 +1282,44 @@ function knowledgeSection(widget) {
               h(
                 'div',
                 { class: 'row-actions' },
-                h('button', {
-                  type: 'button',
-                  class: 'secondary',
-                  'aria-label': `Replace ${file.name}`,
-                  onclick() {
-                    replacing = file;
-                    replacer.value = '';
-                    replacer.click();
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'secondary',
+                    'aria-label': `Replace ${file.name}`,
+                    onclick() {
+                      replacing = file;
+                      replacer.value = '';
+                      replacer.click();
+                    },
                   },
-                }, 'Replace'),
-                h('button', {
-                  type: 'button',
-                  class: 'danger',
-                  'aria-label': `Remove ${file.name}`,
-                  async onclick() {
-                    const confirmed = await confirmDialog(`Remove ${file.name}?`, [h('p', {}, 'Its passages and vectors are deleted at once; answers stop citing it.')], 'Remove file');
-                    if (!confirmed) return;
-                    try {
-                      await api('DELETE', `${path}/${encodeURIComponent(file.id)}`);
-                      toast(`${file.name} removed.`);
-                    } catch (error) {
-                      toast(error.message, 'error');
-                    }
-                    await refresh();
+                  'Replace',
+                ),
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'danger',
+                    'aria-label': `Remove ${file.name}`,
+                    async onclick() {
+                      const confirmed = await confirmDialog(
+                        `Remove ${file.name}?`,
+                        [h('p', {}, 'Its passages and vectors are deleted at once; answers stop citing it.')],
+                        'Remove file',
+                      );
+                      if (!confirmed) return;
+                      try {
+                        await api('DELETE', `${path}/${encodeURIComponent(file.id)}`);
+                        toast(`${file.name} removed.`);
+                      } catch (error) {
+                        toast(error.message, 'error');
+                      }
+                      await refresh();
+                    },
                   },
-                }, 'Remove'),
+                  'Remove',
+                ),
               ),
             ),
           ),
@@ -1121,7 +1332,13 @@ function knowledgeSection(widget) {
     const label = h('span', { class: 'upload-state' }, 'Waiting');
     const bar = h('progress', { max: 1, value: 0, 'aria-label': `Progress of ${file.name}` });
     const problem = h('div');
-    const item = h('li', { class: 'upload', 'data-name': file.name }, h('div', { class: 'upload-head' }, h('span', { class: 'upload-name' }, file.name), label), bar, problem);
+    const item = h(
+      'li',
+      { class: 'upload', 'data-name': file.name },
+      h('div', { class: 'upload-head' }, h('span', { class: 'upload-name' }, file.name), label),
+      bar,
+      problem,
+    );
     uploads.prepend(item);
     const fail = (message) => {
       item.dataset.state = 'failed';
@@ -1312,16 +1529,30 @@ function barChart(label, days, values) {
   const total = values.reduce((sum, value) => sum + value, 0);
   const chart = s(
     'svg',
-    { viewBox: `0 0 ${width} ${height + 18}`, role: 'img', 'aria-label': `${label}: ${total} from ${days[0]} to ${days[days.length - 1]}, at most ${max} a day`, class: 'chart' },
+    {
+      viewBox: `0 0 ${width} ${height + 18}`,
+      role: 'img',
+      'aria-label': `${label}: ${total} from ${days[0]} to ${days[days.length - 1]}, at most ${max} a day`,
+      class: 'chart',
+    },
     s('line', { x1: 0, y1: height, x2: width, y2: height, class: 'axis' }),
     values.map((value, index) => {
       const barHeight = Math.round((value / max) * (height - 4));
-      return s('rect', { x: index * slot + 1, y: height - barHeight, width: Math.max(1, slot - 2), height: barHeight, class: 'bar' }, s('title', {}, `${days[index]}: ${value}`));
+      return s(
+        'rect',
+        { x: index * slot + 1, y: height - barHeight, width: Math.max(1, slot - 2), height: barHeight, class: 'bar' },
+        s('title', {}, `${days[index]}: ${value}`),
+      );
     }),
     s('text', { x: 0, y: height + 14, class: 'tick' }, days[0] ?? ''),
     s('text', { x: width, y: height + 14, class: 'tick', 'text-anchor': 'end' }, days[days.length - 1] ?? ''),
   );
-  return h('figure', { class: 'card chart-card' }, h('figcaption', {}, h('strong', {}, label), ` — ${total.toLocaleString()} in total, peak ${max === 1 && total === 0 ? 0 : max.toLocaleString()} a day`), chart);
+  return h(
+    'figure',
+    { class: 'card chart-card' },
+    h('figcaption', {}, h('strong', {}, label), ` — ${total.toLocaleString()} in total, peak ${max === 1 && total === 0 ? 0 : max.toLocaleString()} a day`),
+    chart,
+  );
 }
 
 /** Operator only: sets an account's allowance of generations on the shared key. */
@@ -1392,7 +1623,12 @@ async function usagePage(query) {
         h('h2', {}, 'Generation allowance'),
         balance.allowance === null
           ? h('p', {}, `Unlimited. ${balance.used.toLocaleString()} used.`)
-          : h('p', {}, h('strong', {}, `${balance.remaining.toLocaleString()} remaining`), ` of ${balance.allowance.toLocaleString()} (${balance.used.toLocaleString()} used).`),
+          : h(
+              'p',
+              {},
+              h('strong', {}, `${balance.remaining.toLocaleString()} remaining`),
+              ` of ${balance.allowance.toLocaleString()} (${balance.used.toLocaleString()} used).`,
+            ),
         state.principal?.kind === 'operator' && allowanceForm(balance),
       );
     })
@@ -1422,13 +1658,32 @@ async function usagePage(query) {
   }
   const series = days.map((day) => byDay.get(day));
   section.append(
-    h('p', { class: 'muted' }, `${widgetId ? `Widget ${chosen[0]?.name ?? widgetId}` : `All ${chosen.length} widget(s) of the account`}, ${from} to ${to} (UTC days).`),
-    h('div', { class: 'charts' }, metrics.map(([label, pick]) => barChart(label, days, series.map(pick)))),
+    h(
+      'p',
+      { class: 'muted' },
+      `${widgetId ? `Widget ${chosen[0]?.name ?? widgetId}` : `All ${chosen.length} widget(s) of the account`}, ${from} to ${to} (UTC days).`,
+    ),
+    h(
+      'div',
+      { class: 'charts' },
+      metrics.map(([label, pick]) => barChart(label, days, series.map(pick))),
+    ),
   );
   const errorTotals = {};
   for (const day of series) for (const [code, count] of Object.entries(day.errors)) errorTotals[code] = (errorTotals[code] ?? 0) + count;
   if (Object.keys(errorTotals).length) {
-    section.append(h('div', { class: 'card' }, h('h2', {}, 'Errors by code'), h('ul', {}, Object.entries(errorTotals).map(([code, count]) => h('li', {}, `${code}: ${count}`)))));
+    section.append(
+      h(
+        'div',
+        { class: 'card' },
+        h('h2', {}, 'Errors by code'),
+        h(
+          'ul',
+          {},
+          Object.entries(errorTotals).map(([code, count]) => h('li', {}, `${code}: ${count}`)),
+        ),
+      ),
+    );
   }
 }
 

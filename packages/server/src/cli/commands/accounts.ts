@@ -69,7 +69,9 @@ export function accountsCommand(outcome: Outcome): CliCommand {
 
   accounts
     .command('shared-key')
-    .description("show or set whether the account's widgets may use the operator's shared OpenAI key: none (new accounts), listed-models (the models in AIRLOCK_SHARED_KEY_MODELS) or any-model")
+    .description(
+      "show or set whether the account's widgets may use the operator's shared OpenAI key: none (new accounts), listed-models (the models in AIRLOCK_SHARED_KEY_MODELS) or any-model",
+    )
     .option('--account <id>', 'the account (required)')
     .option('--grant <grant>', 'none, listed-models or any-model (default: show the current grant)')
     .option('--json', 'print the account as JSON')

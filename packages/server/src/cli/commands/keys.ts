@@ -114,7 +114,9 @@ export function keysCommand(outcome: Outcome): CliCommand {
           }
           console.log(`Revoked ${result.key.fingerprint} of ${label}; its ciphertext is destroyed.`);
           if (result.key.widgets.length > 0) {
-            console.log(`These widgets now fail with upstream_key_invalid until a new key is saved: ${result.key.widgets.map((widget) => widget.name).join(', ')}`);
+            console.log(
+              `These widgets now fail with upstream_key_invalid until a new key is saved: ${result.key.widgets.map((widget) => widget.name).join(', ')}`,
+            );
           }
           return 0;
         });
@@ -137,7 +139,8 @@ function printDetails(key: KeyDetails): void {
   console.log(`fingerprint\t${key.fingerprint}`);
   console.log(`status\t${key.status}`);
   console.log(`saved at\t${key.savedAt} (${key.ageDays} ${key.ageDays === 1 ? 'day' : 'days'} ago)`);
-  if (key.rotationDue) console.log(`rotation\tdue: replace it with \`airlock keys set\` (the widgets using it keep working), then delete the old key at OpenAI`);
+  if (key.rotationDue)
+    console.log(`rotation\tdue: replace it with \`airlock keys set\` (the widgets using it keep working), then delete the old key at OpenAI`);
   console.log(`last used at\t${key.lastUsedAt ?? 'never'}`);
   console.log(`last upstream error\t${key.lastErrorCode ?? 'none'}`);
   if (key.revokedAt) console.log(`revoked at\t${key.revokedAt}`);
@@ -172,7 +175,10 @@ async function readKeyFromStdin(): Promise<string> {
   }
   const chunks: Buffer[] = [];
   for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer));
-  const line = Buffer.concat(chunks).toString('utf8').split(/\r?\n/).find((part) => part.trim() !== '');
+  const line = Buffer.concat(chunks)
+    .toString('utf8')
+    .split(/\r?\n/)
+    .find((part) => part.trim() !== '');
   if (!line) throw new UsageError('no key on standard input; pipe it in, for example: airlock keys set --account acme < key.txt');
   return line.trim();
 }

@@ -43,7 +43,10 @@ function commonFlags(command: CliCommand): CliCommand {
  * so files are read and embedded exactly as the server would, with the
  * widget's own key or the shared one. Closed afterwards.
  */
-async function withKnowledge(flags: KnowledgeFlags, run: (knowledge: KnowledgeService, widget: WidgetRecord, airlock: Airlock) => Promise<number>): Promise<number> {
+async function withKnowledge(
+  flags: KnowledgeFlags,
+  run: (knowledge: KnowledgeService, widget: WidgetRecord, airlock: Airlock) => Promise<number>,
+): Promise<number> {
   const idOrName = required(flags.widget, '--widget');
   if (!process.env.AIRLOCK_MASTER_KEYS && !flags.dev) {
     throw new UsageError('no master key: set AIRLOCK_MASTER_KEYS (for example "v1:<base64 of 32 random bytes>"), or pass --dev.');
@@ -93,7 +96,7 @@ function addLine(outcome: AddOutcome): string {
     file.status === 'ready'
       ? `${counted(file.passages, 'passage')}, ${counted(file.tokens, 'token')}${file.vectorsNote ? ` (${file.vectorsNote})` : ''}`
       : file.status === 'failed'
-        ? file.error ?? 'failed'
+        ? (file.error ?? 'failed')
         : 'still being read by another process';
   return `${file.name}\t${file.status}\t${detail}\t${file.id}${outcome.duplicate ? ' (already uploaded)' : ''}`;
 }
@@ -114,7 +117,10 @@ async function addFiles(knowledge: KnowledgeService, widget: WidgetRecord, paths
     try {
       // Refused before reading: a file past the limit is not loaded whole for nothing.
       if ((await stat(path)).size > maxFileBytes) {
-        throw new AirlockError('payload_too_large', `This file is larger than ${(maxFileBytes / (1024 * 1024)).toLocaleString('en', { maximumFractionDigits: 1 })} MB, the limit per file.`);
+        throw new AirlockError(
+          'payload_too_large',
+          `This file is larger than ${(maxFileBytes / (1024 * 1024)).toLocaleString('en', { maximumFractionDigits: 1 })} MB, the limit per file.`,
+        );
       }
       const added = await knowledge.add(widget, {
         name,
@@ -135,9 +141,12 @@ async function addFiles(knowledge: KnowledgeService, widget: WidgetRecord, paths
   const idle = knowledge.idle().finally(() => (finished = true));
   while (!finished) {
     await Promise.race([idle, new Promise((resolve) => setTimeout(resolve, 200))]);
-    const current = await Promise.all(outcomes.map((outcome) => (outcome.file ? knowledge.store.getFile(widget.id, outcome.file.id) : Promise.resolve(undefined))));
+    const current = await Promise.all(
+      outcomes.map((outcome) => (outcome.file ? knowledge.store.getFile(widget.id, outcome.file.id) : Promise.resolve(undefined))),
+    );
     const busy = current.filter((file): file is KnowledgeFileRecord => !settled(file));
-    if (busy.length > 0) progress.update(busy.map((file) => `${file.name} ${file.status === 'queued' ? 'queued' : `${Math.round(file.progress * 100)}%`}`).join(' · '));
+    if (busy.length > 0)
+      progress.update(busy.map((file) => `${file.name} ${file.status === 'queued' ? 'queued' : `${Math.round(file.progress * 100)}%`}`).join(' · '));
   }
   progress.done();
   for (const outcome of outcomes) {
@@ -177,7 +186,9 @@ async function listFiles(knowledge: KnowledgeService, widget: WidgetRecord, flag
     else if (file.vectorsNote) console.log(`${file.id}: ${file.vectorsNote}`);
   }
   const { totals, limits } = listing;
-  console.log(`${counted(totals.files, 'file')}, ${size(totals.bytes)} of ${size(limits.maxWidgetBytes)}, ${counted(totals.passages, 'passage')}, ${counted(totals.tokens, 'token')}`);
+  console.log(
+    `${counted(totals.files, 'file')}, ${size(totals.bytes)} of ${size(limits.maxWidgetBytes)}, ${counted(totals.passages, 'passage')}, ${counted(totals.tokens, 'token')}`,
+  );
   return 0;
 }
 
@@ -228,7 +239,8 @@ export function knowledgeCommand(outcome: Outcome): CliCommand {
     .action(
       act(outcome, (paths: string[], flags: AddFlags) => {
         if (flags.replaces !== undefined && paths.length > 1) throw new UsageError('--replaces takes one path.');
-        if (flags.url !== undefined && !/^https?:\/\/\S+$/i.test(flags.url)) throw new UsageError('--url must be an http: or https: URL, such as https://example.com/prices.');
+        if (flags.url !== undefined && !/^https?:\/\/\S+$/i.test(flags.url))
+          throw new UsageError('--url must be an http: or https: URL, such as https://example.com/prices.');
         return withKnowledge(flags, (service, widget) => addFiles(service, widget, paths, flags));
       }),
     );

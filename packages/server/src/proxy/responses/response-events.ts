@@ -61,7 +61,9 @@ export function responsesId(prefix: 'resp' | 'msg'): string {
   return `${prefix}_${randomBytes(24).toString('hex')}`;
 }
 
-function baseObject(options: Required<Pick<ResponsesOutputOptions, 'model' | 'responseId' | 'createdAt'>> & { instructions: string | null; sources?: readonly AnswerSource[] }): ResponsesObject {
+function baseObject(
+  options: Required<Pick<ResponsesOutputOptions, 'model' | 'responseId' | 'createdAt'>> & { instructions: string | null; sources?: readonly AnswerSource[] },
+): ResponsesObject {
   const response: ResponsesObject = {
     id: options.responseId,
     object: 'response',
@@ -267,7 +269,11 @@ export class ResponsesStreamTranslator {
     if (this.#opened) return [];
     this.#opened = true;
     return [
-      this.#number({ type: 'response.output_item.added', output_index: 0, item: { id: this.#messageId, type: 'message', status: 'in_progress', role: 'assistant', content: [] } }),
+      this.#number({
+        type: 'response.output_item.added',
+        output_index: 0,
+        item: { id: this.#messageId, type: 'message', status: 'in_progress', role: 'assistant', content: [] },
+      }),
       this.#number({
         type: 'response.content_part.added',
         item_id: this.#messageId,

@@ -153,7 +153,8 @@ export function parseUIChatRequest(
 type MessageRole = 'system' | 'user' | 'assistant';
 
 function readMessage(message: unknown, index: number): { role: MessageRole; parts: unknown[] } {
-  if (typeof message !== 'object' || message === null || Array.isArray(message)) throw invalid(`messages[${index}] must be a UI message ({ id, role, parts }).`);
+  if (typeof message !== 'object' || message === null || Array.isArray(message))
+    throw invalid(`messages[${index}] must be a UI message ({ id, role, parts }).`);
   const { role, parts } = message as Record<string, unknown>;
   if (role !== 'user' && role !== 'assistant' && role !== 'system') throw invalid(`messages[${index}]: "role" must be "user" or "assistant".`);
   if (!Array.isArray(parts)) throw invalid(`messages[${index}] needs "parts", an array of message parts (the AI SDK 5+ UIMessage shape).`);
