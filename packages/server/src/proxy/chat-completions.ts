@@ -97,7 +97,7 @@ export interface AnswerOutput {
    * endpoint's stream, sent with `headers`; `sources` are the passages the
    * model was given.
    */
-  stream?: { headers: HeadersInit; transform(sources: AnswerSource[]): TransformStream<Uint8Array, Uint8Array> };
+  stream?: { headers: ResponseInit['headers']; transform(sources: AnswerSource[]): TransformStream<Uint8Array, Uint8Array> };
   /** Turns a chat completion into the endpoint's JSON body. */
   json?(completion: ChatCompletion, sources: AnswerSource[]): unknown;
 }

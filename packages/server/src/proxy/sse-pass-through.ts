@@ -716,7 +716,7 @@ class SseRelay implements NodeBody {
  * return sseResponse(upstreamResponse, { 'content-type': 'text/event-stream' }, { firstChunkTimeoutMs: 30_000, idleTimeoutMs: 60_000 });
  * ```
  */
-export function sseResponse(upstream: Response, headers: HeadersInit, options: PassThroughOptions): Response {
+export function sseResponse(upstream: Response, headers: ResponseInit['headers'], options: PassThroughOptions): Response {
   const source = claimUpstreamBody(upstream) ?? Readable.fromWeb(upstream.body! as NodeWebStream<Uint8Array>);
   const relay = new SseRelay(source, options);
   return withNodeBody(new Response(options.webBody === false ? null : relay.webStream(), { status: 200, headers }), relay);

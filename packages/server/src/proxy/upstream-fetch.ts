@@ -164,6 +164,13 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
   });
 }
 
+// Node's Fetch types (undici-types) declare Response's body and its reading
+// methods as properties; at runtime (and in the DOM library) they are an
+// accessor and methods, which UpstreamResponse overrides: it extends Response
+// typed without them.
+type BodyMembers = 'body' | 'bodyUsed' | 'text' | 'json' | 'arrayBuffer' | 'blob' | 'formData' | 'bytes' | 'clone';
+type ResponseWithoutBody = new (body: null, init: ResponseInit) => Omit<Response, BodyMembers>;
+
 /**
  * A response whose body stays the upstream's Node stream until it is read:
  * its Web `body` is built on first use. A Web `ReadableStream` costs more to
@@ -171,7 +178,7 @@ export function createUpstreamFetch(options: UpstreamFetchOptions = {}): Upstrea
  * and the proxy's streamed answers, claimed by the relay, never need one.
  * The reading methods go through that Web body, as the Fetch API's do.
  */
-class UpstreamResponse extends Response {
+class UpstreamResponse extends (Response as unknown as ResponseWithoutBody) {
   readonly #source: BodySource;
   // Node's chunks are Buffers over an ArrayBuffer; the Fetch types want that said.
   #web: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
@@ -188,11 +195,11 @@ class UpstreamResponse extends Response {
     return this.#source.incoming;
   }
 
-  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> {
+  get body(): ReadableStream<Uint8Array<ArrayBuffer>> {
     return (this.#web ??= lazyWebBody(this.#source) as ReadableStream<Uint8Array<ArrayBuffer>>);
   }
 
-  override get bodyUsed(): boolean {
+  get bodyUsed(): boolean {
     return this.#source.claimed;
   }
 
@@ -201,32 +208,32 @@ class UpstreamResponse extends Response {
     return new Response(this.body, { headers: this.headers });
   }
 
-  override async text(): Promise<string> {
+  async text(): Promise<string> {
     return (await this.#read()).text();
   }
 
-  override async json(): Promise<unknown> {
+  async json(): Promise<unknown> {
     return (await this.#read()).json();
   }
 
-  override async arrayBuffer(): Promise<ArrayBuffer> {
+  async arrayBuffer(): Promise<ArrayBuffer> {
     return (await this.#read()).arrayBuffer();
   }
 
-  override async blob(): Promise<Blob> {
+  async blob(): Promise<Blob> {
     return (await this.#read()).blob();
   }
 
-  override async formData(): Promise<FormData> {
+  async formData(): Promise<FormData> {
     return (await this.#read()).formData();
   }
 
   // Through arrayBuffer(): Response.prototype.bytes is missing before Node 20.16.
-  override async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+  async bytes(): Promise<Uint8Array<ArrayBuffer>> {
     return new Uint8Array(await (await this.#read()).arrayBuffer());
   }
 
-  override clone(): Response {
+  clone(): Response {
     const [kept, copy] = this.body.tee();
     this.#web = kept;
     return new Response(copy, { status: this.status, statusText: this.statusText, headers: this.headers });
