@@ -57,7 +57,12 @@ async function ask(page: Page, message: string): Promise<{ final: string; partia
   await input.press('Enter');
   const answer = answers.nth(before);
   await answer.waitFor({ timeout: 15_000 });
-  const final = (await answer.textContent()) ?? '';
+  // The answer's own text: its sources (the demo's widget answers from docs/) are a list under it.
+  const final = await answer.evaluate((element) => {
+    const copy = element.cloneNode(true) as HTMLElement;
+    for (const sources of copy.querySelectorAll('[part~="sources"]')) sources.remove();
+    return copy.textContent ?? '';
+  });
   const partials = await page.evaluate(() => (window as unknown as { airlockPartials: string[] }).airlockPartials);
   return { final, partials };
 }
