@@ -287,6 +287,12 @@ async function storedLatency(kit, texts, vectors, questions, questionVectors, di
     );
     const retriever = new kit.KnowledgeRetriever(knowledge);
     const search = (position) => retriever.search(widget.id, questions[position], { top: 5, embed: async () => questionVectors[position] });
+    // The first search reads the passages and starts the keyword index in memory; timed once it is built.
+    const firstStarted = performance.now();
+    await search(0);
+    const firstMs = performance.now() - firstStarted;
+    await retriever.ready();
+    const readyMs = performance.now() - firstStarted;
     for (const [position] of questions.entries()) await search(position);
     const times = [];
     for (let round = 0; round < rounds; round += 1) {
@@ -298,7 +304,10 @@ async function storedLatency(kit, texts, vectors, questions, questionVectors, di
     }
     const p50 = percentile(times, 0.5);
     console.log(
-      `| ${dimensions} | hybrid as served (SQLite FTS5 + cached vectors) | ${p50.toFixed(2)} | ${percentile(times, 0.99).toFixed(2)} | ${p50 < budgetMs ? 'within' : 'OVER'} ${budgetMs} ms | ${floorMs.toFixed(2)} |`,
+      `| ${dimensions} | hybrid as served (KnowledgeRetriever: BM25 and vectors kept in memory) | ${p50.toFixed(2)} | ${percentile(times, 0.99).toFixed(2)} | ${p50 < budgetMs ? 'within' : 'OVER'} ${budgetMs} ms | ${floorMs.toFixed(2)} |`,
+    );
+    console.log(
+      `| ${dimensions} | (as served: first search, reading the passages, FTS5 keywords) | ${firstMs.toFixed(0)} ms once; its keyword index ready, built in slices, after ${readyMs.toFixed(0)} ms | | | |`,
     );
   } finally {
     await store.close();
@@ -379,7 +388,7 @@ async function quality(kit, questions, embed) {
   console.log('|---|---|---|---|---|');
   console.log(`| baseline: BM25 over whole documents | — | — | ${figure(baseline)} |`);
   for (const mode of ['keyword', 'vector', 'hybrid']) console.log(`| ${mode} passages | ${figure(results[mode].section)} | ${figure(results[mode].file)} |`);
-  console.log(`| hybrid as served (SQLite FTS5 without filler words + vectors) | ${figure(results.served.section)} | ${figure(results.served.file)} |`);
+  console.log(`| hybrid as served (KnowledgeRetriever, filler words left out) | ${figure(results.served.section)} | ${figure(results.served.file)} |`);
   await served.close();
   console.log('');
 }
@@ -408,6 +417,8 @@ async function servedSearch(kit, passages, vectors) {
     await knowledge.replacePassages(file.id, list);
   }
   const retriever = new kit.KnowledgeRetriever(knowledge);
+  await retriever.search(widget.id, 'warm up', { top: 1 });
+  await retriever.ready();
   return {
     search: (question, vector) => retriever.search(widget.id, question, { top: 10, embed: async () => vector }),
     async close() {

@@ -220,28 +220,49 @@ export class Bm25Index<T = string> {
   readonly #ids: T[] = [];
   readonly #lengths: number[] = [];
   readonly #postings = new Map<string, { document: number; count: number }[]>();
-  readonly #averageLength: number;
-  readonly #norms: Float64Array;
+  #total = 0;
+  #averageLength = 0;
+  #norms = new Float64Array(0);
 
   constructor(documents: Iterable<{ id: T; text: string }>, options: Bm25Options = {}) {
     this.#k1 = options.k1 ?? 1.2;
     this.#b = options.b ?? 0.75;
-    let total = 0;
-    for (const { id, text } of documents) {
-      const document = this.#ids.length;
-      const terms = searchTerms(text);
-      this.#ids.push(id);
-      this.#lengths.push(terms.length);
-      total += terms.length;
-      const counts = new Map<string, number>();
-      for (const term of terms) counts.set(term, (counts.get(term) ?? 0) + 1);
-      for (const [term, count] of counts) {
-        let list = this.#postings.get(term);
-        if (!list) this.#postings.set(term, (list = []));
-        list.push({ document, count });
-      }
+    for (const document of documents) this.#add(document);
+    this.#finish();
+  }
+
+  /**
+   * The same index, built a slice of `sliceSize` documents at a time with a
+   * turn of the event loop between slices, so that indexing many passages
+   * never holds up the server for long.
+   */
+  static async build<T>(documents: readonly { id: T; text: string }[], options: Bm25Options = {}, sliceSize = 250): Promise<Bm25Index<T>> {
+    const index = new Bm25Index<T>([], options);
+    for (let start = 0; start < documents.length; start += sliceSize) {
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      for (const document of documents.slice(start, start + sliceSize)) index.#add(document);
     }
-    this.#averageLength = this.#ids.length === 0 ? 0 : total / this.#ids.length;
+    index.#finish();
+    return index;
+  }
+
+  #add({ id, text }: { id: T; text: string }): void {
+    const document = this.#ids.length;
+    const terms = searchTerms(text);
+    this.#ids.push(id);
+    this.#lengths.push(terms.length);
+    this.#total += terms.length;
+    const counts = new Map<string, number>();
+    for (const term of terms) counts.set(term, (counts.get(term) ?? 0) + 1);
+    for (const [term, count] of counts) {
+      let list = this.#postings.get(term);
+      if (!list) this.#postings.set(term, (list = []));
+      list.push({ document, count });
+    }
+  }
+
+  #finish(): void {
+    this.#averageLength = this.#ids.length === 0 ? 0 : this.#total / this.#ids.length;
     // Each document's length normalisation, once, rather than once per posting per search.
     this.#norms = Float64Array.from(this.#lengths, (length) => this.#k1 * (1 - this.#b + (this.#b * length) / (this.#averageLength || 1)));
   }

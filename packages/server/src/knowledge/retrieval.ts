@@ -1,7 +1,7 @@
 import type { AnswerSource } from '@airlock/protocol';
 import type { KnowledgeStore, StoredPassage } from '../stores/knowledge-store.js';
 import { describeLocation, type PassageLocation } from './chunk.js';
-import { nearestVectors, reciprocalRankFusion } from './rank.js';
+import { Bm25Index, nearestVectors, reciprocalRankFusion, type ScoredId } from './rank.js';
 import { keywordQuery } from './search-query.js';
 
 /**
@@ -39,6 +39,9 @@ export interface RetrievalSearchOptions {
 }
 
 interface CachedKnowledge {
+  /** A keyword index over the passages in memory, once built (a slice at a time); until then the store's. */
+  keywords?: Bm25Index<string>;
+  building?: Promise<void>;
   version: number;
   /** When the version was last read, in ms. */
   checkedAt: number;
@@ -50,12 +53,13 @@ interface CachedKnowledge {
 const candidates = 50;
 
 /**
- * Hybrid retrieval over a widget's knowledge: the store's keyword index
- * (FTS5 or `tsvector`, confined to the widget in the query) and an exact
- * cosine ranking over the passages' vectors, fused by reciprocal rank
- * (k = 60). The vectors of a widget's ready passages are read once and kept
- * while its knowledge version is unchanged (one indexed read per search), for
- * at most `cachedWidgets` widgets.
+ * Hybrid retrieval over a widget's knowledge: a keyword ranking (BM25) and
+ * an exact cosine ranking over the passages' vectors, fused by reciprocal
+ * rank (k = 60). A widget's ready passages are read once (a store query
+ * confined to the widget) and kept while its knowledge version is
+ * unchanged, for at most `cachedWidgets` widgets and `cachedPassages`
+ * passages; their keyword index is built in memory a slice at a time, and
+ * until it is ready the store's own (FTS5 or `tsvector`) answers.
  *
  * @example
  * ```ts
@@ -68,6 +72,7 @@ export class KnowledgeRetriever {
   readonly #cachedWidgets: number;
   readonly #cache = new Map<string, CachedKnowledge>();
   readonly #recheckMs: number;
+  readonly #cachedPassages: number;
 
   /**
    * `recheckMs`: how long a widget's knowledge version is trusted before it
@@ -75,9 +80,10 @@ export class KnowledgeRetriever {
    * database read; changes made through this process are seen at once
    * ({@link forget}). Default: `2_000`.
    */
-  constructor(store: KnowledgeStore, options: { cachedWidgets?: number; recheckMs?: number } = {}) {
+  constructor(store: KnowledgeStore, options: { cachedWidgets?: number; cachedPassages?: number; recheckMs?: number } = {}) {
     this.#store = store;
     this.#cachedWidgets = Math.max(1, options.cachedWidgets ?? 32);
+    this.#cachedPassages = Math.max(1, options.cachedPassages ?? 100_000);
     this.#recheckMs = options.recheckMs ?? 2_000;
   }
 
@@ -92,12 +98,14 @@ export class KnowledgeRetriever {
     if (top === 0 || query.trim() === '') return [];
     const knowledge = await this.#knowledge(widgetId);
     if (knowledge.passages.size === 0) return [];
+    const words = keywordQuery(query);
+    const depth = Math.max(top, candidates);
     const [keyword, queryVector] = await Promise.all([
-      this.#store.keywordSearch(widgetId, keywordQuery(query), Math.max(top, candidates)),
+      knowledge.keywords ? knowledge.keywords.search(words, depth) : this.#storeKeywords(widgetId, knowledge, words, depth),
       knowledge.vectors.length > 0 && options.embed ? options.embed(query).catch(() => undefined) : undefined,
     ]);
     const usable = queryVector ? knowledge.vectors.filter((entry) => entry.vector.length === queryVector.length) : [];
-    const vector = queryVector && usable.length > 0 ? nearestVectors(queryVector, usable, Math.max(top, candidates)) : [];
+    const vector = queryVector && usable.length > 0 ? nearestVectors(queryVector, usable, depth) : [];
     const keywordStanding = new Map(keyword.map((hit, index) => [hit.id, { rank: index + 1, score: hit.score }]));
     const vectorStanding = new Map(vector.map((hit, index) => [hit.id, { rank: index + 1, score: hit.score }]));
     const ranked =
@@ -112,6 +120,25 @@ export class KnowledgeRetriever {
       hits.push({ passage, score, ...(keywordHit && { keyword: keywordHit }), ...(vectorHit && { vector: vectorHit }) });
     }
     return hits;
+  }
+
+  // The store's keyword index (FTS5 or tsvector), while the one in memory is
+  // being built; the first search of a widget's knowledge starts that build.
+  #storeKeywords(widgetId: string, knowledge: CachedKnowledge, words: string, depth: number): Promise<ScoredId<string>[]> {
+    knowledge.building ??= Bm25Index.build([...knowledge.passages.values()].map(({ id, text }) => ({ id, text }))).then(
+      (index) => {
+        knowledge.keywords = index;
+      },
+      () => {
+        knowledge.building = undefined;
+      },
+    );
+    return this.#store.keywordSearch(widgetId, words, depth);
+  }
+
+  /** Resolves once the keyword index of every cached widget that is being built is ready (tests, benchmarks). */
+  async ready(): Promise<void> {
+    await Promise.all([...this.#cache.values()].flatMap((knowledge) => (knowledge.building ? [knowledge.building] : [])));
   }
 
   async #knowledge(widgetId: string): Promise<CachedKnowledge> {
@@ -134,7 +161,14 @@ export class KnowledgeRetriever {
     }
     this.#cache.delete(widgetId);
     this.#cache.set(widgetId, knowledge);
-    while (this.#cache.size > this.#cachedWidgets) this.#cache.delete(this.#cache.keys().next().value!);
+    // At most `cachedWidgets` widgets and `cachedPassages` passages (their texts, vectors and keyword index), the oldest let go first.
+    let passages = 0;
+    for (const kept of this.#cache.values()) passages += kept.passages.size;
+    while (this.#cache.size > 1 && (this.#cache.size > this.#cachedWidgets || passages > this.#cachedPassages)) {
+      const [oldest, dropped] = this.#cache.entries().next().value!;
+      this.#cache.delete(oldest);
+      passages -= dropped.passages.size;
+    }
     return knowledge;
   }
 }

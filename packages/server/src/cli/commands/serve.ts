@@ -99,9 +99,11 @@ export function knowledgeOptionsFromEnvironment(): KnowledgeOptions {
   };
   const model = process.env.AIRLOCK_EMBEDDING_MODEL;
   const workers = wholeNumber('AIRLOCK_KNOWLEDGE_WORKERS');
+  const dimensions = wholeNumber('AIRLOCK_EMBEDDING_DIMENSIONS');
   return {
     limits: Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined)),
     ...(model !== undefined && model !== '' && { embeddingModel: model }),
+    ...(dimensions !== undefined && { embeddingDimensions: dimensions }),
     ...(workers !== undefined && { workers }),
   };
 }
