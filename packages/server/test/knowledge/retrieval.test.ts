@@ -18,14 +18,28 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'airlock-retrieval-'));
   store = new SqliteStore({ path: join(dir, 'airlock.db') });
   await store.migrate();
-  widgetId = (await store.createWidget({ name: 'w', type: 'chat', allowedOrigins: [], presentation: { title: 'W', theme: 'auto' }, behaviour: { model: 'gpt-4o-mini' } })).id;
+  widgetId = (
+    await store.createWidget({ name: 'w', type: 'chat', allowedOrigins: [], presentation: { title: 'W', theme: 'auto' }, behaviour: { model: 'gpt-4o-mini' } })
+  ).id;
   knowledge = new SqliteKnowledgeStore(store.database);
   const { file } = await knowledge.addFile({ widgetId, name: 'help.md', format: 'md', bytes: 1, sha256: 'b'.repeat(64) });
   const passages = Array.from({ length: 3_000 }, (_, index) => {
     const topic = topics[index % topics.length]!;
-    return { index, text: `Help ${index}\nThis page is about ${topic}, number ${index}, and how our ${topic} policy works.`, tokens: 20, hash: String(index), location: { file: 'help.md', headingPath: [`Help ${index}`] } };
+    return {
+      index,
+      text: `Help ${index}\nThis page is about ${topic}, number ${index}, and how our ${topic} policy works.`,
+      tokens: 20,
+      hash: String(index),
+      location: { file: 'help.md', headingPath: [`Help ${index}`] },
+    };
   });
-  passages.push({ index: 3_000, text: 'Lost parcels\nA parcel lost in transit is refunded after fourteen days of waiting.', tokens: 14, hash: 'lost', location: { file: 'help.md', headingPath: ['Lost parcels'] } });
+  passages.push({
+    index: 3_000,
+    text: 'Lost parcels\nA parcel lost in transit is refunded after fourteen days of waiting.',
+    tokens: 14,
+    hash: 'lost',
+    location: { file: 'help.md', headingPath: ['Lost parcels'] },
+  });
   await knowledge.replacePassages(file.id, passages);
 });
 afterAll(async () => {
