@@ -71,6 +71,7 @@ export class KnowledgeRetriever {
   readonly #store: KnowledgeStore;
   readonly #cachedWidgets: number;
   readonly #cache = new Map<string, CachedKnowledge>();
+  readonly #loading = new Map<string, Promise<CachedKnowledge>>();
   readonly #recheckMs: number;
   readonly #cachedPassages: number;
 
@@ -90,6 +91,7 @@ export class KnowledgeRetriever {
   /** Drops what is kept of a widget's knowledge: its next search reads it again. */
   forget(widgetId: string): void {
     this.#cache.delete(widgetId);
+    this.#loading.delete(widgetId);
   }
 
   /** The `top` passages for `query` among the widget's ready files, best first; none when it has no knowledge. */
@@ -141,10 +143,21 @@ export class KnowledgeRetriever {
     await Promise.all([...this.#cache.values()].flatMap((knowledge) => (knowledge.building ? [knowledge.building] : [])));
   }
 
-  async #knowledge(widgetId: string): Promise<CachedKnowledge> {
+  // One read at a time per widget: a burst of questions (200 streams opening
+  // at once) waits for the same read instead of each making its own.
+  #knowledge(widgetId: string): Promise<CachedKnowledge> {
     const cached = this.#cache.get(widgetId);
     const now = Date.now();
-    if (cached && now - cached.checkedAt < this.#recheckMs) return cached;
+    if (cached && now - cached.checkedAt < this.#recheckMs) return Promise.resolve(cached);
+    let loading = this.#loading.get(widgetId);
+    if (!loading) {
+      loading = this.#load(widgetId, cached, now).finally(() => this.#loading.delete(widgetId));
+      this.#loading.set(widgetId, loading);
+    }
+    return loading;
+  }
+
+  async #load(widgetId: string, cached: CachedKnowledge | undefined, now: number): Promise<CachedKnowledge> {
     const version = await this.#store.knowledgeVersion(widgetId);
     if (cached && cached.version === version) {
       cached.checkedAt = now;
