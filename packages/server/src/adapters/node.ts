@@ -146,6 +146,9 @@ export async function writeWebResponse(response: Response, outgoing: ServerRespo
       }
       if (outgoing.destroyed) break;
     }
+    // Uncorked before the end: on Node 24, ending a corked response sends its
+    // last chunk before the corked data (the client reads an empty body, then garbage).
+    if (corked) uncork();
     outgoing.end();
   } catch {
     outgoing.destroy();
