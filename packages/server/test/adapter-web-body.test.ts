@@ -22,7 +22,7 @@ describe('the Node adapter and Web bodies', () => {
   it('sends a body whose chunk and end come in the same turn, then its end, and nothing after', async () => {
     const events = 'data: {"type":"response.completed"}\n\n';
     const server = await serve(
-      () =>
+      async () =>
         new Response(
           new ReadableStream<Uint8Array>({
             start(controller) {
