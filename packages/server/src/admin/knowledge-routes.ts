@@ -1,6 +1,6 @@
 import type { AirlockContext } from '../context.js';
 import { AirlockError } from '../errors.js';
-import type { KnowledgeLimits, KnowledgeService } from '../knowledge/knowledge-service.js';
+import { megabytes, type KnowledgeLimits, type KnowledgeService } from '../knowledge/knowledge-service.js';
 import { passageLocation, type RetrievedPassage } from '../knowledge/retrieval.js';
 import { readRequestBytes } from '../http/request-parts.js';
 import { json, readJsonObject } from '../http/responses.js';
@@ -70,10 +70,6 @@ async function accessibleWidget(
   if (!widget) throw new AirlockError('widget_not_found', 'There is no such widget.');
   assertAccountAccess(principal, widget.accountId);
   return { knowledge, widget };
-}
-
-function megabytes(bytes: number): string {
-  return (bytes / (1024 * 1024)).toLocaleString('en', { maximumFractionDigits: 1 });
 }
 
 /**

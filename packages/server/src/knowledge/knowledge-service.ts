@@ -303,6 +303,14 @@ export class KnowledgeService {
   }
 }
 
-function megabytes(bytes: number): string {
+/**
+ * A size in MiB as the limits' messages write it: `10`, `2.5`.
+ *
+ * @example
+ * ```ts
+ * megabytes(10 * 1024 * 1024); // '10'
+ * ```
+ */
+export function megabytes(bytes: number): string {
   return (bytes / (1024 * 1024)).toLocaleString('en', { maximumFractionDigits: 1 });
 }

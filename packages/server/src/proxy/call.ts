@@ -105,8 +105,6 @@ export interface UpstreamStep {
   readonly key: ResolvedKey;
   /** The upstream client for that key. */
   readonly client: OpenAI;
-  /** The call's reservation (its `unitCost`); settled by {@link finish}. */
-  readonly reservation: Reservation;
   /**
    * Makes another upstream call for this one (a conversation summary) on
    * the same key: `units` of `model` reserved before it, kept once it
@@ -212,7 +210,6 @@ async function callUpstream(services: ProxyServices, context: CallContext, key: 
     context,
     key,
     client,
-    reservation,
     async extra(model, units, call, usageOf) {
       const held = await reserveGenerations(services, context, key, model, units);
       let made = false;

@@ -51,17 +51,17 @@ export function modelRefused(allowed: readonly string[]): AirlockError {
 /**
  * The refusal of instructions a client sent (`where`: which field or
  * message) to a widget that does not accept them, naming the setting that
- * would.
+ * would (`setting`, default `allowClientInstructions`).
  *
  * @example
  * ```ts
  * throw clientInstructionsRefused('a "system" message');
  * ```
  */
-export function clientInstructionsRefused(where: string): AirlockError {
+export function clientInstructionsRefused(where: string, setting = 'allowClientInstructions'): AirlockError {
   return new AirlockError(
     'input_invalid',
-    `This widget does not accept instructions from the client (${where}); its system prompt is set on the server. The widget setting "allowClientInstructions" allows them.`,
+    `This widget does not accept instructions from the client (${where}); its system prompt is set on the server. The widget setting "${setting}" allows them.`,
   );
 }
 
@@ -93,11 +93,11 @@ export function parseChatRequest(body: Record<string, unknown>, widget: WidgetRe
     const { role, content } = (typeof message === 'object' && message !== null ? message : {}) as Record<string, unknown>;
     if (role === 'system' || role === 'developer') {
       if (widget.behaviour.allowClientInstructions !== true) throw clientInstructionsRefused(`a "${role}" message`);
-      clientInstructions.push(checkLength(messageText(content, index), limits));
+      clientInstructions.push(checkMessageLength(messageText(content, index), limits));
       return;
     }
     if (role !== 'user' && role !== 'assistant') throw invalid('Only "user" and "assistant" messages are accepted.');
-    turns.push({ role, content: checkLength(messageText(content, index), limits) });
+    turns.push({ role, content: checkMessageLength(messageText(content, index), limits) });
   });
   if (turns.length === 0 || turns.at(-1)!.role !== 'user') throw invalid('The last message must be the visitor\u2019s.');
   return { turns, clientInstructions, stream: stream === true, model, includeUsage };
@@ -132,7 +132,15 @@ function messageText(content: unknown, index: number): string {
     .join('\n');
 }
 
-function checkLength(text: string, limits: ChatInputLimits): string {
+/**
+ * `text`, when it is within a message's length limit; `input_invalid` otherwise.
+ *
+ * @example
+ * ```ts
+ * turns.push({ role: 'user', content: checkMessageLength(text, limits) });
+ * ```
+ */
+export function checkMessageLength(text: string, limits: ChatInputLimits): string {
   if (text.length > limits.maxMessageChars) throw invalid(`A message may be at most ${limits.maxMessageChars} characters long.`);
   return text;
 }

@@ -1,6 +1,6 @@
 import { AirlockError } from '../../errors.js';
 import type { WidgetRecord } from '../../stores/store.js';
-import { chooseModel } from '../chat-completions.js';
+import { checkMessageLength, chooseModel, clientInstructionsRefused } from '../chat-request.js';
 import type { ChatTurn } from '../memory.js';
 import type { ChatInputLimits } from '../proxy-services.js';
 
@@ -114,9 +114,7 @@ export function parseResponsesRequest(
   const model = chooseModel(widget, body.model);
   const clientInstructions: string[] = [];
   const refuseInstructions = (where: string): never => {
-    throw invalid(
-      `This widget does not accept instructions from the client (${where}); its system prompt is set on the server. The widget setting "${options.instructionsSetting ?? 'allowClientInstructions'}" allows them.`,
-    );
+    throw clientInstructionsRefused(where, options.instructionsSetting);
   };
   if (instructions !== undefined && instructions !== null) {
     if (typeof instructions !== 'string') throw invalid('"instructions" must be a string.');
@@ -127,17 +125,17 @@ export function parseResponsesRequest(
   const turns: ChatTurn[] = [];
   const input = body.input;
   if (typeof input === 'string') {
-    turns.push({ role: 'user', content: checkLength(input, limits) });
+    turns.push({ role: 'user', content: checkMessageLength(input, limits) });
   } else if (Array.isArray(input)) {
     if (input.length > limits.maxMessages) throw invalid(`At most ${limits.maxMessages} input items may be sent at once.`);
     input.forEach((item: unknown, index) => {
       const { role, content, text } = readMessageItem(item, index);
       if (role === 'system' || role === 'developer') {
         if (!options.allowClientInstructions) refuseInstructions(`a "${role}" message`);
-        clientInstructions.push(checkLength(text ?? readParts(content, role, index), limits));
+        clientInstructions.push(checkMessageLength(text ?? readParts(content, role, index), limits));
         return;
       }
-      turns.push({ role, content: checkLength(text ?? readParts(content, role, index), limits) });
+      turns.push({ role, content: checkMessageLength(text ?? readParts(content, role, index), limits) });
     });
   } else {
     throw invalid('"input" must be a string or an array of message items.');
@@ -185,11 +183,6 @@ function checkTextConfig(value: unknown): void {
   if (format === undefined || format === null) return;
   const type = typeof format === 'object' ? (format as Record<string, unknown>).type : undefined;
   if (type !== 'text') throw invalid('"text.format" may only be {"type": "text"}: structured output is not supported by this widget.');
-}
-
-function checkLength(text: string, limits: ChatInputLimits): string {
-  if (text.length > limits.maxMessageChars) throw invalid(`A message may be at most ${limits.maxMessageChars} characters long.`);
-  return text;
 }
 
 function invalid(message: string): AirlockError {

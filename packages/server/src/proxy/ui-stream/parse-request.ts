@@ -1,6 +1,6 @@
 import { AirlockError } from '../../errors.js';
 import type { WidgetRecord } from '../../stores/store.js';
-import { chooseModel } from '../chat-completions.js';
+import { checkMessageLength, chooseModel, clientInstructionsRefused } from '../chat-request.js';
 import type { ChatTurn } from '../memory.js';
 import type { ChatInputLimits } from '../proxy-services.js';
 
@@ -126,18 +126,16 @@ export function parseUIChatRequest(
     const texts = readTexts(parts, role, index);
     if (role === 'system') {
       if (!options.allowClientInstructions) {
-        throw invalid(
-          `This widget does not accept instructions from the client (a "system" message); its system prompt is set on the server. The widget setting "${options.instructionsSetting ?? 'allowClientInstructions'}" allows them.`,
-        );
+        throw clientInstructionsRefused('a "system" message', options.instructionsSetting);
       }
-      clientInstructions.push(checkLength(texts.join('\n'), limits));
+      clientInstructions.push(checkMessageLength(texts.join('\n'), limits));
       return;
     }
     if (texts.length === 0) {
       if (role === 'assistant') return;
       throw invalid(`messages[${index}]: a "user" message needs a text part.`);
     }
-    turns.push({ role, content: checkLength(texts.join('\n'), limits) });
+    turns.push({ role, content: checkMessageLength(texts.join('\n'), limits) });
   });
   if (turns.at(-1)?.role !== 'user') throw invalid('The last message must be the visitor\u2019s ("role": "user").');
   return {
@@ -186,11 +184,6 @@ function refusedPart(type: string): string {
   if (type === 'dynamic-tool' || type.startsWith('tool-')) return `"${type}" parts (tool calls) are not supported by this widget: it allows no tools.`;
   if (type.startsWith('data-')) return `"${type}" parts (custom data) are not supported by this widget.`;
   return `"${type}" parts are not supported by this widget; send text parts.`;
-}
-
-function checkLength(text: string, limits: ChatInputLimits): string {
-  if (text.length > limits.maxMessageChars) throw invalid(`A message may be at most ${limits.maxMessageChars} characters long.`);
-  return text;
 }
 
 function invalid(message: string): AirlockError {
