@@ -1,12 +1,22 @@
 // Makes sure the programs the test suite needs are on this machine. Where one
 // is missing it installs it with apt-get when it can (root, Debian/Ubuntu),
-// and otherwise stops with a message saying what to install. Nothing is ever
-// downloaded outside the system package manager.
+// and otherwise stops with a message saying what to install. Bun, which Debian
+// does not package, comes from the npm registry into a folder git ignores.
+// Nothing is downloaded from anywhere else.
+//
+// `node scripts/provision.mjs` provisions and prints what it found, one
+// NAME=path a line (what `pnpm test` passes to the tests).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-/** What the tests need: a name, how to find it, and the Debian package that provides it. */
+/** The Bun the runtime tests run the server's core on. */
+export const bunVersion = '1.4.5';
+/** Where Bun is installed from npm (under node_modules/, which git ignores). */
+export const bunPrefix = fileURLToPath(new URL('../node_modules/.cache/airlock-bun/', import.meta.url));
+
+/** What the tests need: a name, how to find it, and the Debian package (or the installer) that provides it. */
 export const requirements = [
   {
     name: 'Chromium (browser tests)',
@@ -28,7 +38,42 @@ export const requirements = [
     candidates: ['/usr/bin/redis-server'],
     aptPackages: ['redis-server'],
   },
+  {
+    // The runtime tests serve the core's handler with Bun.serve. The tests look in bunPrefix too.
+    name: `Bun ${bunVersion} (runtime tests)`,
+    env: 'AIRLOCK_BUN',
+    find: findBun,
+    install: installBun,
+    installs: `npm install bun@${bunVersion} into ${bunPrefix}`,
+  },
 ];
+
+/** Whether `path` is the Bun this suite pins (a placeholder or another version is not). */
+function isPinnedBun(path) {
+  if (!existsSync(path)) return false;
+  const result = spawnSync(path, ['--version'], { encoding: 'utf8' });
+  return result.status === 0 && result.stdout.trim() === bunVersion;
+}
+
+/**
+ * The Bun in bunPrefix. Its postinstall script puts the platform's binary (an optional
+ * dependency, @oven/bun-<os>-<arch>) in place of bin/bun.exe; where npm did not run the
+ * script, the binary is still in that package.
+ */
+function findBun() {
+  const modules = join(bunPrefix, 'node_modules');
+  const candidates = [join(modules, 'bun', 'bin', 'bun.exe')];
+  const oven = join(modules, '@oven');
+  if (existsSync(oven)) candidates.push(...readdirSync(oven).map((platform) => join(oven, platform, 'bin', 'bun')));
+  return candidates.find(isPinnedBun);
+}
+
+function installBun() {
+  rmSync(bunPrefix, { recursive: true, force: true });
+  execFileSync('npm', ['install', '--prefix', bunPrefix, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', `bun@${bunVersion}`], {
+    stdio: 'inherit',
+  });
+}
 
 /** The newest /usr/lib/postgresql/<version>/bin that holds initdb. */
 function findPostgresBinDir() {
@@ -67,6 +112,17 @@ export function provision() {
   const found = {};
   for (const requirement of requirements) {
     let path = findExecutable(requirement);
+    if (!path && requirement.install) {
+      console.log(`Installing ${requirement.name} (${requirement.installs})…`);
+      const started = Date.now();
+      requirement.install();
+      path = findExecutable(requirement);
+      if (!path) {
+        console.error(`npm installed ${requirement.name}, but it does not run (set ${requirement.env} to a working one).`);
+        process.exit(1);
+      }
+      console.log(`Installed ${requirement.name} in ${((Date.now() - started) / 1000).toFixed(1)}s.`);
+    }
     if (!path) {
       if (!canApt()) {
         console.error(
@@ -86,4 +142,8 @@ export function provision() {
     found[requirement.env] = path;
   }
   return found;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const [name, path] of Object.entries(provision())) console.log(`${name}=${path}`);
 }
