@@ -1,14 +1,15 @@
 import type { AnswerSource, WidgetPublicConfig, WidgetTheme } from '@airlock/protocol';
-import { ChatClient } from './core/chat-client';
+import { createConversation, type ConversationMessage, type ConversationSnapshot } from './core/conversation';
 import { WidgetError } from './core/errors';
-import { randomId } from './core/ids';
+import { callEach } from './core/listeners';
 import { TokenClient, type WidgetToken } from './core/token-client';
 import { errorText, isRightToLeft, resolveLocale, stringsFor, type WidgetStrings } from './locales/strings';
-import { createConversationStorage, type StorageKind, type StoredMessage } from './storage/conversation-storage';
-import { createChatView, type ChatView, type ReplyView } from './ui/chat-view';
-import { createCompletionView, type CompletionView, type FormViewOptions } from './ui/completion-view';
-import { createImageView, type ImageView } from './ui/image-view';
+import { createConversationStorage, type StorageKind } from './storage/conversation-storage';
+import { createChatView } from './ui/chat-view';
+import { createCompletionView } from './ui/completion-view';
+import { createImageView } from './ui/image-view';
 import { createShell, type Shell, type WidgetMode } from './ui/shell';
+import type { ReplyView, View, ViewOptions } from './ui/view';
 
 /**
  * Options of {@link createWidget}. With the script tag, each is a `data-*`
@@ -116,8 +117,6 @@ export interface Widget {
 }
 
 type Listener = (detail: never) => void;
-// Codes a second try cannot fix.
-const final = new Set(['origin_not_allowed', 'widget_not_found', 'widget_disabled', 'prompt_blocked', 'input_invalid', 'payload_too_large']);
 
 /**
  * Mounts a widget (chat, text completion or image, as the server configures
@@ -134,63 +133,43 @@ const final = new Set(['origin_not_allowed', 'widget_not_found', 'widget_disable
  */
 export function createWidget(options: WidgetOptions): Widget {
   if (!options.widgetId || !options.apiBase) {
-    throw new WidgetError('input_invalid', 'createWidget needs both `widgetId` and `apiBase`.');
+    throw new WidgetError('input_invalid', 'createWidget needs widgetId and apiBase.');
   }
   const apiBase = options.apiBase.replace(/\/+$/, '');
   const mode: WidgetMode = options.mode ?? (options.target ? 'inline' : 'launcher');
   const parent = (mode === 'inline' && options.target) || document.body;
   const listeners = new Map<keyof WidgetEventMap, Set<Listener>>();
-  const emit = <E extends keyof WidgetEventMap>(event: E, detail: WidgetEventMap[E]): void => {
-    for (const listener of listeners.get(event) ?? []) {
-      // One faulty listener must not break the conversation or starve the others.
-      try {
-        (listener as (detail: WidgetEventMap[E]) => void)(detail);
-      } catch (error) {
-        console.error(error);
-      }
-    }
-  };
+  const emit = <E extends keyof WidgetEventMap>(event: E, detail: WidgetEventMap[E]): void =>
+    callEach((listeners.get(event) ?? []) as Iterable<(detail: WidgetEventMap[E]) => void>, detail);
   // One signal removes every DOM listener on destroy, however many there are.
   const lifetime = new AbortController();
   const signal = lifetime.signal;
   const timers = new Set<ReturnType<typeof setTimeout>>();
 
-  const tokens = new TokenClient({
-    widgetId: options.widgetId,
+  // Both take what they need of the widget's options (the id, fetch, getToken, tokenUrl).
+  const tokens = new TokenClient({ ...options, apiBase, onTokenRefreshed: ({ expiresAt }) => emit('token-refreshed', { expiresAt }) });
+  const conversation = createConversation({
+    ...options,
     apiBase,
-    getToken: options.getToken,
-    tokenUrl: options.tokenUrl,
-    fetch: options.fetch,
-    onTokenRefreshed: ({ expiresAt }) => emit('token-refreshed', { expiresAt }),
+    tokens,
+    storage: createConversationStorage(options.storage ?? 'indexeddb', options.storageKey ?? options.widgetId),
   });
-  const client = new ChatClient({ apiBase, tokens, fetch: options.fetch });
-  const storage = createConversationStorage(options.storage ?? 'indexeddb', options.storageKey ?? options.widgetId);
-  let messages: StoredMessage[] = [];
-  let controller: AbortController | undefined;
-  let queue = Promise.resolve();
-  // Bumped by reset() so turns queued before it do not run into the new conversation.
-  let generation = 0;
   let destroyed = false;
   let wantOpen = options.open ?? false;
   let shell: Shell | undefined;
   let built = false;
-  let strings = stringsFor(options.locale ?? navigatorLanguage(), options.strings);
-  let view: { kind: 'chat'; chat: ChatView } | { kind: 'completion'; form: CompletionView } | { kind: 'image'; form: ImageView } | undefined;
-
-  const persist = (): Promise<void> => storage.save({ ...(tokens.visitorId && { visitorId: tokens.visitorId }), messages });
+  // Set by build(), before anything reads them.
+  let strings: WidgetStrings;
+  let view: View | undefined;
 
   let warnedOrigin = false;
-  const fail = (cause: unknown, retry?: () => void): void => {
-    const error = WidgetError.isInstance(cause) ? cause : new WidgetError('internal', 'Unexpected failure.', { cause });
+  const fail = (error: WidgetError, retry?: () => unknown): void => {
     if (error.code === 'origin_not_allowed' && !warnedOrigin) {
       warnedOrigin = true;
       // The visitor only reads that the chat is not available here; this line is for the site's owner.
-      console.warn(
-        `Airlock: ${location.origin} may not use widget ${options.widgetId}. Add ${location.origin} to its allowed origins ` +
-          `(admin page: Widgets, ${options.widgetId}, Allowed origins; or: airlock widgets update ${options.widgetId} --origin ${location.origin}).`,
-      );
+      console.warn(`Airlock: Add ${location.origin} to its allowed origins (widget ${options.widgetId}).`);
     }
-    shell?.showError(errorText(error.code, strings), retry && !final.has(error.code) ? retry : undefined);
+    shell?.showError(errorText(error.code, strings), retry);
     emit('error', error);
   };
 
@@ -198,163 +177,88 @@ export function createWidget(options: WidgetOptions): Widget {
     void navigator.clipboard?.writeText(text).then(
       () => {
         button.textContent = strings.copied;
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          button.textContent = strings.copy;
-        }, 2000);
-        timers.add(timer);
+        // Kept until destroy() clears them all: clearing a finished timer is harmless.
+        timers.add(setTimeout(() => (button.textContent = strings.copy), 2000));
       },
       () => {},
     );
   };
 
-  /** Runs one streamed answer, with Stop, and reports it. */
-  const streamAnswer = async (
-    source: (signal: AbortSignal) => AsyncIterable<string>,
-    output: { append(delta: string): void },
-    setBusy: (busy: boolean) => void,
-  ): Promise<{ content: string; stopped: boolean; error?: unknown }> => {
-    shell?.showError(undefined);
-    const abort = new AbortController();
-    controller = abort;
-    setBusy(true);
-    let content = '';
-    try {
-      for await (const delta of source(abort.signal)) {
-        content += delta;
-        output.append(delta);
-        emit('message-delta', { delta, content });
-      }
-      return { content, stopped: false };
-    } catch (error) {
-      return abort.signal.aborted ? { content, stopped: true } : { content, stopped: false, error };
-    } finally {
-      controller = undefined;
-      if (!destroyed) setBusy(false);
-    }
-  };
-
-  const complete = (content: string, stopped: boolean, sources?: AnswerSource[]): void => {
-    if (content === '') return;
+  const complete = ({ content, sources, stopped }: ConversationMessage): void => {
     if (!stopped) shell?.announce(content);
-    emit('message-complete', { message: { role: 'assistant', content, ...(sources && { sources }) }, stopped });
+    emit('message-complete', { message: { role: 'assistant', content, ...(sources && { sources }) }, stopped: !!stopped });
   };
 
-  const chatTurn = async (chat: ChatView, user: StoredMessage, turnGeneration: number): Promise<void> => {
-    if (destroyed || turnGeneration !== generation) return;
-    const history = messages.slice(0, messages.indexOf(user) + 1).map(({ role, content }) => ({ role, content }));
-    const reply: ReplyView = chat.startReply();
-    let sources: AnswerSource[] | undefined;
-    const result = await streamAnswer(
-      (abortSignal) => client.stream(history, { signal: abortSignal, idempotencyKey: user.key, onSources: (received) => (sources = received) }),
-      reply,
-      (busy) => chat.setStreaming(busy),
-    );
-    if (destroyed) return;
-    let partial: StoredMessage | undefined;
-    if (result.content === '') reply.remove();
-    else {
-      reply.finish(sources);
-      partial = { id: randomId(), role: 'assistant', content: result.content, sources };
-      if (turnGeneration === generation) messages.push(partial);
-    }
-    complete(result.content, result.stopped, sources);
-    if (turnGeneration !== generation) return;
-    void persist();
-    if (result.error !== undefined) {
-      // Keep what the visitor already read; a retry replaces it, with the turn's idempotency key.
-      fail(result.error, () => {
-        if (partial) {
-          reply.remove();
-          messages = messages.filter((message) => message !== partial);
+  // The UI is one subscriber of the conversation: each snapshot becomes the DOM
+  // changes and events that lead to it from the one rendered before.
+  let rendered = conversation.snapshot;
+  const replies = new Map<string, { shown: ConversationMessage; reply: ReplyView | false | undefined }>();
+  const render = (snapshot: ConversationSnapshot): void => {
+    if (!view) return;
+    const { busy, error, messages } = snapshot;
+    const previous = rendered;
+    rendered = snapshot;
+    if (busy !== previous.busy) view.setBusy(busy);
+    if (messages !== previous.messages) {
+      if (!messages[0]) view.clear();
+      // What left the conversation is always what came last: a reset, a retried or an empty reply.
+      let index = 0;
+      for (const [id, { shown, reply }] of replies) {
+        if (messages[index]?.id === id) index++;
+        else {
+          replies.delete(id);
+          // Gone while streaming: reset() cut it short.
+          if (shown.streaming && shown.content) complete({ ...shown, stopped: true });
+          if (reply) reply.remove();
         }
-        // A turn shows its own failure (fail); nothing waits for a retry.
-        void enqueue(() => chatTurn(chat, user, generation));
-      });
+      }
+      for (const message of messages) {
+        let entry = replies.get(message.id);
+        if (!entry) {
+          if (message.role === 'user') view.addUserMessage?.(message.content);
+          else if (!message.streaming) view.addAnswer?.(message);
+          replies.set(message.id, (entry = { shown: { ...message, content: '' }, reply: message.streaming && view.startReply?.() }));
+          if (message.image) {
+            shell?.announce(message.content);
+            emit('image-complete', { url: message.image });
+          }
+        }
+        const { shown, reply } = entry;
+        entry.shown = message;
+        if (!reply) continue;
+        const delta = message.content.slice(shown.content.length);
+        if (delta) {
+          reply.append(delta);
+          emit('message-delta', { delta, content: message.content });
+        }
+        if (shown.streaming && !message.streaming) {
+          reply.finish(message.sources);
+          complete(message);
+        }
+      }
+    }
+    if (busy !== previous.busy || error !== previous.error) {
+      if (error) fail(error, snapshot.canRetry ? conversation.retry : undefined);
+      else shell?.showError(undefined);
     }
   };
-
-  const completionTurn = async (form: CompletionView, values: Record<string, string | number>): Promise<void> => {
-    const output = form.startResult();
-    const key = randomId();
-    const result = await streamAnswer(
-      (abortSignal) => client.complete(values, { signal: abortSignal, idempotencyKey: key }),
-      output,
-      (busy) => form.setBusy(busy),
-    );
-    if (destroyed) return;
-    output.finish();
-    complete(result.content, result.stopped);
-    if (result.error !== undefined) fail(result.error, () => void enqueue(() => completionTurn(form, values)));
-  };
-
-  const imageTurn = async (form: ImageView, prompt: string): Promise<void> => {
-    shell?.showError(undefined);
-    const abort = new AbortController();
-    controller = abort;
-    form.setBusy(true);
-    try {
-      const result = await client.generateImage(prompt, { signal: abort.signal, idempotencyKey: randomId() });
-      const image = result.data[0];
-      const url = image?.url ?? (image?.b64_json ? `data:image/png;base64,${image.b64_json}` : undefined);
-      if (!url || !/^(https?:|data:image\/)/.test(url)) throw new WidgetError('internal', 'The image response had no usable image.');
-      if (destroyed) return;
-      form.showImage(url, prompt);
-      shell?.announce(prompt);
-      emit('image-complete', { url });
-    } catch (error) {
-      if (!abort.signal.aborted && !destroyed) fail(error, () => void enqueue(() => imageTurn(form, prompt)));
-    } finally {
-      controller = undefined;
-      if (!destroyed) form.setBusy(false);
-    }
-  };
-
-  const enqueue = (run: () => Promise<void>): Promise<void> => {
-    queue = queue.then(run, run);
-    return queue;
-  };
-
-  const submit = (input: string | Record<string, string | number>): Promise<void> => {
-    if (destroyed || !view) return Promise.resolve();
-    if (view.kind === 'chat') {
-      const chat = view.chat;
-      const text = typeof input === 'string' ? input : Object.values(input).join('\n');
-      if (text.trim() === '') return Promise.resolve();
-      const turnGeneration = generation;
-      return enqueue(async () => {
-        if (destroyed || turnGeneration !== generation) return;
-        // One idempotency key per visitor turn, kept for its retries.
-        const user: StoredMessage = { id: randomId(), role: 'user', content: text, key: randomId() };
-        messages.push(user);
-        chat.addUserMessage(text);
-        // The first write happens here, once the visitor has acted.
-        void persist();
-        await chatTurn(chat, user, turnGeneration);
-      });
-    }
-    if (view.kind === 'completion') {
-      const form = view.form;
-      const values = typeof input === 'string' ? { [tokens.widget?.inputs?.[0]?.name ?? 'text']: input } : input;
-      return enqueue(() => completionTurn(form, values));
-    }
-    const form = view.form;
-    const prompt = typeof input === 'string' ? input : String(Object.values(input)[0] ?? '');
-    return prompt.trim() === '' ? Promise.resolve() : enqueue(() => imageTurn(form, prompt));
-  };
+  conversation.subscribe(render);
 
   let shown: WidgetPublicConfig | undefined;
   let requestedLocale = '';
   /** Applies what the visitor sees of `config` (title, theme, look, texts in their language) to the built UI. */
+  // The visitor's exact tag (pt-BR) first, then their language (pt), then the untranslated texts.
+  const translate = (config: WidgetPublicConfig | undefined) => {
+    const translations = config?.translations ?? {};
+    return { ...config, ...translations[requestedLocale.split(/[-_]/)[0]!.toLowerCase()], ...translations[requestedLocale] };
+  };
   const present = (config: WidgetPublicConfig | undefined): void => {
     shown = config;
-    // The visitor's exact tag (pt-BR) first, then their language (pt), then the untranslated texts.
-    const translations = config?.translations ?? {};
-    const texts = { ...config, ...translations[requestedLocale.split(/[-_]/)[0]!.toLowerCase()], ...translations[requestedLocale] };
+    const texts = translate(config);
     shell?.setTitle(texts.title ?? strings.title);
     shell?.setTheme(options.theme ?? config?.theme ?? 'auto');
     shell?.setStyle(config?.style);
-    if (view?.kind === 'chat') view.chat.configure(texts);
+    view?.configure?.(texts);
   };
 
   const teaserKey = `airlock:greeted:${options.storageKey ?? options.widgetId}`;
@@ -368,19 +272,17 @@ export function createWidget(options: WidgetOptions): Widget {
   };
   const scheduleTeaser = (config: WidgetPublicConfig | undefined): void => {
     const greeting = config?.proactiveGreeting;
-    if (mode !== 'launcher' || !greeting || messages.length > 0 || teaserStore()?.getItem(teaserKey)) return;
-    const timer = setTimeout(
-      () => {
-        timers.delete(timer);
-        const translations = config.translations ?? {};
-        const text =
-          translations[requestedLocale]?.proactiveGreeting ?? translations[requestedLocale.split(/[-_]/)[0]!.toLowerCase()]?.proactiveGreeting ?? greeting.text;
-        // Written only once the visitor answered it (dismissed it or opened the chat), never on sight.
-        if (!shell?.isOpen) shell?.showTeaser(text, () => teaserStore()?.setItem(teaserKey, '1'));
-      },
-      (greeting.delaySeconds ?? 5) * 1000,
+    if (mode !== 'launcher' || !greeting || conversation.snapshot.messages[0] || teaserStore()?.getItem(teaserKey)) return;
+    timers.add(
+      setTimeout(
+        () => {
+          const text = translate(config).proactiveGreeting;
+          // Written only once the visitor answered it (dismissed it or opened the chat), never on sight.
+          if (!shell?.isOpen) shell?.showTeaser(typeof text == 'string' ? text : greeting.text, () => teaserStore()?.setItem(teaserKey, '1'));
+        },
+        (greeting.delaySeconds ?? 5) * 1000,
+      ),
     );
-    timers.add(timer);
   };
 
   const build = (config: WidgetPublicConfig | undefined): void => {
@@ -397,36 +299,33 @@ export function createWidget(options: WidgetOptions): Widget {
       onOpenChange: (open) => {
         wantOpen = open;
         // Opened by the visitor or the page's code: move focus in. Opened on load (`open: true`): leave focus where it is.
-        if (open && built) focusView();
+        if (open && built) view?.focus();
         emit(open ? 'open' : 'close', {});
       },
       onClear: () => widget.reset(),
     });
-    const formOptions: FormViewOptions = { shell, strings, signal, onSubmit: (values) => void submit(values), onStop: stop, onCopy: copy };
-    if (config?.type === 'completion') view = { kind: 'completion', form: createCompletionView(formOptions, config.inputs) };
-    else if (config?.type === 'image') view = { kind: 'image', form: createImageView(formOptions) };
-    else {
-      const chat = createChatView({ ...formOptions, onSubmit: (text) => void submit(text) });
-      view = { kind: 'chat', chat };
-      // The greeting first, then a restored conversation under it.
-      present(config);
-      for (const message of messages) {
-        if (message.role === 'user') chat.addUserMessage(message.content);
-        else chat.addAssistantMessage(message.content, message.sources);
-      }
-      shell.enableClear();
-    }
+    const viewOptions: ViewOptions = {
+      shell,
+      strings,
+      signal,
+      onSubmit: (input) => void conversation.send(input),
+      onStop: conversation.stop,
+      onCopy: copy,
+    };
+    view =
+      config?.type === 'completion'
+        ? createCompletionView(viewOptions, config.inputs)
+        : config?.type === 'image'
+          ? createImageView(viewOptions)
+          : createChatView(viewOptions);
+    if (view.configure) shell.enableClear();
+    // The greeting first, then a restored conversation under it.
     present(config);
+    render(conversation.snapshot);
     if (wantOpen) shell.setOpen(true);
     else scheduleTeaser(config);
     built = true;
   };
-
-  const focusView = (): void => {
-    if (view?.kind === 'chat') view.chat.focus();
-    else view?.form.focus();
-  };
-  const stop = (): void => controller?.abort();
 
   // Timers may not have run while the tab slept or the network was away: renew
   // a stale token now, so the next message does not wait for it.
@@ -439,17 +338,13 @@ export function createWidget(options: WidgetOptions): Widget {
   // The first token is fetched at once (later ones lazily, when sending) because
   // it carries the widget's type, title, greeting and theme the UI is built from.
   const ready = (async () => {
-    const saved = await storage.load();
-    if (saved) {
-      messages = saved.messages;
-      tokens.visitorId ??= saved.visitorId;
-    }
+    await conversation.restored;
     let failure: unknown;
     await tokens.getToken().catch((error: unknown) => (failure = error));
     if (destroyed) return;
     build(tokens.widget);
     if (failure !== undefined) {
-      fail(failure);
+      fail(failure as WidgetError);
       throw failure;
     }
   })();
@@ -462,28 +357,17 @@ export function createWidget(options: WidgetOptions): Widget {
     toggle: () => widget[(shell?.isOpen ?? wantOpen) ? 'close' : 'open'](),
     send: (input) =>
       ready.then(
-        () => submit(input),
+        // After destroy() the conversation runs no turn.
+        () => conversation.send(input),
         () => {},
       ),
-    reset() {
-      generation += 1;
-      controller?.abort();
-      messages = [];
-      void storage.clear();
-      if (view?.kind === 'chat') view.chat.clear();
-      else if (view) {
-        view.form.result.replaceChildren();
-        view.form.result.hidden = true;
-        shell?.showError(undefined);
-      }
-    },
+    reset: conversation.reset,
     destroy() {
       if (destroyed) return;
       destroyed = true;
-      controller?.abort();
+      conversation.destroy();
       lifetime.abort();
       for (const timer of timers) clearTimeout(timer);
-      timers.clear();
       listeners.clear();
       shell?.destroy();
     },

@@ -45,12 +45,9 @@ function optionsFrom(script: HTMLScriptElement): WidgetOptions {
     if (!target) throw new Error(`Airlock: no element matches data-target="${data.target}".`);
     options.target = target;
   }
-  if (data.mode) options.mode = data.mode as WidgetOptions['mode'];
+  // Options whose attribute is their value as written.
+  for (const name of ['mode', 'theme', 'locale', 'storage', 'storageKey'] as const) if (data[name]) Object.assign(options, { [name]: data[name] });
   if (data.open !== undefined) options.open = data.open !== 'false';
-  if (data.theme) options.theme = data.theme as WidgetOptions['theme'];
-  if (data.locale) options.locale = data.locale;
-  if (data.storage) options.storage = data.storage as WidgetOptions['storage'];
-  if (data.storageKey) options.storageKey = data.storageKey;
   if (data.tokenUrl) options.tokenUrl = new URL(data.tokenUrl, script.src).href;
   if (data.strings) options.strings = JSON.parse(data.strings) as WidgetOptions['strings'];
   return options;

@@ -101,15 +101,15 @@ export class ChatClient {
       result = (await response.json()) as ImageResult;
     } catch (cause) {
       if (options.signal?.aborted) throw cause;
-      throw new WidgetError('internal', 'The image response was not JSON.', { cause });
+      throw new WidgetError('internal', 'No usable image.', { cause });
     }
-    if (!Array.isArray(result?.data)) throw new WidgetError('internal', 'The image response had no images.');
+    if (!Array.isArray(result?.data)) throw new WidgetError('internal', 'No usable image.');
     return result;
   }
 
   async *#stream(path: string, body: object, options: ChatStreamOptions): AsyncGenerator<string, void, undefined> {
     const response = await this.#post(path, body, options);
-    if (!response.body) throw networkError(new Error('The response has no body.'));
+    if (!response.body) throw networkError(new Error('No body.'));
     try {
       yield* readChatStream(response.body, options);
     } catch (error) {

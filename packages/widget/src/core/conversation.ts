@@ -94,9 +94,11 @@ export interface Conversation {
   destroy(): void;
 }
 
+type Draft = { -readonly [K in keyof ConversationMessage]: ConversationMessage[K] };
+
 // Codes a second try cannot fix.
 const final = ['origin_not_allowed', 'widget_not_found', 'widget_disabled', 'prompt_blocked', 'input_invalid', 'payload_too_large'];
-const initial: ConversationSnapshot = Object.freeze({ messages: Object.freeze([]), busy: false, error: undefined, canRetry: false });
+const initial: ConversationSnapshot = { messages: [], busy: false, error: undefined, canRetry: false };
 
 /**
  * Creates a {@link Conversation} talking to the Airlock server at
@@ -125,18 +127,17 @@ export function createConversation(options: ConversationOptions): Conversation {
   let generation = 0;
 
   const publish = (changes: Partial<ConversationSnapshot>): void => {
-    if (changes.messages) Object.freeze(changes.messages);
     snapshot = Object.freeze({ ...snapshot, ...changes });
     callEach(listeners, snapshot);
   };
-  const persist = (): Promise<void> | undefined =>
-    storage?.save({ ...(tokens.visitorId && { visitorId: tokens.visitorId }), messages: snapshot.messages as ConversationMessage[] });
+  const persist = (): Promise<void> | undefined => storage?.save({ visitorId: tokens.visitorId, messages: snapshot.messages as ConversationMessage[] });
 
+  publish(initial);
   const restored = (async () => {
     const saved = await storage?.load();
     if (saved) {
       tokens.visitorId ??= saved.visitorId;
-      if (generation === 0) publish({ messages: saved.messages.map((message) => Object.freeze(message)) });
+      if (generation === 0) publish({ messages: saved.messages });
     }
   })();
   let queue: Promise<unknown> = restored;
@@ -147,46 +148,54 @@ export function createConversation(options: ConversationOptions): Conversation {
   };
 
   /**
-   * Runs one answer: `answer` streams or fetches it into `show`; a failure
-   * becomes `snapshot.error`, and `retry` runs the turn again.
+   * Runs one answer after `base` (the history it answers; empty for completion
+   * and image turns): `answer` streams the reply's text, or fills `draft` and
+   * resolves. A failure becomes `snapshot.error`; a retry runs the same answer
+   * again, so it keeps the turn's idempotency key.
    */
   const turn = async (
     base: readonly ConversationMessage[],
-    answer: (signal: AbortSignal, show: (message: Omit<ConversationMessage, 'id' | 'role'>) => void) => Promise<unknown>,
-    retry: () => Promise<void>,
-  ): Promise<boolean> => {
+    answer: (signal: AbortSignal, draft: Draft) => AsyncIterable<string> | Promise<void>,
+  ): Promise<void> => {
     const turnGeneration = generation;
     const abort = (controller = new AbortController());
-    const id = randomId();
-    let reply: ConversationMessage | undefined;
-    const show = (message: Omit<ConversationMessage, 'id' | 'role'>): void => {
-      reply = Object.freeze({ id, role: 'assistant', ...message });
-      publish({ messages: [...base, reply] });
-    };
+    const draft: Draft = { id: randomId(), role: 'assistant', content: '' };
+    const show = (): void => publish({ messages: [...base, { ...draft }] });
     let failure: unknown;
     publish({ busy: true, error: undefined, canRetry: false });
     try {
-      await answer(abort.signal, show);
+      const answering = answer(abort.signal, draft);
+      if (answering instanceof Promise) {
+        await answering;
+        show();
+      } else {
+        draft.streaming = true;
+        show();
+        for await (const delta of answering) {
+          draft.content += delta;
+          show();
+        }
+      }
     } catch (cause) {
       if (!abort.signal.aborted) failure = cause;
     }
     controller = undefined;
-    if (turnGeneration !== generation) return false;
+    if (turnGeneration !== generation) return;
     const error =
       failure === undefined ? undefined : WidgetError.isInstance(failure) ? failure : new WidgetError('internal', 'Unexpected failure.', { cause: failure });
     const canRetry = !!error && !final.includes(error.code);
-    again = canRetry ? retry : undefined;
-    const { streaming, ...done }: Partial<ConversationMessage> = reply ?? {};
+    again = canRetry ? () => enqueue(() => turn(base, answer)) : undefined;
+    const { streaming, ...done } = draft;
+    if (abort.signal.aborted) done.stopped = true;
     publish({
       busy: false,
       error,
       canRetry,
       // A reply with no text is dropped rather than kept empty.
-      ...(streaming && {
-        messages: done.content ? [...base, Object.freeze({ ...(done as ConversationMessage), ...(abort.signal.aborted && { stopped: true }) })] : base,
-      }),
+      ...(streaming && { messages: done.content ? [...base, done] : base }),
     });
-    return true;
+    // Only chat turns have a history, and only it is kept.
+    if (base[0]) void persist();
   };
 
   const conversation: Conversation = {
@@ -203,69 +212,40 @@ export function createConversation(options: ConversationOptions): Conversation {
         // The widget's type comes with its first token.
         if (!tokens.widget) await tokens.getToken().catch(() => {});
         const widget = tokens.widget;
+        const idempotencyKey = randomId();
         if (widget?.type === 'completion') {
           const values = typeof input === 'string' ? { [widget.inputs?.[0]?.name ?? 'text']: input } : input;
-          const key = randomId();
-          const complete = (): Promise<unknown> =>
-            turn(
-              [],
-              async (signal, show) => {
-                let content = '';
-                show({ content, streaming: true });
-                for await (const delta of client.complete(values, { signal, idempotencyKey: key })) show({ content: (content += delta), streaming: true });
-              },
-              () => enqueue(complete),
-            );
-          return complete();
+          return turn([], (signal) => client.complete(values, { signal, idempotencyKey }));
         }
-        const text = typeof input === 'string' ? input : widget?.type === 'image' ? String(Object.values(input)[0] ?? '') : Object.values(input).join('\n');
-        if (text.trim() === '') return;
+        const text = typeof input === 'string' ? input : Object.values(input).join('\n');
+        if (!text.trim()) return;
         if (widget?.type === 'image') {
-          const draw = (): Promise<unknown> =>
-            turn(
-              // The image shown stays until the next one arrives.
-              [],
-              async (signal, show) => {
-                const image = (await client.generateImage(text, { signal, idempotencyKey: randomId() })).data[0];
-                const url = image?.url ?? (image?.b64_json ? `data:image/png;base64,${image.b64_json}` : '');
-                if (!/^(https?:|data:image\/)/.test(url)) throw new WidgetError('internal', 'The image response had no usable image.');
-                show({ content: text, image: url });
-              },
-              () => enqueue(draw),
-            );
-          await draw();
-          return;
+          return turn([], async (signal, draft) => {
+            const image = (await client.generateImage(text, { signal, idempotencyKey })).data[0];
+            const url = image?.url ?? (image?.b64_json ? `data:image/png;base64,${image.b64_json}` : '');
+            if (!/^(https?:|data:image\/)/.test(url)) throw new WidgetError('internal', 'No usable image.');
+            draft.content = text;
+            draft.image = url;
+          });
         }
-        // One idempotency key per visitor turn, kept for its retries.
-        const user: ConversationMessage = Object.freeze({ id: randomId(), role: 'user', content: text, key: randomId() });
-        publish({ messages: [...snapshot.messages, user] });
+        // The key stays with the visitor's message, for its turn's retries.
+        const user: ConversationMessage = { id: randomId(), role: 'user', content: text, key: idempotencyKey };
+        const history = [...snapshot.messages, user];
+        publish({ messages: history });
         // The first write happens here, once the visitor has acted.
         void persist();
-        const chat = (): Promise<unknown> => {
-          // A retry replaces the partial reply that followed the visitor's message.
-          const base = snapshot.messages.slice(0, snapshot.messages.indexOf(user) + 1);
-          let sources: AnswerSource[] | undefined;
-          return turn(
-            base,
-            async (signal, show) => {
-              let content = '';
-              show({ content, streaming: true });
-              const stream = client.stream(
-                base.map(({ role, content }) => ({ role, content })),
-                { signal, idempotencyKey: user.key, onSources: (received) => (sources = received) },
-              );
-              for await (const delta of stream) show({ content: (content += delta), streaming: true, ...(sources && { sources }) });
-            },
-            () => enqueue(chat),
-          ).then((current) => (current ? persist() : undefined));
-        };
-        await chat();
+        await turn(history, (signal, draft) =>
+          client.stream(
+            history.map(({ role, content }) => ({ role, content })),
+            { signal, idempotencyKey, onSources: (sources) => (draft.sources = sources) },
+          ),
+        );
       });
     },
-    retry() {
+    async retry() {
       const run = again;
       again = undefined;
-      return run ? run() : Promise.resolve();
+      await run?.();
     },
     stop: () => controller?.abort(),
     reset() {

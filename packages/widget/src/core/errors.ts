@@ -80,5 +80,5 @@ export async function errorFromResponse(response: Response): Promise<WidgetError
 export function networkError(cause: unknown): WidgetError {
   // The protocol has no client-side "network" code yet; from the visitor's side an
   // unreachable Airlock server is the service being unavailable.
-  return new WidgetError('upstream_unavailable', 'Could not reach the Airlock server.', { cause });
+  return new WidgetError('upstream_unavailable', 'Airlock is unreachable.', { cause });
 }

@@ -121,7 +121,7 @@ export async function* readChatStream(body: ReadableStream<Uint8Array>, options:
         const delta = chatDelta(event.data, options);
         if (delta) yield delta;
       }
-      if (done) throw new WidgetError('upstream_unavailable', 'The reply was cut off before it finished.');
+      if (done) throw new WidgetError('upstream_unavailable', 'The reply was cut off.');
     }
   } finally {
     // Releases the connection when the consumer stops early (Stop button, error, `break`).
@@ -138,7 +138,7 @@ function chatDelta(data: string, options: ReadChatStreamOptions): string | undef
   try {
     chunk = JSON.parse(data);
   } catch (cause) {
-    throw new WidgetError('internal', 'The server sent a malformed stream event.', { cause });
+    throw new WidgetError('internal', 'A malformed stream event.', { cause });
   }
   const error = chunk?.error;
   if (error) {

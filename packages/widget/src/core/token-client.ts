@@ -148,7 +148,7 @@ export class TokenClient {
     const requested = this.#now();
     const token = this.#options.getToken ? await this.#fromCallback(this.#options.getToken) : await this.#mint();
     if (typeof token?.token !== 'string' || !Number.isFinite(token.expiresAt)) {
-      throw new WidgetError('token_invalid', 'The token source returned no usable token.');
+      throw new WidgetError('token_invalid', 'No usable token.');
     }
     // Counted from when we asked, so the time the answer took is spent from the lifetime, not added to it.
     const lifetime = (token.expiresIn ?? lifetimeOf(token.token) ?? (token.expiresAt - Date.now()) / 1000) * 1000;
@@ -165,9 +165,9 @@ export class TokenClient {
       token = await getToken();
     } catch (error) {
       if (WidgetError.isInstance(error)) throw error;
-      throw new WidgetError('token_missing', 'The getToken callback failed.', { cause: error });
+      throw new WidgetError('token_missing', 'getToken failed.', { cause: error });
     }
-    if (token === null) throw new WidgetError('sign_in_required', 'getToken found nobody signed in.');
+    if (token === null) throw new WidgetError('sign_in_required', 'Nobody is signed in.');
     return token;
   }
 
@@ -188,7 +188,7 @@ export class TokenClient {
     try {
       return (await response.json()) as WidgetToken;
     } catch (cause) {
-      throw new WidgetError('internal', 'The token response was not JSON.', { cause, status: response.status });
+      throw new WidgetError('internal', 'No usable token.', { cause, status: response.status });
     }
   }
 }

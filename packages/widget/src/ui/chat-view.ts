@@ -1,44 +1,14 @@
 import type { AnswerSource } from '@airlock/protocol';
-import type { WidgetStrings } from '../locales/strings';
 import { MarkdownStream, renderMarkdown } from '../render/markdown';
-import { elementMaker } from './dom';
-import type { Shell } from './shell';
+import { createControls } from './controls';
+import type { View, ViewOptions } from './view';
 
-/** What the chat view reports back to its owner. */
-export interface ChatViewOptions {
-  shell: Shell;
-  strings: WidgetStrings;
-  signal: AbortSignal;
-  /** The visitor submitted a message (Enter, the Send button or a suggestion). */
-  onSubmit: (text: string) => void;
-  onStop: () => void;
-  onCopy: (text: string, button: HTMLButtonElement) => void;
-}
-
-/** A reply bubble being streamed into. */
-export interface ReplyView {
-  append(delta: string): void;
-  /** Marks the reply complete and adds its sources, when it has any, and its actions. */
-  finish(sources?: AnswerSource[]): void;
-  remove(): void;
-}
-
-/** The chat transcript and composer: DOM only, no network and no conversation state. */
-export interface ChatView {
-  configure(config: { greeting?: string; placeholder?: string; suggestedPrompts?: string[] }): void;
-  addUserMessage(text: string): void;
-  addAssistantMessage(text: string, sources?: AnswerSource[]): void;
-  startReply(): ReplyView;
-  setStreaming(streaming: boolean): void;
-  clear(): void;
-  focus(): void;
-}
-
-/** Builds the chat view into `options.shell.body`. */
-export function createChatView(options: ChatViewOptions): ChatView {
+/** Builds the chat view (transcript and composer) into `options.shell.body`. */
+export function createChatView(options: ViewOptions): View {
   const { shell, strings, signal } = options;
   const document = shell.document;
-  const make = elementMaker(document);
+  const controls = createControls(options, strings.send);
+  const { make, send } = controls;
 
   // Completed answers are announced once through the shell's live region, so the
   // log itself stays quiet: otherwise screen readers would read every delta, or
@@ -55,14 +25,11 @@ export function createChatView(options: ChatViewOptions): ChatView {
   const form = make('form', { part: 'composer' });
   const label = make('label', { for: 'input', class: 'visually-hidden' }, strings.message);
   const input = make('textarea', { part: 'input', id: 'input', rows: '1', 'data-airlock': 'input', dir: 'auto' });
-  const send = make('button', { part: 'send', type: 'submit', 'data-airlock': 'send' }, strings.send);
-  const stop = make('button', { part: 'stop', type: 'button', 'data-airlock': 'stop', hidden: '' }, strings.stop);
-  form.append(label, input, send, stop);
+  form.append(label, input, send, controls.stop);
   shell.body.append(transcript, suggestions, shell.alert, form);
 
   let greeting: string | undefined;
   let prompts: string[] = [];
-  let streaming = false;
 
   // Once a frame, not once a token: reading scrollHeight forces a layout.
   let scrollFrame = 0;
@@ -82,10 +49,7 @@ export function createChatView(options: ChatViewOptions): ChatView {
     return message;
   };
   const addActions = (message: HTMLElement, text: () => string): HTMLElement => {
-    const actions = make('div', { part: 'actions' });
-    const copy = make('button', { type: 'button', 'data-airlock': 'copy' }, strings.copy);
-    copy.addEventListener('click', () => options.onCopy(text(), copy), { signal });
-    actions.append(copy);
+    const actions = controls.actions(text);
     message.after(actions);
     return actions;
   };
@@ -111,35 +75,23 @@ export function createChatView(options: ChatViewOptions): ChatView {
     }
     suggestions.hidden = prompts.length === 0;
   };
-  const submit = (text: string): void => {
-    // While a reply streams the visitor keeps their draft; Stop comes first.
-    if (streaming || text.trim() === '') return;
+  /** Sends `text` unless it is blank or a reply is streaming (the visitor keeps their draft; Stop comes first); says whether it did. */
+  const submit = (text: string): boolean => {
+    if (controls.send.hidden || !text.trim()) return false;
     suggestions.hidden = true;
     options.onSubmit(text);
+    return true;
   };
 
   form.addEventListener(
     'submit',
     (event) => {
       event.preventDefault();
-      const text = input.value;
-      if (streaming || text.trim() === '') return;
-      input.value = '';
-      submit(text);
+      if (submit(input.value)) input.value = '';
     },
     { signal },
   );
-  input.addEventListener(
-    'keydown',
-    (event) => {
-      // `isComposing`: Enter also confirms an IME candidate (Chinese, Japanese…) and must not send then.
-      if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
-      event.preventDefault();
-      form.requestSubmit();
-    },
-    { signal },
-  );
-  stop.addEventListener('click', () => options.onStop(), { signal });
+  controls.submitOnEnter(input, form);
 
   return {
     configure(config) {
@@ -164,11 +116,11 @@ export function createChatView(options: ChatViewOptions): ChatView {
       suggestions.hidden = true;
       scrollToEnd();
     },
-    addAssistantMessage(text, sources) {
+    addAnswer({ content, sources }) {
       const message = addMessage('assistant');
-      message.append(renderMarkdown(text, document));
+      message.append(renderMarkdown(content, document));
       addSources(message, sources);
-      addActions(message, () => text);
+      addActions(message, () => content);
     },
     startReply() {
       const message = addMessage('assistant');
@@ -192,14 +144,9 @@ export function createChatView(options: ChatViewOptions): ChatView {
         },
       };
     },
-    setStreaming(value) {
-      streaming = value;
-      send.hidden = value;
-      stop.hidden = !value;
-      transcript.setAttribute('aria-busy', String(value));
-      // Keep focus in the composer: the button under it just swapped.
-      if (!value && shell.root.activeElement === stop) input.focus();
-      else if (value && shell.root.activeElement === send) stop.focus();
+    setBusy(value) {
+      // Focus stays in the composer.
+      controls.setBusy(value, transcript, input);
     },
     clear() {
       transcript.replaceChildren();

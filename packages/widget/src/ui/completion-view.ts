@@ -1,40 +1,22 @@
 import type { WidgetInput } from '@airlock/protocol';
-import type { WidgetStrings } from '../locales/strings';
 import { MarkdownStream } from '../render/markdown';
-import { elementMaker } from './dom';
-import type { Shell } from './shell';
-
-/** What the completion and image views report back to their owner. */
-export interface FormViewOptions {
-  shell: Shell;
-  strings: WidgetStrings;
-  signal: AbortSignal;
-  /** The visitor submitted the form; values by input name. */
-  onSubmit: (values: Record<string, string | number>) => void;
-  onStop: () => void;
-  onCopy: (text: string, button: HTMLButtonElement) => void;
-}
+import { createControls, type Controls } from './controls';
+import type { View, ViewOptions } from './view';
 
 /** A form of declared inputs above a result area: shared by completion and image widgets. */
-export interface FormView {
+export interface FormView extends View {
   readonly result: HTMLElement;
-  setBusy(busy: boolean): void;
-  focus(): void;
-}
-
-/** A text-completion widget: the declared inputs, the streamed result, copy. */
-export interface CompletionView extends FormView {
-  /** Empties the result and returns the stream to render into. */
-  startResult(): { append(delta: string): void; finish(): void; readonly text: string };
+  readonly controls: Controls;
 }
 
 /**
  * Builds a form from `inputs` into the shell's body, with Generate and Stop
  * buttons and a progress bar; the result area comes after it.
  */
-export function createFormView(options: FormViewOptions, inputs: readonly WidgetInput[]): FormView {
+export function createFormView(options: ViewOptions, inputs: readonly WidgetInput[]): FormView {
   const { shell, strings, signal } = options;
-  const make = elementMaker(shell.document);
+  const controls = createControls(options, strings.generate);
+  const make = controls.make;
   const form = make('form', { part: 'form', 'data-airlock': 'form' });
   const fields = inputs.map((input, index) => {
     const id = `field-${index}`;
@@ -57,20 +39,18 @@ export function createFormView(options: FormViewOptions, inputs: readonly Widget
     return { input, control };
   });
   const buttons = make('div', { part: 'actions' });
-  const submit = make('button', { type: 'submit', part: 'send', 'data-airlock': 'send' }, strings.generate);
-  const stop = make('button', { type: 'button', part: 'stop', 'data-airlock': 'stop', hidden: '' }, strings.stop);
+  const { send: submit, stop } = controls;
   const progress = make('progress', { part: 'progress', 'aria-label': strings.generating, hidden: '' });
   buttons.append(submit, stop);
   form.append(buttons, progress);
   const result = make('div', { part: 'result', 'data-airlock': 'result', role: 'region', 'aria-label': strings.result, tabindex: '0', hidden: '' });
   shell.body.append(form, shell.alert, result);
 
-  let busy = false;
   form.addEventListener(
     'submit',
     (event) => {
       event.preventDefault();
-      if (busy) return;
+      if (controls.send.hidden) return;
       const values: Record<string, string | number> = {};
       for (const { input, control } of fields) {
         values[input.name] = input.type === 'number' && control.value !== '' ? Number(control.value) : control.value;
@@ -79,32 +59,19 @@ export function createFormView(options: FormViewOptions, inputs: readonly Widget
     },
     { signal },
   );
-  for (const { input, control } of fields) {
-    if (input.type !== 'textarea') continue;
-    // Enter submits a text area too; Shift+Enter starts a new line.
-    control.addEventListener(
-      'keydown',
-      (event: Event) => {
-        const key = event as KeyboardEvent;
-        if (key.key !== 'Enter' || key.shiftKey || key.isComposing) return;
-        event.preventDefault();
-        form.requestSubmit();
-      },
-      { signal },
-    );
-  }
-  stop.addEventListener('click', () => options.onStop(), { signal });
+  // Enter submits a text area too.
+  for (const { input, control } of fields) if (input.type === 'textarea') controls.submitOnEnter(control, form);
 
   return {
     result,
+    controls,
+    clear() {
+      result.replaceChildren();
+      result.hidden = true;
+    },
     setBusy(value) {
-      busy = value;
-      submit.hidden = value;
-      stop.hidden = !value;
       progress.hidden = !value;
-      result.setAttribute('aria-busy', String(value));
-      if (!value && shell.root.activeElement === stop) submit.focus();
-      else if (value && shell.root.activeElement === submit) stop.focus();
+      controls.setBusy(value, result, submit);
     },
     focus() {
       fields[0]?.control.focus();
@@ -112,30 +79,24 @@ export function createFormView(options: FormViewOptions, inputs: readonly Widget
   };
 }
 
-/** Builds a text-completion widget's view; without declared inputs it shows one text area. */
-export function createCompletionView(options: FormViewOptions, inputs: readonly WidgetInput[] | undefined): CompletionView {
+/** Builds a text-completion widget's view (the declared inputs, the streamed result, copy); without declared inputs it shows one text area. */
+export function createCompletionView(options: ViewOptions, inputs: readonly WidgetInput[] | undefined): FormView {
   const fields = inputs?.length ? inputs : [{ name: 'text', label: options.strings.message, type: 'textarea' as const, required: true }];
   const view = createFormView(options, fields);
-  const make = elementMaker(options.shell.document);
+  const make = view.controls.make;
   return {
     ...view,
-    startResult() {
+    startReply() {
       const output = make('div', { part: 'message message-assistant', 'data-airlock': 'assistant-message', 'data-streaming': 'true', dir: 'auto' });
       view.result.replaceChildren(output);
       view.result.hidden = false;
       const stream = new MarkdownStream(output);
       return {
         append: (delta) => stream.append(delta),
+        remove: view.clear,
         finish() {
           output.removeAttribute('data-streaming');
-          const actions = make('div', { part: 'actions' });
-          const copy = make('button', { type: 'button', 'data-airlock': 'copy' }, options.strings.copy);
-          copy.addEventListener('click', () => options.onCopy(stream.text, copy), { signal: options.signal });
-          actions.append(copy);
-          view.result.append(actions);
-        },
-        get text() {
-          return stream.text;
+          view.result.append(view.controls.actions(() => stream.text));
         },
       };
     },

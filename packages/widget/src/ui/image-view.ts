@@ -1,18 +1,14 @@
-import { elementMaker } from './dom';
-import { createFormView, type FormView, type FormViewOptions } from './completion-view';
+import { createFormView, type FormView } from './completion-view';
+import type { ViewOptions } from './view';
 
-/** An image widget: prompt, progress, the image, download. */
-export interface ImageView extends FormView {
-  showImage(source: string, prompt: string): void;
-}
-
-/** Builds an image widget's view. */
-export function createImageView(options: FormViewOptions): ImageView {
+/** Builds an image widget's view: prompt, progress, the image, download. */
+export function createImageView(options: ViewOptions): FormView {
   const view = createFormView(options, [{ name: 'prompt', label: options.strings.prompt, type: 'textarea', required: true, maxLength: 4000 }]);
-  const make = elementMaker(options.shell.document);
+  const make = view.controls.make;
   return {
     ...view,
-    showImage(source, prompt) {
+    addAnswer({ image: source, content: prompt }) {
+      if (!source) return;
       // The prompt describes the picture, so it is the alternative text.
       const image = make('img', { part: 'image', 'data-airlock': 'image', alt: prompt });
       image.src = source;
