@@ -34,7 +34,8 @@ import { tokenRoutes } from './tokens/routes.js';
 import { SigningKeys } from './tokens/signing-keys.js';
 import { createTokenHandler, type TokenHandlerOptions } from './tokens/token-handler.js';
 import { TokenService } from './tokens/token-service.js';
-import { requestPartsReader } from './http/request-parts.js';
+import type { RuntimeAwareHandler } from './http/server-runtime.js';
+import { defaultTransport } from './adapters/node-upstream.js';
 import { createKeyring, type KeyEncryptionProvider } from './vault/key-encryption.js';
 import { loadOrCreateDevMasterKey } from './vault/master-key-file.js';
 import { Vault } from './vault/vault.js';
@@ -76,8 +77,12 @@ export interface MintTokenInput {
  * ```
  */
 export interface Airlock {
-  /** Handles one request under `basePath`; answers 404 `not_found` elsewhere. */
-  fetch(request: Request): Promise<Response>;
+  /**
+   * Handles one request under `basePath`; answers 404 `not_found` elsewhere.
+   * It reads a `ServerRequest`'s runtime parts when an adapter set them
+   * (`readsRuntimeParts`), and any standard `Request` otherwise.
+   */
+  fetch: RuntimeAwareHandler;
   /** Mints a token in code (backend minting for private widgets). */
   mintToken(input: MintTokenInput): Promise<TokenResponse>;
   /**
@@ -134,7 +139,11 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
   const generationLeases = new GenerationLeases({ store, logger, leaseMs: config.proxy.reservationLeaseMs });
   const summaries = new ConversationSummaries({ store, vault, logger, now, retentionDays: config.proxy.summaryRetentionDays });
   const metrics = new Metrics();
-  const upstream = new UpstreamClients(resolveUpstream(config.upstream), (seconds) => metrics.observeUpstreamLatency(seconds));
+  const upstreamSettings = resolveUpstream(config.upstream);
+  const upstream = new UpstreamClients(
+    { ...upstreamSettings, transport: upstreamSettings.transport ?? (upstreamSettings.fetch ? undefined : defaultTransport()) },
+    (seconds) => metrics.observeUpstreamLatency(seconds),
+  );
 
   const redisOptions = config.redis;
   const clock = () => now().getTime();
@@ -285,9 +294,10 @@ export function createAirlock(options: AirlockOptions = {}): Airlock {
 
   // Every route reads bodies and the disconnect signal through http/request-parts.ts,
   // so the Node adapters may build lighter Requests for it.
-  const fetchHandler = Object.assign((request: Request) => runWithRequestContext({ requestId: requestIdFor(request) }, () => handle(request)), {
-    [requestPartsReader]: true,
-  });
+  const fetchHandler: RuntimeAwareHandler = Object.assign(
+    (request: Request) => runWithRequestContext({ requestId: requestIdFor(request) }, () => handle(request)),
+    { readsRuntimeParts: true as const },
+  );
 
   return {
     store,

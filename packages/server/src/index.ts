@@ -76,7 +76,7 @@ export { createKeyring, type KeyEncryptionProvider } from './vault/key-encryptio
 export { Vault, type SealedSecret, type SecretBinding } from './vault/vault.js';
 export { isOriginAllowed, isValidOriginPattern, originPatternProblem } from './widgets/origins.js';
 export { embedSnippets, type EmbedSnippets } from './widgets/embed-snippets.js';
-export { addressKey, forwardedClientAddress } from './adapters/client-address.js';
+export { addressKey, forwardedClientAddress } from './http/client-address.js';
 export type { MintRateLimits, RateLimit, TokenMintedEvent, VerifyHuman } from './tokens/public-minting.js';
 export type { TokenHandlerOptions, TokenHandlerUser } from './tokens/token-handler.js';
 export type { VerifiedToken } from './tokens/token-service.js';

@@ -4,7 +4,7 @@
 // the server recovers without a restart.
 import { readStreamedText } from '@airlock/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forwardedClientAddress } from '../src/adapters/client-address.js';
+import { forwardedClientAddress } from '../src/http/client-address.js';
 import { errorCode, eventually, startProxyHarness, type ProxyHarness } from './proxy-helpers.js';
 import { startPostgres, type PostgresServer } from '@airlock/test-services';
 

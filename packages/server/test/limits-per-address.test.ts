@@ -3,7 +3,7 @@
 // for mint limits and request limits alike.
 import { isIPv4, isIPv6 } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addressKey } from '../src/adapters/client-address.js';
+import { addressKey } from '../src/http/client-address.js';
 import { allowedOrigin, errorCode, startProxyHarness, type ProxyHarness } from './proxy-helpers.js';
 
 const hello = { messages: [{ role: 'user', content: 'hi' }] };

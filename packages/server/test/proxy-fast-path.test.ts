@@ -1,15 +1,16 @@
 import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeBodyOf } from '../src/adapters/node-body.js';
 import { toNodeListener, writeWebResponse } from '../src/adapters/node.js';
-import { clientSignal, readRequestBytes, requestPartsReader, withRequestParts } from '../src/http/request-parts.js';
+import { createNodeTransport } from '../src/adapters/node-upstream.js';
+import { clientSignal, readRequestBytes } from '../src/http/request-parts.js';
+import { pipeableBodyOf, type ServerRequest } from '../src/http/server-runtime.js';
 import { SseUsageScanner } from '../src/proxy/sse-pass-through.js';
-import { claimUpstreamBody, createUpstreamFetch } from '../src/proxy/upstream-fetch.js';
+import type { UpstreamBody } from '../src/proxy/upstream-transport.js';
 import type { WidgetRecord } from '../src/stores/store.js';
 import { allowedOrigin, canaryKey, eventually, sseEvents, startProxyHarness, streamedText, type ProxyHarness } from './proxy-helpers.js';
 
-// The proxy's fast path (proxy/upstream-fetch.ts, the SSE relay, the Node
+// The proxy's fast path (adapters/node-upstream.ts, the SSE relay, the Node
 // adapter's direct pipe) and the Web-stream paths it must stay equal to.
 
 const admin = { authorization: 'Bearer admin-secret-token' };
@@ -46,7 +47,7 @@ describe('the SSE relay', () => {
       }),
     );
     expect(response.headers.get('content-type')).toContain('text/event-stream');
-    const direct = nodeBodyOf(response);
+    const direct = pipeableBodyOf(response);
     expect(direct).toBeDefined();
     const events = await sseEvents(response);
     // Once the Web body has been read, the Node pipe refuses (one reader only).
@@ -60,12 +61,12 @@ describe('the SSE relay', () => {
     const token = await harness.token(widget);
     harness.upstream.next({ type: 'answer', text: 'Only piped.', chunks: 3, usage: { prompt_tokens: 5, completion_tokens: 3 } });
     // As adapters/node.ts builds it for airlock.fetch.
-    const request = withRequestParts(
+    const request: ServerRequest = Object.assign(
       new Request('http://localhost/airlock/v1/chat/completions', {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', origin: allowedOrigin },
       }),
-      { body: Buffer.from(JSON.stringify(hello)), signal: new AbortController().signal, writesNodeBody: true },
+      { runtime: { name: 'node', body: Buffer.from(JSON.stringify(hello)), signal: new AbortController().signal, pipesResponses: true } },
     );
     const response = await harness.airlock.fetch(request);
     expect(response.headers.get('content-type')).toContain('text/event-stream');
@@ -166,9 +167,18 @@ describe('SseUsageScanner', () => {
   });
 });
 
-describe('createUpstreamFetch', () => {
-  const upstreamFetch = createUpstreamFetch();
-  afterAll(() => upstreamFetch.close());
+// Every chunk of a body, as its listener gets them.
+function chunksOf(body: UpstreamBody): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    body.start({ data: (chunk) => (text += Buffer.from(chunk).toString()), end: () => resolve(text), error: reject });
+  });
+}
+
+describe('createNodeTransport', () => {
+  const transport = createNodeTransport();
+  afterAll(() => transport.close());
+  const get = (url: string, signal?: AbortSignal) => transport.send({ url, method: 'GET', headers: {}, ...(signal && { signal }) });
 
   it('speaks TLS to https URLs', async () => {
     let firstByte: number | undefined;
@@ -179,7 +189,7 @@ describe('createUpstreamFetch', () => {
       });
     });
     const port = await listen(server);
-    await expect(upstreamFetch(`https://127.0.0.1:${port}/v1/models`)).rejects.toThrow();
+    await expect(get(`https://127.0.0.1:${port}/v1/models`)).rejects.toThrow();
     server.close();
     // 0x16: a TLS handshake record (the ClientHello).
     expect(firstByte).toBe(0x16);
@@ -197,21 +207,20 @@ describe('createUpstreamFetch', () => {
       });
     });
     const port = await listen(server);
-    const response = await upstreamFetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+    const reply = await transport.send({
+      url: `http://127.0.0.1:${port}/v1/chat/completions`,
       method: 'POST',
-      headers: new Headers({ authorization: 'Bearer sk-test', 'content-type': 'application/json' }),
+      headers: { authorization: 'Bearer sk-test', 'content-type': 'application/json' },
       body: '{"model":"m"}',
     });
-    expect(response.status).toBe(429);
-    expect(response.headers.get('retry-after')).toBe('3');
-    expect(await response.json()).toEqual({ error: { code: 'rate_limit_exceeded' } });
+    expect(reply.status).toBe(429);
+    expect(reply.headers.get('retry-after')).toBe('3');
+    expect(JSON.parse(await reply.body.text())).toEqual({ error: { code: 'rate_limit_exceeded' } });
     expect(seen).toEqual({ method: 'POST', authorization: 'Bearer sk-test', body: '{"model":"m"}' });
-    // A body read through the Web API can no longer be claimed by the relay.
-    expect(claimUpstreamBody(response)).toBeUndefined();
     server.close();
   });
 
-  it('builds a Web body only when one is read, never for a body the relay claims', async () => {
+  it('hands over the socket chunks without building a Web stream', async () => {
     const server = createHttpServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' });
       response.end('data: 1\n\ndata: [DONE]\n\n');
@@ -226,22 +235,11 @@ describe('createUpstreamFetch', () => {
       },
     });
     try {
-      const claimed = await upstreamFetch(`http://127.0.0.1:${port}/v1/chat/completions`);
-      const incoming = claimUpstreamBody(claimed)!;
-      let text = '';
-      for await (const chunk of incoming) text += String(chunk);
-      expect(text).toBe('data: 1\n\ndata: [DONE]\n\n');
-      expect(claimed.bodyUsed).toBe(true);
+      const reply = await get(`http://127.0.0.1:${port}/v1/chat/completions`);
+      expect(await chunksOf(reply.body)).toBe('data: 1\n\ndata: [DONE]\n\n');
       expect(built).toBe(0);
-
-      const read = await upstreamFetch(`http://127.0.0.1:${port}/v1/chat/completions`);
-      expect(read.bodyUsed).toBe(false);
-      expect(await read.clone().text()).toBe('data: 1\n\ndata: [DONE]\n\n');
-      expect(Buffer.from(await read.bytes()).toString()).toBe('data: 1\n\ndata: [DONE]\n\n');
-      expect(built).toBeGreaterThan(0);
-      expect(claimUpstreamBody(read)).toBeUndefined();
-      // A body already read rejects (a promise, as the Fetch API's readers do).
-      await expect(read.json()).rejects.toThrow();
+      // A body has one reader.
+      expect(() => reply.body.start({ data() {}, end() {}, error() {} })).toThrow();
     } finally {
       globalThis.ReadableStream = original;
       server.close();
@@ -249,15 +247,15 @@ describe('createUpstreamFetch', () => {
   });
 
   it('keeps a connection that is silent mid-body past the idle-connection timeout', async () => {
-    const shortLived = createUpstreamFetch({ freeSocketTimeoutMs: 200 });
+    const shortLived = createNodeTransport({ freeSocketTimeoutMs: 200 });
     const server = createHttpServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' });
       response.write('data: 1\n\n');
       setTimeout(() => response.end('data: 2\n\n'), 600);
     });
     const port = await listen(server);
-    const response = await shortLived(`http://127.0.0.1:${port}/v1/chat/completions`);
-    expect(await response.text()).toBe('data: 1\n\ndata: 2\n\n');
+    const reply = await shortLived.send({ url: `http://127.0.0.1:${port}/v1/chat/completions`, method: 'GET', headers: {} });
+    expect(await reply.body.text()).toBe('data: 1\n\ndata: 2\n\n');
     shortLived.close();
     server.close();
   });
@@ -271,14 +269,15 @@ describe('createUpstreamFetch', () => {
     });
     const port = await listen(server);
     const controller = new AbortController();
-    const response = await upstreamFetch(`http://127.0.0.1:${port}/v1/chat/completions`, { signal: controller.signal });
-    const reader = response.body!.getReader();
-    expect((await reader.read()).done).toBe(false);
+    const reply = await get(`http://127.0.0.1:${port}/v1/chat/completions`, controller.signal);
+    let failed: unknown;
+    const first = new Promise<void>((resolve) => reply.body.start({ data: () => resolve(), end() {}, error: (error) => (failed = error) }));
+    await first;
     const abortedAt = Date.now();
     controller.abort();
     await eventually(() => closedAt !== undefined, 1_000);
     expect(closedAt! - abortedAt).toBeLessThan(200);
-    await expect(reader.read()).rejects.toThrow();
+    await eventually(() => failed !== undefined, 1_000);
     server.close();
   });
 });
@@ -298,7 +297,7 @@ describe('the Node adapter and request parts', () => {
       report({ body, webBody: request.body === null ? 'none' : 'stream', aborted: signal.aborted });
       return new Response('too late');
     };
-    const server = createHttpServer(toNodeListener(marked ? Object.assign(handler, { [requestPartsReader]: true }) : handler));
+    const server = createHttpServer(toNodeListener(marked ? Object.assign(handler, { readsRuntimeParts: true as const }) : handler));
     const port = await listen(server);
     const client = httpRequest({ port, host: '127.0.0.1', method: 'POST', path: '/x', headers: { 'content-type': 'application/json' } });
     client.on('error', () => {});

@@ -1,4 +1,4 @@
-import { recordClientAddress } from './client-address.js';
+import type { ServerRequest } from '../http/server-runtime.js';
 import { resolveMountable, type Mountable } from './mountable.js';
 
 /** The parts of a Hono 4 context the adapter reads. */
@@ -38,7 +38,8 @@ export function toHono(target: Mountable): HonoHandler {
     }
     const request = context.req.raw;
     const incoming = (context.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-    recordClientAddress(request, incoming?.socket?.remoteAddress);
+    const address = incoming?.socket?.remoteAddress;
+    if (address) (request as ServerRequest).ip = address;
     return handler(request);
   };
 }

@@ -1,4 +1,4 @@
-import { acceptsRequestParts, requestPartsReader } from '../http/request-parts.js';
+import { readsRuntimeParts } from '../http/server-runtime.js';
 import type { FetchHandler } from './node.js';
 
 /**
@@ -14,7 +14,7 @@ export function resolveMountable(target: Mountable): { handler: FetchHandler; ha
   const { basePath } = target;
   // The wrapper keeps the handler's mark, so Airlock still gets light Requests.
   return {
-    handler: Object.assign((request: Request) => target.fetch(request), { [requestPartsReader]: acceptsRequestParts(target.fetch) }),
+    handler: Object.assign((request: Request) => target.fetch(request), { readsRuntimeParts: readsRuntimeParts(target.fetch) }),
     handles: (path) => path.startsWith(`${basePath}/`),
   };
 }

@@ -2,9 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { AirlockError } from '../errors.js';
-import { acceptsRequestParts, withRequestParts } from '../http/request-parts.js';
-import { recordClientAddress } from './client-address.js';
-import { nodeBodyOf } from './node-body.js';
+import { pipeableBodyOf, readsRuntimeParts, type ServerRequest } from '../http/server-runtime.js';
 
 /**
  * A Web-standard request handler, such as `airlock.fetch`.
@@ -26,7 +24,7 @@ export interface WebRequestOptions {
  * Builds a Web `Request` from a Node request. Its `signal` aborts when the
  * client disconnects before the response has been fully sent, which is how
  * the proxy learns to abort the upstream call. The socket's address is
- * recorded for per-address rate limits.
+ * its `ip` ({@link ServerRequest}), for per-address rate limits.
  *
  * @example
  * ```ts
@@ -39,8 +37,8 @@ export function toWebRequest(incoming: IncomingMessage, outgoing: ServerResponse
 
 // `rebuilt`: the body comes from a framework's parsed copy (its length and
 // encoding may differ from the headers), rather than the raw bytes read here.
-// `light`: the handler reads the body and the disconnect signal as request
-// parts (http/request-parts.ts), so the Request is built without them.
+// `light`: the handler reads the body and the disconnect signal as runtime
+// parts (http/server-runtime.ts), so the Request is built without them.
 function buildRequest(incoming: IncomingMessage, outgoing: ServerResponse, options: WebRequestOptions, rebuilt: boolean, light = false): Request {
   const controller = new AbortController();
   outgoing.once('close', () => {
@@ -61,14 +59,16 @@ function buildRequest(incoming: IncomingMessage, outgoing: ServerResponse, optio
     headers.delete('transfer-encoding');
     headers.set('content-length', String(options.body.byteLength));
   }
-  let request: Request;
+  let request: ServerRequest;
   if (light && (options.body || !hasBody)) {
-    request = withRequestParts(new Request(url, { method: incoming.method, headers }), {
+    request = new Request(url, { method: incoming.method, headers });
+    request.runtime = {
+      name: 'node',
       signal: controller.signal,
       ...(hasBody && { body: options.body }),
       // dispatchNodeRequest answers it through writeWebResponse.
-      writesNodeBody: true,
-    });
+      pipesResponses: true,
+    };
   } else {
     request = new Request(url, {
       method: incoming.method,
@@ -77,15 +77,15 @@ function buildRequest(incoming: IncomingMessage, outgoing: ServerResponse, optio
       ...(hasBody && { body: options.body ?? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>), duplex: 'half' }),
     } as RequestInit);
   }
-  recordClientAddress(request, incoming.socket.remoteAddress);
+  request.ip = incoming.socket.remoteAddress;
   return request;
 }
 
 /**
  * Writes a Web `Response` to a Node response, streaming its body with
  * back-pressure. If the client goes away mid-stream the body is cancelled,
- * which reaches the handler's stream (and so the upstream). A response
- * carrying a Node body (the proxy's event streams) is piped by that body
+ * which reaches the handler's stream (and so the upstream). A
+ * `PipeableResponse` (the proxy's event streams) is piped by its body
  * instead, without Web streams.
  *
  * @example
@@ -101,9 +101,9 @@ export async function writeWebResponse(response: Response, outgoing: ServerRespo
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) headers['set-cookie'] = cookies;
   outgoing.writeHead(response.status, headers);
-  // The proxy's event streams write themselves to the socket (adapters/node-body.ts);
+  // The proxy's event streams write themselves to the socket (http/server-runtime.ts);
   // they send the head with their first chunk.
-  const direct = response.bodyUsed ? undefined : nodeBodyOf(response)?.pipeTo(outgoing);
+  const direct = pipeableBodyOf(response) && pipeBody(response, outgoing);
   if (direct) return direct;
   // Event streams must reach the client as they are written.
   if (headers['content-type']?.toString().startsWith('text/event-stream')) outgoing.flushHeaders();
@@ -157,6 +157,27 @@ export async function writeWebResponse(response: Response, outgoing: ServerRespo
   }
 }
 
+// Hands the socket to a pipeable body, and tells it when the client drains or leaves.
+function pipeBody(response: Response, outgoing: ServerResponse): Promise<void> | undefined {
+  const pipe = pipeableBodyOf(response)!.pipeTo({
+    write: (chunk) => outgoing.write(chunk),
+    buffered: () => outgoing.writableLength,
+    end: () => outgoing.end(),
+    destroy: () => outgoing.destroy(),
+    sendHead: () => outgoing.flushHeaders(),
+  });
+  if (!pipe) return undefined;
+  outgoing.on('drain', pipe.drained);
+  // Neither event can come before this turn ends, even for a body that ended at once.
+  return new Promise<void>((resolve) => {
+    outgoing.once('finish', resolve);
+    outgoing.once('close', () => {
+      if (!outgoing.writableFinished) pipe.closed();
+      resolve();
+    });
+  });
+}
+
 /**
  * Turns a Web-standard handler into a `node:http` request listener.
  *
@@ -183,8 +204,8 @@ export function toNodeListener(handler: FetchHandler): (incoming: IncomingMessag
  * Express and Fastify adapters share. A small body of known length (every
  * proxy call) is read here in one piece: a Web request over a Node stream
  * costs a Web stream, an adapter and a promise per chunk, for a body that
- * is already in. Handlers that read request parts (`airlock.fetch`) get a
- * lighter Request (http/request-parts.ts).
+ * is already in. Handlers that read runtime parts (`airlock.fetch`) get a
+ * lighter Request (http/server-runtime.ts).
  *
  * @example
  * ```ts
@@ -203,7 +224,7 @@ export function dispatchNodeRequest(
     refuse(incoming, outgoing, refusal);
     return;
   }
-  const light = acceptsRequestParts(handler);
+  const light = readsRuntimeParts(handler);
   const run = (build: () => Request) => {
     let request: Request;
     try {

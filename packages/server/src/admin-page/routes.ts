@@ -1,4 +1,4 @@
-import { recordedClientAddress } from '../adapters/client-address.js';
+import { clientAddressOf } from '../http/client-address.js';
 import { accountPath } from '../admin/accounts-routes.js';
 import { adminCredentialsOf, assertAccountAccess, requireAdmin } from '../admin/auth.js';
 import { createAccessToken, describeSession, signIn, signOut } from '../admin/session.js';
@@ -49,7 +49,7 @@ export function adminPageRoutes(context: AirlockContext): Route[] {
       browser: 'none',
       async handle(request) {
         const body = await readJsonObject(request, 4096);
-        const address = context.config.clientAddress?.(request) ?? recordedClientAddress(request);
+        const address = clientAddressOf(request, context.config.clientAddress);
         return signIn(context, request, body.token, address);
       },
     },

@@ -5,7 +5,7 @@ import { newId } from '../ids.js';
 import type { AdminAccessTokenRecord, AdminSessionRecord, Store } from '../stores/store.js';
 import { configuredAdminToken, digest, isAdminToken, rememberAdminCredentials, type AdminPrincipal } from './auth.js';
 import { enforceRateLimit } from '../limits/rate-limiter.js';
-import { addressKey, clientAddressKey } from '../adapters/client-address.js';
+import { addressKey, clientAddressKey } from '../http/client-address.js';
 
 /**
  * Options of the admin page's sign-in sessions (`AirlockOptions.adminSessions`).

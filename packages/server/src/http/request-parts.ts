@@ -1,80 +1,20 @@
-// A lighter Web `Request` for Airlock's own handler. undici's `Request`
-// costs about three times as much when it is given a body (it wraps the
-// bytes in a Web stream) and a signal (it follows it with listeners and a
-// weak reference) as without them. The Node adapters read a small body in
-// one piece anyway, so for `airlock.fetch`, which declares it reads both
-// through the functions below, they hang the bytes and the disconnect
-// signal on the request instead. Any other handler gets a complete Request.
-
-// Symbol.for: the adapters and the core may be loaded from different bundles.
-const partsKey = Symbol.for('airlock.request-parts');
+// How the core reads a request's body and disconnect signal: from the
+// adapter's runtime parts when it kept them off the Request
+// (server-runtime.ts: a Request with a body costs a Web stream, one with a
+// signal listeners and a weak reference), else from the Request itself.
+import type { ServerRequest } from './server-runtime.js';
 
 /**
- * The mark of a handler that reads bodies and the client's disconnect
- * signal through {@link readRequestBytes} and {@link clientSignal}, so an
- * adapter may hand it a Request without them.
+ * Whether the adapter that built `request` pipes a `PipeableResponse`'s body
+ * and leaves its Web body unread (`runtime.pipesResponses`).
  *
  * @example
  * ```ts
- * if (acceptsRequestParts(handler)) request = new Request(url, { method, headers });
+ * const relay = sseResponse(body, headers, { webBody: !pipesResponses(request) });
  * ```
  */
-export const requestPartsReader = Symbol.for('airlock.reads-request-parts');
-
-/** What an adapter kept off a Request. */
-export interface RequestParts {
-  /** The whole body, already read. */
-  body?: Uint8Array;
-  /** Aborts when the client disconnects before the response was sent. */
-  signal?: AbortSignal;
-  /**
-   * The adapter writes a response's Node body (adapters/node-body.ts) when it
-   * has one and then never reads its Web body, so a handler may leave that out.
-   */
-  writesNodeBody?: boolean;
-}
-
-/**
- * Whether `handler` reads request parts (carries {@link requestPartsReader}).
- *
- * @example
- * ```ts
- * const light = acceptsRequestParts(airlock.fetch); // true
- * ```
- */
-export function acceptsRequestParts(handler: object): boolean {
-  return (handler as { [requestPartsReader]?: boolean })[requestPartsReader] === true;
-}
-
-/**
- * Hangs a body and a signal on a Request built without them (a hidden,
- * non-enumerable property).
- *
- * @example
- * ```ts
- * withRequestParts(new Request(url, { method: 'POST', headers }), { body, signal: controller.signal });
- * ```
- */
-export function withRequestParts(request: Request, parts: RequestParts): Request {
-  Object.defineProperty(request, partsKey, { value: parts });
-  return request;
-}
-
-function partsOf(request: Request): RequestParts | undefined {
-  return (request as Request & { [partsKey]?: RequestParts })[partsKey];
-}
-
-/**
- * Whether the adapter that built `request` writes a response's Node body
- * and leaves its Web body unread ({@link RequestParts.writesNodeBody}).
- *
- * @example
- * ```ts
- * const response = writesNodeBody(request) ? withNodeBody(new Response(null, { headers }), body) : new Response(webStream, { headers });
- * ```
- */
-export function writesNodeBody(request: Request): boolean {
-  return partsOf(request)?.writesNodeBody === true;
+export function pipesResponses(request: Request): boolean {
+  return (request as ServerRequest).runtime?.pipesResponses === true;
 }
 
 /**
@@ -86,12 +26,12 @@ export function writesNodeBody(request: Request): boolean {
  * ```
  */
 export function clientSignal(request: Request): AbortSignal {
-  return partsOf(request)?.signal ?? request.signal;
+  return (request as ServerRequest).runtime?.signal ?? request.signal;
 }
 
 /**
  * Reads a request's body, at most `maxBytes` of it, whether it was kept on
- * the side by an adapter or streams in the Request. Returns `undefined`
+ * the side by an adapter (`runtime.body`) or streams in the Request. Returns `undefined`
  * when the limit is exceeded (the stream is cancelled there, so a lying or
  * absent `Content-Length` cannot make the server buffer more).
  *
@@ -101,7 +41,7 @@ export function clientSignal(request: Request): AbortSignal {
  * ```
  */
 export async function readRequestBytes(request: Request, maxBytes: number): Promise<Uint8Array | undefined> {
-  const kept = partsOf(request)?.body;
+  const kept = (request as ServerRequest).runtime?.body;
   if (kept) return kept.byteLength > maxBytes ? undefined : kept;
   if (!request.body) return new Uint8Array();
   const reader = request.body.getReader();
@@ -117,5 +57,12 @@ export async function readRequestBytes(request: Request, maxBytes: number): Prom
     }
     chunks.push(value);
   }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  if (chunks.length === 1) return chunks[0]!;
+  const whole = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return whole;
 }

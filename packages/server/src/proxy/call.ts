@@ -103,7 +103,7 @@ export interface UpstreamStep {
   readonly context: CallContext;
   /** The key the call is made with. */
   readonly key: ResolvedKey;
-  /** The upstream client for that key. */
+  /** The `openai` client for that key, made when first read (chat calls go through `services.upstream.post`). */
   readonly client: OpenAI;
   /**
    * Makes another upstream call for this one (a conversation summary) on
@@ -200,7 +200,8 @@ async function callUpstream(services: ProxyServices, context: CallContext, key: 
     settleClaim(false);
     throw error;
   }
-  const client = services.upstream.forKey(key.apiKey);
+  let client: OpenAI | undefined;
+  const clientForKey = () => (client ??= services.upstream.forKey(key.apiKey));
   const meter = (usage: MeteredUsage) => {
     if (prepared.spendsOutputTokens) services.limits.spendOutputTokens(caller, usage.outputTokens);
     services.usage.record(widget.id, { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens });
@@ -209,12 +210,14 @@ async function callUpstream(services: ProxyServices, context: CallContext, key: 
   const step: UpstreamStep = {
     context,
     key,
-    client,
+    get client() {
+      return clientForKey();
+    },
     async extra(model, units, call, usageOf) {
       const held = await reserveGenerations(services, context, key, model, units);
       let made = false;
       try {
-        const result = await call(client);
+        const result = await call(clientForKey());
         made = true;
         const usage = usageOf(result);
         if (usage) services.usage.record(widget.id, usage);

@@ -1,7 +1,7 @@
 import type { ChatCompletion, ChatCompletionCreateParamsBase, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { AnswerSource } from '@airlock/protocol';
 import { AirlockError } from '../errors.js';
-import { writesNodeBody } from '../http/request-parts.js';
+import { pipesResponses } from '../http/request-parts.js';
 import { json, readJsonObject } from '../http/responses.js';
 import { answerSources, referenceMessage, withinBudget } from '../knowledge/retrieval.js';
 import { searchQueryFor } from '../knowledge/search-query.js';
@@ -231,27 +231,26 @@ export function chatCall(services: ProxyServices, chat: ChatCall): PreparedCall 
         max_completion_tokens: chat.maxOutputTokens,
         ...(widget.behaviour.temperature !== undefined && { temperature: widget.behaviour.temperature }),
       };
+      const { apiKey } = step.key;
       if (!chat.stream) {
-        const completion = await step.client.chat.completions.create({ ...params, stream: false }, { signal });
+        const completion = await services.upstream.postJson<ChatCompletion>(apiKey, '/chat/completions', params, signal);
         finish(completion.usage ?? undefined, completion.choices[0]?.message.content ?? '');
         if (output.json) return json(output.json(completion, sources));
         return json(sources.length > 0 ? { ...completion, airlock_sources: sources } : completion);
       }
       // Aborted when the client disconnects, which aborts the upstream call;
       // once the answer streams, the relay stops it (the watchdog, the client gone).
-      const upstreamResponse = await step.client.chat.completions
-        .create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal })
-        .asResponse();
+      const reply = await services.upstream.post(apiKey, '/chat/completions', { ...params, stream: true, stream_options: { include_usage: true } }, signal);
       const settings = services.upstream.settings;
       const translated = output.stream;
-      const relayed = sseResponse(upstreamResponse, streamHeaders, {
+      const relayed = sseResponse(reply.body, streamHeaders, {
         firstChunkTimeoutMs: settings.firstChunkTimeoutMs,
         idleTimeoutMs: settings.idleTimeoutMs,
         heartbeatIntervalMs: settings.heartbeatIntervalMs,
         clientBufferBytes: settings.clientBufferBytes,
         slowClientTimeoutMs: settings.slowClientTimeoutMs,
         // A translated stream is read as a Web stream, whatever the adapter.
-        webBody: translated !== undefined || !writesNodeBody(request),
+        webBody: translated !== undefined || !pipesResponses(request),
         clientUsage: output.clientUsage ?? true,
         // Chat completions reports its sources on the first chunk; other shapes in their own way.
         ...(!translated && sources.length > 0 && { firstChunkFields: { airlock_sources: sources } }),

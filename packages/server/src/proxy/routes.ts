@@ -1,4 +1,4 @@
-import { clientAddressKey } from '../adapters/client-address.js';
+import { clientAddressKey } from '../http/client-address.js';
 import type { AirlockContext } from '../context.js';
 import type { Route } from '../http/router.js';
 import { defaultGenerationCosts } from '../limits/generations.js';

@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
+import { AirlockError } from '../errors.js';
 import { isInvalidKeyAnswer, upstreamError } from './upstream-errors.js';
-import { createUpstreamFetch, type UpstreamFetch } from './upstream-fetch.js';
+import { fetchTransport, type UpstreamReply, type UpstreamTransport } from './upstream-transport.js';
 
 /**
  * Where and how Airlock calls OpenAI (or any OpenAI-compatible server).
@@ -29,14 +30,24 @@ export interface UpstreamOptions {
    * untaken before its stream is given up, in ms. Default: `60_000`.
    */
   slowClientTimeoutMs?: number;
-  /** `fetch` used for upstream calls, for tests. Default: Airlock's keep-alive `node:http`/`node:https` fetch (proxy/upstream-fetch.ts), whose streamed bodies the proxy relays without Web streams. */
+  /**
+   * `fetch` used for upstream calls (tests, a custom agent). Default: the
+   * runtime's `fetch`, except for the chat calls, which use {@link transport}.
+   */
   fetch?: typeof fetch;
+  /**
+   * How chat completions, the proxy's hot path, reach the upstream. Default:
+   * on Node, keep-alive `node:http`/`node:https` agents whose streamed bodies
+   * are relayed without Web streams (`createNodeTransport`); elsewhere, or when
+   * {@link fetch} is given, that `fetch`.
+   */
+  transport?: UpstreamTransport;
 }
 
 /**
  * {@link UpstreamOptions} with defaults applied.
  */
-export type ResolvedUpstream = Required<Omit<UpstreamOptions, 'apiKey' | 'fetch'>> & Pick<UpstreamOptions, 'apiKey' | 'fetch'>;
+export type ResolvedUpstream = Required<Omit<UpstreamOptions, 'apiKey' | 'fetch' | 'transport'>> & Pick<UpstreamOptions, 'apiKey' | 'fetch' | 'transport'>;
 
 /**
  * Applies the defaults of {@link UpstreamOptions}.
@@ -57,28 +68,36 @@ export function resolveUpstream(options: UpstreamOptions = {}): ResolvedUpstream
     clientBufferBytes: options.clientBufferBytes ?? 256 * 1024,
     slowClientTimeoutMs: options.slowClientTimeoutMs ?? 60_000,
     fetch: options.fetch,
+    transport: options.transport,
   };
 }
 
+// Most bytes of an error answer read to learn its code: OpenAI's are a few hundred.
+const errorBodyBytes = 64 * 1024;
+
 /**
- * Builds the `openai` client for one call. A client is made per call rather
- * than cached per key, so a decrypted key lives only as long as the call that
- * needs it (a revoked or rotated key is not kept in a long-lived map); only
- * the operator's shared key, held in the settings anyway, has one client.
- * Retries are off because a retried stream could double-charge or replay
- * partial output. Connections are pooled by the one shared `fetch` (its
- * keep-alive agents), not by the client, so nothing is lost by not caching.
+ * The upstream calls of the proxy. Chat completions, the hot path, are
+ * Airlock's own requests on the {@link UpstreamTransport} ({@link post}): a
+ * streamed answer's body goes to the relay as it comes off the connection,
+ * and no SDK work is done per call. Other calls (images, summaries, the
+ * key check) use the `openai` client of {@link forKey}, made per call rather
+ * than cached per key, so a decrypted key lives only as long as the call
+ * that needs it; only the operator's shared key, held in the settings
+ * anyway, has one client. Retries are off everywhere because a retried
+ * stream could double-charge or replay partial output.
  *
  * @example
  * ```ts
  * const clients = new UpstreamClients(resolveUpstream({ apiKey }));
- * await clients.forKey(apiKey).models.list();
+ * const reply = await clients.post(apiKey, '/chat/completions', { model, messages, stream: true }, signal);
  * clients.close();
  * ```
  */
 export class UpstreamClients {
-  readonly #ownFetch: UpstreamFetch | undefined;
+  readonly #transport: UpstreamTransport;
   readonly #fetch: typeof fetch;
+  readonly #onResponseHeaders: (seconds: number) => void;
+  readonly #base: string;
   #sharedClient: OpenAI | undefined;
 
   /** `onResponseHeaders` learns how long each upstream call took until its response headers (seconds), for metrics. */
@@ -86,14 +105,77 @@ export class UpstreamClients {
     readonly settings: ResolvedUpstream,
     onResponseHeaders: (seconds: number) => void = () => {},
   ) {
-    this.#ownFetch = settings.fetch ? undefined : createUpstreamFetch();
-    const base = settings.fetch ?? this.#ownFetch!;
+    this.#onResponseHeaders = onResponseHeaders;
+    this.#base = settings.baseURL.replace(/\/+$/, '');
+    const base = settings.fetch ?? fetch;
+    this.#transport = settings.transport ?? fetchTransport(base);
     this.#fetch = (async (input: string | URL | Request, init?: RequestInit) => {
       const started = performance.now();
       const response = await base(input, init);
       onResponseHeaders((performance.now() - started) / 1000);
       return response;
     }) as typeof fetch;
+  }
+
+  /**
+   * POSTs `body` as JSON to `path` under the base URL with `apiKey`, and
+   * resolves once a 2xx reply's head has arrived (its body not yet read).
+   * Any other status is read and thrown as the `openai` SDK's `APIError`
+   * for it, a reply that does not come within `headersTimeoutMs` as its
+   * `APIConnectionTimeoutError`, a broken connection as its
+   * `APIConnectionError` ({@link upstreamError} maps each), so every
+   * upstream call fails alike. Aborting `signal` rejects with its reason.
+   */
+  async post(apiKey: string, path: string, body: unknown, signal?: AbortSignal): Promise<UpstreamReply> {
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new OpenAI.APIConnectionTimeoutError()), this.settings.headersTimeoutMs);
+    const onAbort = () => timeout.abort(signal!.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    const started = performance.now();
+    let reply: UpstreamReply;
+    try {
+      reply = await this.#transport.send({
+        url: `${this.#base}${path}`,
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(body),
+        signal: timeout.signal,
+      });
+    } catch (error) {
+      const reason: unknown = timeout.signal.reason;
+      if (timeout.signal.aborted && reason instanceof OpenAI.APIConnectionTimeoutError) throw reason;
+      if (signal?.aborted) throw signal.reason;
+      throw new OpenAI.APIConnectionError({ cause: error instanceof Error ? error : undefined });
+    } finally {
+      clearTimeout(timer);
+      // The caller's signal goes on reaching the transport (through `timeout`) while the body streams.
+    }
+    this.#onResponseHeaders((performance.now() - started) / 1000);
+    if (reply.status >= 200 && reply.status < 300) return reply;
+    const text = await reply.body.text(errorBodyBytes).catch(() => '');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    // As the SDK makes it from an error answer: the parsed body, or the start of a body that is not JSON.
+    throw OpenAI.APIError.generate(reply.status, parsed as object | undefined, parsed === undefined ? text.slice(0, 200) : undefined, reply.headers);
+  }
+
+  /**
+   * {@link post} for a JSON answer: the parsed body. A body that is not
+   * JSON fails as an unreadable answer.
+   */
+  async postJson<T>(apiKey: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    const reply = await this.post(apiKey, path, body, signal);
+    const text = await reply.body.text();
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw new AirlockError('upstream_unavailable', 'The AI service sent an answer Airlock could not read.', { cause: error });
+    }
   }
 
   forKey(apiKey: string): OpenAI {
@@ -131,6 +213,6 @@ export class UpstreamClients {
 
   /** Closes the upstream connections, for shutdown (after the server has stopped taking requests). */
   close(): void {
-    this.#ownFetch?.close();
+    this.#transport.close();
   }
 }

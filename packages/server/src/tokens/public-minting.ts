@@ -1,5 +1,5 @@
 import type { TokenLimits, TokenResponse } from '@airlock/protocol';
-import { clientAddressKey } from '../adapters/client-address.js';
+import { clientAddressKey } from '../http/client-address.js';
 import type { AirlockContext } from '../context.js';
 import { AirlockError, toAirlockError } from '../errors.js';
 import { withCors } from '../http/cors.js';

@@ -1,4 +1,4 @@
-import { forwardedClientAddress } from '../../adapters/client-address.js';
+import { forwardedClientAddress } from '../../http/client-address.js';
 import { serve } from '../../adapters/node.js';
 import { createAirlock } from '../../airlock.js';
 import { createLogger } from '../../logging/logger.js';

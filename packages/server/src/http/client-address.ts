@@ -1,35 +1,12 @@
 import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 
-// The network address of the client that sent a request. A Web `Request`
-// has no such field, so Airlock's adapters record the socket's address here,
-// keyed by the Request object itself: it cannot be set by a header, so a
-// client cannot spoof it.
-const addresses = new WeakMap<Request, string>();
+import type { ServerRequest } from './server-runtime.js';
 
-/**
- * Records the socket address of a request's client (done by Airlock's
- * adapters; call it yourself if you build Requests in your own glue).
- *
- * @example
- * ```ts
- * recordClientAddress(request, incoming.socket.remoteAddress);
- * ```
- */
-export function recordClientAddress(request: Request, address: string | undefined): void {
-  if (address) addresses.set(request, address);
-}
-
-/**
- * The address recorded by {@link recordClientAddress}, if any.
- *
- * @example
- * ```ts
- * const address = recordedClientAddress(request) ?? 'unknown';
- * ```
- */
-export function recordedClientAddress(request: Request): string | undefined {
-  return addresses.get(request);
+// The socket address of a request's client, as the adapter that built it set
+// it (`ServerRequest.ip`): it cannot be set by a header, so a client cannot spoof it.
+function socketAddress(request: Request): string | undefined {
+  return (request as ServerRequest).ip;
 }
 
 /**
@@ -52,7 +29,7 @@ export function forwardedClientAddress(hops: number): (request: Request) => stri
       .map((entry) => entry.trim())
       .filter((entry) => entry !== '');
     // The last `hops` entries were added by our proxies; the first of them names the client.
-    return entries.length === 0 ? recordedClientAddress(request) : entries[Math.max(0, entries.length - hops)];
+    return entries.length === 0 ? socketAddress(request) : entries[Math.max(0, entries.length - hops)];
   };
 }
 
@@ -131,8 +108,8 @@ function ipv6Groups(address: string): number[] | undefined {
 
 /**
  * The rate-limit key ({@link addressKey}) of a request's client: from the
- * `clientAddress` option when given, else the socket address recorded by
- * Airlock's adapters; `undefined` when neither knows it.
+ * `clientAddress` option when given, else the socket address Airlock's
+ * adapters set (`ServerRequest.ip`); `undefined` when neither knows it.
  *
  * @example
  * ```ts
@@ -141,6 +118,19 @@ function ipv6Groups(address: string): number[] | undefined {
  * ```
  */
 export function clientAddressKey(request: Request, clientAddress?: (request: Request) => string | undefined): string | undefined {
-  const address = clientAddress?.(request) ?? recordedClientAddress(request);
+  const address = clientAddressOf(request, clientAddress);
   return address ? addressKey(address) : undefined;
+}
+
+/**
+ * A request's client address: from the `clientAddress` option when given,
+ * else the socket address Airlock's adapters set; `undefined` when neither knows it.
+ *
+ * @example
+ * ```ts
+ * const address = clientAddressOf(request, context.config.clientAddress) ?? 'unknown';
+ * ```
+ */
+export function clientAddressOf(request: Request, clientAddress?: (request: Request) => string | undefined): string | undefined {
+  return clientAddress?.(request) ?? socketAddress(request);
 }
