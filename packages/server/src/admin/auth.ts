@@ -1,4 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { sameBytes, sha256Bytes } from '../crypto/hashes.js';
+import { currentRequestContext } from '../logging/request-context.js';
 import type { AirlockContext } from '../context.js';
 import { AirlockError } from '../errors.js';
 
@@ -46,10 +47,6 @@ export interface RequireAdminOptions {
   accountOwners?: boolean;
 }
 
-// Filled by `authenticateAdminRequest` (async: it reads sessions from the
-// store) so that `requireAdmin` stays synchronous for the route handlers.
-const found = new WeakMap<Request, AdminCredentials>();
-
 /**
  * Records what authentication found for a request; called once per request
  * by the admin authentication step, before the route runs.
@@ -60,7 +57,10 @@ const found = new WeakMap<Request, AdminCredentials>();
  * ```
  */
 export function rememberAdminCredentials(request: Request, credentials: AdminCredentials): void {
-  found.set(request, credentials);
+  // In the request's context (async: sessions are read from the store), so
+  // that `requireAdmin` stays synchronous for the route handlers.
+  const context = currentRequestContext();
+  if (context) context.admin = { request, credentials };
 }
 
 /**
@@ -73,12 +73,13 @@ export function rememberAdminCredentials(request: Request, credentials: AdminCre
  * ```
  */
 export function adminCredentialsOf(request: Request): AdminCredentials | undefined {
-  return found.get(request);
+  const found = currentRequestContext()?.admin;
+  return found?.request === request ? found.credentials : undefined;
 }
 
 /** SHA-256 of a string, for constant-time comparisons that do not reveal the length. */
-export function digest(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
+export function digest(value: string): Uint8Array {
+  return sha256Bytes(value);
 }
 
 /**
@@ -104,7 +105,7 @@ export function configuredAdminToken(context: AirlockContext): string | undefine
  */
 export function isAdminToken(context: AirlockContext, presented: string): boolean {
   const configured = configuredAdminToken(context);
-  return !!configured && timingSafeEqual(digest(presented), digest(configured));
+  return !!configured && sameBytes(digest(presented), digest(configured));
 }
 
 /**
@@ -123,7 +124,7 @@ export function isAdminToken(context: AirlockContext, presented: string): boolea
  * ```
  */
 export function requireAdmin(context: AirlockContext, request: Request, options: RequireAdminOptions = {}): AdminPrincipal {
-  const credentials = found.get(request);
+  const credentials = adminCredentialsOf(request);
   let principal: AdminPrincipal;
   if (credentials) {
     if (!credentials.csrf) {

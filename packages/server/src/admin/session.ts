@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, sameBytes, sha256Base64url, sha256Hex } from '../crypto/hashes.js';
 import type { AirlockContext } from '../context.js';
 import { AirlockError } from '../errors.js';
 import { newId } from '../ids.js';
@@ -46,10 +46,7 @@ const accessTokenPrefix = 'alat_';
 // A session's last-seen time is written at most this often, not on every request.
 const touchEveryMs = 60_000;
 
-/** Hex SHA-256, the form secrets are stored in. */
-export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
-}
+export { sha256Hex } from '../crypto/hashes.js';
 
 function settings(context: AirlockContext) {
   const options = context.config.adminSessions;
@@ -74,7 +71,7 @@ function settings(context: AirlockContext) {
  * ```
  */
 export function csrfTokenFor(secret: string): string {
-  return createHash('sha256').update(`airlock-admin-csrf\0${secret}`, 'utf8').digest('base64url');
+  return sha256Base64url(`airlock-admin-csrf\0${secret}`);
 }
 
 /**
@@ -94,7 +91,7 @@ export async function createAccessToken(
   if (input.label !== undefined && (typeof input.label !== 'string' || input.label.length > 100)) {
     throw new AirlockError('input_invalid', '"label" must be a string of at most 100 characters.');
   }
-  const token = `${accessTokenPrefix}${randomBytes(32).toString('base64url')}`;
+  const token = `${accessTokenPrefix}${Buffer.from(randomBytes(32)).toString('base64url')}`;
   const record: AdminAccessTokenRecord = {
     id: newId('acctok'),
     accountId: input.accountId,
@@ -260,7 +257,7 @@ export async function authenticateAdminRequest(context: AirlockContext, request:
   let csrf = true;
   if (!safeMethods.has(request.method)) {
     const presented = request.headers.get('x-csrf-token') ?? '';
-    csrf = sameOrigin && timingSafeEqual(digest(presented), digest(csrfTokenFor(current.secret)));
+    csrf = sameOrigin && sameBytes(digest(presented), digest(csrfTokenFor(current.secret)));
   }
   rememberAdminCredentials(request, { principal: principalOf(current.session), via: 'session', csrf, sameOrigin });
 }
@@ -293,7 +290,7 @@ export async function signIn(context: AirlockContext, request: Request, token: u
   }
   const now = context.now();
   await context.store.deleteExpiredAdminSessions(now.toISOString(), new Date(now.getTime() - settings(context).idleMs).toISOString());
-  const secret = randomBytes(32).toString('base64url');
+  const secret = Buffer.from(randomBytes(32)).toString('base64url');
   const session: AdminSessionRecord = {
     idHash: sha256Hex(secret),
     principal: signedIn.principal.kind,
@@ -343,7 +340,7 @@ export async function signOut(context: AirlockContext, request: Request): Promis
   const current = await currentSession(context, request);
   if (current) {
     const presented = request.headers.get('x-csrf-token') ?? '';
-    if (!isSameOrigin(request) || !timingSafeEqual(digest(presented), digest(csrfTokenFor(current.secret)))) {
+    if (!isSameOrigin(request) || !sameBytes(digest(presented), digest(csrfTokenFor(current.secret)))) {
       throw new AirlockError('forbidden', 'This change needs the page’s CSRF token; reload the admin page and try again.');
     }
     await context.store.deleteAdminSession(current.session.idHash);

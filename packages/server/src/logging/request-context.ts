@@ -1,11 +1,15 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import type { AdminCredentials } from '../admin/auth.js';
 
 /**
- * What the logger knows about the request being handled.
+ * The one context of the request being handled, built when it arrives: its
+ * id, which every log line carries, and what admin authentication found.
  */
 export interface RequestLogContext {
   requestId: string;
+  /** Set by the admin authentication step for the request it authenticated. */
+  admin?: { request: Request; credentials: AdminCredentials };
 }
 
 // Async context rather than a logger passed down: lines logged deep in the

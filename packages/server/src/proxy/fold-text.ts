@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import confusables from 'unhomoglyph/data.json' with { type: 'json' };
 
 // Format characters (zero-width space and joiners, soft hyphen, word joiner,
 // bidi controls, tag characters) and the other default-ignorable code points
@@ -36,7 +36,7 @@ let tables: ConfusableTables | undefined;
  */
 function confusableTables(): ConfusableTables {
   if (tables) return tables;
-  const data = createRequire(import.meta.url)('unhomoglyph/data.json') as Record<string, string>;
+  const data = confusables as Record<string, string>;
   const stripMarks = (text: string) => text.normalize('NFD').replace(marks, '');
   const prototypeOf = (character: string) => stripMarks(data[character] ?? character);
   // The ASCII characters that share each prototype: "l" is the prototype of l, I, 1 and |.

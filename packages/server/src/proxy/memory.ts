@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../crypto/hashes.js';
 import { AirlockError } from '../errors.js';
 import { contextWindow } from '../limits/generations.js';
 import type { MemoryStrategy } from '../stores/store.js';
@@ -185,9 +185,9 @@ export function summaryMessage(summary: string): { role: 'user'; content: string
  */
 export function prefixKeys(widgetId: string, turns: readonly ChatTurn[]): string[] {
   const keys: string[] = [];
-  let previous = createHash('sha256').update(`airlock-summary\u0000${widgetId}`).digest('hex');
+  let previous = sha256Hex(`airlock-summary\u0000${widgetId}`);
   for (const turn of turns) {
-    previous = createHash('sha256').update(`${previous}\u0000${turn.role}\u0000${turn.content}`).digest('hex');
+    previous = sha256Hex(`${previous}\u0000${turn.role}\u0000${turn.content}`);
     keys.push(previous);
   }
   return keys;

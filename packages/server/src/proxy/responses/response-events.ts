@@ -1,5 +1,5 @@
 import type { AnswerSource } from '@airlock/protocol';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../crypto/hashes.js';
 import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
 import type {
@@ -58,7 +58,7 @@ export interface ResponsesFailure {
  * ```
  */
 export function responsesId(prefix: 'resp' | 'msg'): string {
-  return `${prefix}_${randomBytes(24).toString('hex')}`;
+  return `${prefix}_${Buffer.from(randomBytes(24)).toString('hex')}`;
 }
 
 function baseObject(
