@@ -21,6 +21,8 @@ const provisionedModules = fileURLToPath(new URL('../../../../node_modules/.cach
 
 const upstreamKey = `sk-runtime-${randomBytes(12).toString('hex')}`;
 const origin = 'https://shop.example.com';
+// Few enough for the last test to reach, more than the tests before it mint.
+const mintsPerAddress = 12;
 
 /** Bun's path, or an error saying how to get it: a missing runtime fails the suite, never skips it. */
 function findBun(): string {
@@ -75,6 +77,7 @@ beforeAll(async () => {
     upstreamApiKey: upstreamKey,
     upstreamBaseURL: upstream.baseURL,
     allowedOrigin: origin,
+    mintsPerAddress,
   });
   url = `http://127.0.0.1:${bun.ready.port}/airlock`;
 });
@@ -184,5 +187,15 @@ describe('the core handler on Bun (Bun.serve, no Node adapter)', () => {
 
   it('wrote nothing to stderr (no warning or error logged)', () => {
     expect(bun!.stderr()).toBe('');
+  });
+
+  // Last: it uses up this address's mints.
+  it("counts public mints per client address, from the request's ip", async () => {
+    const statuses: number[] = [];
+    for (let count = 0; count <= mintsPerAddress; count += 1) statuses.push((await mint()).status);
+    expect(statuses).toContain(429);
+    const refused = await mint();
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
   });
 });

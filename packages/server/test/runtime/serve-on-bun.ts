@@ -11,7 +11,11 @@ import type * as Core from '../../src/index.js';
 /** The part of Bun's API this script uses (the repository has no Bun types). */
 declare const Bun: {
   version: string;
-  serve(options: { hostname: string; port: number; fetch(request: Request): Promise<Response> }): {
+  serve(options: {
+    hostname: string;
+    port: number;
+    fetch(request: Request, server: { requestIP(request: Request): { address: string } | null }): Promise<Response>;
+  }): {
     port: number;
     stop(closeActiveConnections?: boolean): Promise<void>;
   };
@@ -23,6 +27,8 @@ export interface ServeOnBunInput {
   upstreamApiKey: string;
   upstreamBaseURL: string;
   allowedOrigin: string;
+  /** Public mints allowed per client address and minute. */
+  mintsPerAddress: number;
 }
 
 export interface ServeOnBunReady {
@@ -40,6 +46,7 @@ const airlock = core.createAirlock({
   upstream: { apiKey: input.upstreamApiKey, baseURL: input.upstreamBaseURL },
   // Warnings and errors go to stderr, which bun.test.ts shows when something fails.
   logger: core.createLogger({ level: 'warn' }),
+  mintRateLimits: { perAddress: { limit: input.mintsPerAddress, windowSeconds: 60 } },
 });
 await airlock.ready();
 const widget = await airlock.store.createWidget({
@@ -50,7 +57,13 @@ const widget = await airlock.store.createWidget({
   behaviour: { model: 'gpt-4o-mini' },
 });
 
-const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: (request) => airlock.fetch(request) });
+// Bun gives the client's address through the server, not the request: it becomes the
+// request's `ip` (ServerRequest), as Airlock's Node adapters set it from the socket.
+const server = Bun.serve({
+  hostname: '127.0.0.1',
+  port: 0,
+  fetch: (request, bunServer) => airlock.fetch(Object.assign(request, { ip: bunServer.requestIP(request)?.address })),
+});
 const ready: ServeOnBunReady = { port: server.port, widgetId: widget.id, bunVersion: Bun.version };
 console.log(JSON.stringify(ready));
 
