@@ -23,7 +23,9 @@ export default defineConfig({
   splitting: true,
   // Bundled, not a dependency: the package ships every encoding (27 MB) where
   // Airlock uses one (o200k_base, imported by its own path), loaded on first count.
-  noExternal: ['gpt-tokenizer'],
+  // Bundled too: the prompt filter reads its confusables table (a JSON import, which
+  // Node loads only with an import attribute the bundle would not keep).
+  noExternal: ['gpt-tokenizer', 'unhomoglyph'],
   // The admin page's static files are served as they are; the server finds them beside its bundle.
   async onSuccess() {
     cpSync('src/admin-page/assets', 'dist/admin-page/assets', { recursive: true });
