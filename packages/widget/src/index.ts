@@ -1,6 +1,7 @@
 /**
  * Airlock's embeddable widget: {@link createWidget} mounts the UI; the
- * headless {@link TokenClient}, {@link ChatClient}, {@link readChatStream},
+ * headless {@link createConversation} (the conversation the UI renders),
+ * {@link TokenClient}, {@link ChatClient}, {@link readChatStream},
  * {@link createConversationStorage} and {@link MarkdownStream} let you build
  * your own. Importing this module has no side effects and never touches
  * `window` or `document`.
@@ -8,6 +9,7 @@
  * @packageDocumentation
  */
 export { createWidget, type Widget, type WidgetEventMap, type WidgetOptions } from './create-widget';
+export { createConversation, type Conversation, type ConversationMessage, type ConversationOptions, type ConversationSnapshot } from './core/conversation';
 export { ChatClient, type ChatClientOptions, type ChatMessage, type ChatStreamOptions, type ImageResult } from './core/chat-client';
 export { WidgetError, type WidgetErrorOptions } from './core/errors';
 export { SseParser, readChatStream, type ReadChatStreamOptions, type ServerSentEvent } from './core/sse';

@@ -8,6 +8,11 @@ import { callEach } from './listeners';
 /**
  * One message of a {@link Conversation}. Never changed in place: a reply that
  * grows is a new object in each snapshot.
+ *
+ * @example
+ * ```ts
+ * const line = (message: ConversationMessage) => `${message.role}: ${message.content}${message.streaming ? '…' : ''}`;
+ * ```
  */
 export interface ConversationMessage {
   readonly id: string;
@@ -28,7 +33,18 @@ export interface ConversationMessage {
 
 /**
  * The state of a {@link Conversation} at one moment, frozen: each change makes
- * a new snapshot, so comparing with `===` tells what changed.
+ * a new snapshot (and new arrays and messages where they changed), so
+ * comparing with `===` tells what changed.
+ *
+ * @example
+ * ```ts
+ * let shown = conversation.snapshot;
+ * conversation.subscribe((snapshot) => {
+ *   if (snapshot.messages !== shown.messages) renderMessages(snapshot.messages);
+ *   if (snapshot.error && snapshot.error !== shown.error) showError(snapshot.error.code, snapshot.canRetry);
+ *   shown = snapshot;
+ * });
+ * ```
  */
 export interface ConversationSnapshot {
   /**
@@ -47,6 +63,11 @@ export interface ConversationSnapshot {
 /**
  * Options of {@link createConversation}: those of {@link ChatClient}, and where
  * the conversation is kept.
+ *
+ * @example
+ * ```ts
+ * const options: ConversationOptions = { apiBase, tokens, storage: createConversationStorage('indexeddb', 'wgt_123') };
+ * ```
  */
 export interface ConversationOptions extends ChatClientOptions {
   /**
