@@ -51,13 +51,19 @@ export class SqliteRunner implements SqlRunner {
     this.#transaction = database.transaction((operation: Operation<unknown>) => this.runNow(operation));
   }
 
+  /** The prepared statement of a SQL text, for a caller that needs better-sqlite3's own calls (`raw()`, `get()`). */
+  prepared(sql: string): Database.Statement {
+    let prepared = this.#statements.get(sql);
+    if (!prepared) {
+      prepared = this.#db.prepare(sql);
+      this.#statements.set(sql, prepared);
+    }
+    return prepared;
+  }
+
   /** One statement's rows (none for a statement without `RETURNING`), now. */
   rows(query: Query): Row[] {
-    let prepared = this.#statements.get(query.sql);
-    if (!prepared) {
-      prepared = this.#db.prepare(query.sql);
-      this.#statements.set(query.sql, prepared);
-    }
+    const prepared = this.prepared(query.sql);
     const params = bindable(query.params);
     if (prepared.reader) return prepared.all(params) as Row[];
     prepared.run(params);
