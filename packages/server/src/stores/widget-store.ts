@@ -1,7 +1,7 @@
 import type { WidgetInput, WidgetProactiveGreeting, WidgetStyle, WidgetTexts, WidgetTheme, WidgetType } from '@airlock/protocol';
 import type { GenerationBalance } from './generation-store.js';
-import type { OpenAiKeyRecord, SHARED_KEY_OWNER } from './openai-key-store.js';
-import type { AccountRecord, SharedKeyGrant } from './account-store.js';
+import type { OpenAiKeyRecord } from './openai-key-store.js';
+import type { SharedKeyGrant } from './account-store.js';
 
 /**
  * What visitors see of a widget; sent to the browser with each token.
@@ -182,7 +182,7 @@ export interface WidgetForCall {
 export interface StoredKeys {
   own?: OpenAiKeyRecord;
   shared?: OpenAiKeyRecord;
-  /** The account's grant of the shared key ({@link AccountRecord.sharedKey}); absent: `'none'`. */
+  /** The account's grant of the shared key (`AccountRecord.sharedKey`); absent: `'none'`. */
   sharedKeyGrant?: Exclude<SharedKeyGrant, 'none'>;
 }
 
@@ -200,7 +200,7 @@ export interface WidgetStore {
   /**
    * A widget with what a proxy call by it needs: the stored OpenAI keys it
    * may use (what {@link OpenAiKeyStore.getOpenAiKey} gives for its account and for
-   * {@link SHARED_KEY_OWNER}), its account's grant of the shared key
+   * `SHARED_KEY_OWNER`), its account's grant of the shared key
    * (`keys.sharedKeyGrant`) and its account's generation balance, read in
    * one statement: on PostgreSQL one round trip instead of five. Called on
    * every proxied request, so it must see every write at once (revocation);
