@@ -1,7 +1,4 @@
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { readAdminPageFile } from '../assets/admin-page-files.js';
 import { AirlockError } from '../errors.js';
 
 /**
@@ -61,20 +58,6 @@ const contentTypes: Record<string, string> = {
   svg: 'image/svg+xml',
 };
 
-/**
- * Where the page's files are: beside this module in the sources
- * (`src/admin-page/assets/`), or copied into `dist/admin-page/assets/` by the
- * build (this module is then bundled into `dist/` or `dist/cli/`).
- */
-function assetsFolder(): string {
-  const candidates = ['./assets/', './admin-page/assets/', '../admin-page/assets/'];
-  for (const candidate of candidates) {
-    const path = fileURLToPath(new URL(candidate, import.meta.url));
-    if (existsSync(`${path}index.html`)) return path;
-  }
-  throw new AirlockError('internal', 'The admin page files are missing; build @airlock/server again.');
-}
-
 function escapeAttribute(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
@@ -89,8 +72,7 @@ function escapeAttribute(value: string): string {
  * ```
  */
 export class AdminPageAssets {
-  readonly #files = new Map<string, Promise<{ body: Buffer; etag: string }>>();
-  #folder?: string;
+  readonly #files = new Map<string, Promise<{ body: Uint8Array; etag: string }>>();
 
   async respond(request: Request, name: string): Promise<Response> {
     const extension = name.slice(name.lastIndexOf('.') + 1);
@@ -130,13 +112,9 @@ export class AdminPageAssets {
     return new Response(request.method === 'HEAD' ? null : page, { headers: pageHeaders(contentTypes.html!, previewPolicy) });
   }
 
-  async #load(name: string): Promise<{ body: Buffer; etag: string }> {
-    this.#folder ??= assetsFolder();
-    try {
-      const body = await readFile(`${this.#folder}${name}`);
-      return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
-    } catch (error) {
+  #load(name: string): Promise<{ body: Uint8Array; etag: string }> {
+    return readAdminPageFile(name).catch((error: unknown) => {
       throw new AirlockError('not_found', 'There is nothing here.', { cause: error });
-    }
+    });
   }
 }
