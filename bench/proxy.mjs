@@ -4,13 +4,16 @@
 // proxy in Node), through Airlock and through the Portkey gateway (a peer,
 // installed from npm into bench/.peers on first use), in one run, on loopback.
 // Upstream, the proxies and the client each run in their own process (they
-// share the machine's cores).
+// share the machine's cores). Then a non-streaming workload (one JSON answer
+// per request) from outside: direct, the bare proxy, `airlock serve` from the
+// built CLI and Portkey, with Airlock's requests per second against Portkey's.
 // Uses the built packages (dist): run `pnpm build` first (`pnpm bench` does).
 //
 //   node bench/proxy.mjs              full run (a few minutes): each comparison 3 times, medians reported
 //   node bench/proxy.mjs --quick      a smaller run, once, for a smoke check
 //   node bench/proxy.mjs --runs=5     repeat each comparison 5 times
 //   node bench/proxy.mjs --only=200   only the comparisons whose name contains "200"
+//   node bench/proxy.mjs --only=non-streaming   only the non-streaming workload
 //   node bench/proxy.mjs --no-peers   without Portkey (nothing is installed)
 //
 // Direct and the proxies alternate, so a change in the machine's load hits
@@ -21,7 +24,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@airlock/test-services';
-import { closeConnections, load, ms, timed } from './lib/http-load.mjs';
+import { runAirlockServe } from './lib/airlock-serve.mjs';
+import { closeConnections, complete, load, ms, timed } from './lib/http-load.mjs';
 import { installPortkey, portkeyRelease, procCpuTime, runPortkey } from './lib/peers.mjs';
 import { cpuTimeOf, forkRole, runAirlockRole, runBareProxy, runStandInUpstream, runTcpRelay, setPace } from './lib/processes.mjs';
 
@@ -32,6 +36,13 @@ const argument = (name) => process.argv.find((value) => value.startsWith(`--${na
 const runs = Number(argument('runs') ?? (quick ? 1 : 3));
 const only = argument('only');
 const peers = !process.argv.includes('--no-peers');
+const wanted = (name) => !only || name.includes(only);
+const nonStreaming = {
+  concurrent: 'non-streaming chat, instant upstream, 50 in flight',
+  single: 'non-streaming chat, instant upstream, 1 at a time',
+};
+// Airlock's non-streaming requests per second against Portkey's, from outside.
+const portkeyBudget = 2;
 const apiKey = `sk-bench-${randomBytes(8).toString('hex')}`;
 
 function runAirlock() {
@@ -67,6 +78,13 @@ async function main() {
       console.log(`Portkey is left out of this run: ${error.message}\n`);
     }
   }
+  // Airlock as an operator runs it, for the non-streaming workload only.
+  let served;
+  if (Object.values(nonStreaming).some(wanted)) {
+    served = await runAirlockServe(baseURL, apiKey);
+    const pid = served.process.pid;
+    served.side = { name: 'serve', label: 'airlock serve', target: served.target, cpu: async () => procCpuTime(pid) };
+  }
   const direct = { url: baseURL, key: apiKey };
   const pace = (delayMs) => setPace(upstream, delayMs);
   // CPU time is what a proxy costs whatever else the machine is doing; wall times depend on the load.
@@ -77,16 +95,17 @@ async function main() {
   };
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
   const percent = (value) => `${(value * 100).toFixed(1)}%`;
-  const compare = async (name, run) => {
-    if (only && !name.includes(only)) return;
+  // `sides` are the proxies compared with direct; `unit` names what one request is.
+  const compare = async (name, run, { sides = proxies, unit = 'stream', latency = 'TTFB', budget } = {}) => {
+    if (!wanted(name)) return;
     // Warm every side up, so none gets a cold start.
-    for (const target of [direct, ...proxies.map((proxy) => proxy.target)]) await run(target, true);
+    for (const target of [direct, ...sides.map((proxy) => proxy.target)]) await run(target, true);
     // One sample per run: direct, then each proxy, against that run's direct.
     const samples = [];
     for (let index = 0; index < runs; index += 1) {
       const d = await run(direct);
       const sample = { d };
-      for (const proxy of proxies) {
+      for (const proxy of sides) {
         const p = await measured(run, proxy);
         sample[proxy.name] = { ...p, added50: p.p50 - d.p50, added99: p.p99 - d.p99, p99x: p.p99 / d.p99, ratio: p.rate / d.rate };
       }
@@ -97,18 +116,20 @@ async function main() {
     const line = (label, pick) =>
       `  ${label.padEnd(8)} p50 ${ms(m((s) => pick(s).p50))}  p99 ${ms(m((s) => pick(s).p99))}  ${m((s) => pick(s).rate).toFixed(1)}/s (${pick(samples[0]).count})`;
     const lines = [`${name}${runs > 1 ? ` (median of ${runs} runs; each run in brackets)` : ''}`, line('direct:', (s) => s.d)];
-    for (const proxy of proxies) lines.push(line(`${proxy.name}:`, (s) => s[proxy.name]));
-    for (const proxy of proxies) {
+    for (const proxy of sides) lines.push(line(`${proxy.name}:`, (s) => s[proxy.name]));
+    for (const proxy of sides) {
       const of = (key) => (s) => s[proxy.name][key];
       lines.push(
-        `  ${proxy.label}: added TTFB p50 ${ms(m(of('added50')))}${spread(of('added50'), ms)}, p99 ${ms(m(of('added99')))} (p99 ${m(of('p99x')).toFixed(2)}x${spread(of('p99x'), (v) => `${v.toFixed(2)}x`)})\n` +
-          `    throughput ${percent(m(of('ratio')))} of direct${spread(of('ratio'), percent)}; CPU ${m(of('cpu')).toFixed(2)} ms per stream${spread(of('cpu'), (v) => v.toFixed(2))}`,
+        `  ${proxy.label}: added ${latency} p50 ${ms(m(of('added50')))}${spread(of('added50'), ms)}, p99 ${ms(m(of('added99')))} (p99 ${m(of('p99x')).toFixed(2)}x${spread(of('p99x'), (v) => `${v.toFixed(2)}x`)})\n` +
+          `    throughput ${percent(m(of('ratio')))} of direct${spread(of('ratio'), percent)}; CPU ${m(of('cpu')).toFixed(2)} ms per ${unit}${spread(of('cpu'), (v) => v.toFixed(2))}`,
       );
     }
-    if (proxies.some((proxy) => proxy.name === 'portkey')) {
+    const ours = sides.find((proxy) => proxy.name === 'airlock' || proxy.name === 'serve');
+    if (ours && sides.some((proxy) => proxy.name === 'portkey')) {
       // The budget: Airlock's rate against Portkey's, in each run.
-      const versus = (s) => s.airlock.rate / s.portkey.rate;
-      lines.push(`  airlock / portkey streams per second: ${m(versus).toFixed(2)}x${spread(versus, (v) => `${v.toFixed(2)}x`)}`);
+      const versus = (s) => s[ours.name].rate / s.portkey.rate;
+      const against = budget === undefined ? '' : ` (budget at least ${budget.toFixed(2)}x: ${m(versus) >= budget ? 'met' : 'not met'})`;
+      lines.push(`  ${ours.label} / portkey ${unit}s per second: ${m(versus).toFixed(2)}x${spread(versus, (v) => `${v.toFixed(2)}x`)}${against}`);
     }
     console.log(lines.join('\n'));
   };
@@ -128,6 +149,15 @@ async function main() {
   await pace(0);
   await compare('1 stream at a time, instant upstream', (target, warm) => load(target, 1, warm ? 50 : quick ? 200 : 1_000));
   await compare('instant upstream, 50 in flight (CPU-bound)', (target, warm) => timed(target, 50, warm ? 0.5 : quick ? 2 : 5));
+  if (served) {
+    // Non-streaming: latency is until the whole JSON answer is in; the stand-in answers at once.
+    const sides = [proxies.find((proxy) => proxy.name === 'bare'), served.side, ...proxies.filter((proxy) => proxy.name === 'portkey')];
+    const options = { sides, unit: 'request', latency: 'latency' };
+    // The served process is fresh: give it the burst the others had.
+    await timed(served.target, 10, quick ? 0.5 : 3, complete);
+    await compare(nonStreaming.single, (target, warm) => load(target, 1, warm ? 50 : quick ? 200 : 1_000, complete), options);
+    await compare(nonStreaming.concurrent, (target, warm) => timed(target, 50, warm ? 0.5 : quick ? 2 : 5, complete), { ...options, budget: portkeyBudget });
+  }
   console.log(`\nload average at the end ${load1()}`);
 
   closeConnections();
@@ -135,6 +165,7 @@ async function main() {
   bareProxy.process.kill();
   tcpRelay.process.kill();
   portkey?.process.kill();
+  served?.close();
   upstream.process.kill();
   setTimeout(() => airlock.process.kill(), 5_000).unref();
 }

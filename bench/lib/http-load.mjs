@@ -1,5 +1,6 @@
-// Load generation shared by the benchmarks: streamed chat requests over
-// node:http with keep-alive, spread round-robin over one or more targets.
+// Load generation shared by the benchmarks: chat requests (streamed, or one
+// JSON answer) over node:http with keep-alive, spread round-robin over one or
+// more targets.
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
@@ -7,7 +8,9 @@ import { performance } from 'node:perf_hooks';
 // (Node's default) can close one just as a request is sent on it ("socket hang up"):
 // while one target is measured, the others' sockets sit idle.
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, timeout: 4_000 });
-const body = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Tell me about tides.' }] });
+const messages = [{ role: 'user', content: 'Tell me about tides.' }];
+const body = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages });
+const jsonBody = JSON.stringify({ model: 'gpt-4o-mini', messages });
 
 /** Closes the kept-alive sockets, so the process can exit. */
 export function closeConnections() {
@@ -49,6 +52,48 @@ export function stream(target) {
   });
 }
 
+/**
+ * One non-streaming chat request to `target` (as for {@link stream}); reads
+ * the whole JSON answer and resolves with the time until its last byte, in ms,
+ * as `ttfb` so the summaries treat both kinds alike.
+ */
+export function complete(target) {
+  const url = new URL(`${target.url}/chat/completions`);
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const request = http.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          ...target.headers,
+          'content-type': 'application/json',
+          authorization: `Bearer ${target.key}`,
+          'content-length': Buffer.byteLength(jsonBody),
+        },
+      },
+      (response) => {
+        const chunks = [];
+        response.on('data', (chunk) => chunks.push(chunk));
+        response.on('end', () => {
+          if (response.statusCode !== 200) {
+            reject(new Error(`status ${response.statusCode}`));
+            return;
+          }
+          // A proxy that answered 200 with something else than a completion must not count as fast.
+          const answer = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          if (typeof answer?.choices?.[0]?.message?.content !== 'string') reject(new Error('the answer is not a chat completion'));
+          else resolve({ ttfb: performance.now() - started });
+        });
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    request.end(jsonBody);
+  });
+}
+
 function summary(ttfbs, seconds) {
   ttfbs.sort((a, b) => a - b);
   const at = (p) => ttfbs[Math.min(ttfbs.length - 1, Math.floor(p * ttfbs.length))];
@@ -58,8 +103,9 @@ function summary(ttfbs, seconds) {
 /**
  * Runs `count` streams with `concurrency` in flight, the n-th request going
  * to `targets[n % targets.length]`; returns TTFB percentiles and streams per second.
+ * `send` is {@link stream} or {@link complete} (then the percentiles are of whole answers).
  */
-export async function load(targets, concurrency, count) {
+export async function load(targets, concurrency, count, send = stream) {
   const list = Array.isArray(targets) ? targets : [targets];
   const ttfbs = [];
   let next = 0;
@@ -69,7 +115,7 @@ export async function load(targets, concurrency, count) {
       while (next < count) {
         const target = list[next % list.length];
         next += 1;
-        ttfbs.push((await stream(target)).ttfb);
+        ttfbs.push((await send(target)).ttfb);
       }
     }),
   );
@@ -77,7 +123,7 @@ export async function load(targets, concurrency, count) {
 }
 
 /** Like {@link load}, but runs as many streams as `concurrency` workers complete in `seconds`. */
-export async function timed(targets, concurrency, seconds) {
+export async function timed(targets, concurrency, seconds, send = stream) {
   const list = Array.isArray(targets) ? targets : [targets];
   const ttfbs = [];
   let next = 0;
@@ -88,7 +134,7 @@ export async function timed(targets, concurrency, seconds) {
       while (performance.now() < deadline) {
         const target = list[next % list.length];
         next += 1;
-        ttfbs.push((await stream(target)).ttfb);
+        ttfbs.push((await send(target)).ttfb);
       }
     }),
   );
