@@ -39,7 +39,7 @@ export interface UpstreamOptions {
    * How chat completions, the proxy's hot path, reach the upstream. Default:
    * on Node, keep-alive `node:http`/`node:https` agents whose streamed bodies
    * are relayed without Web streams (`createNodeTransport`); elsewhere, or when
-   * {@link fetch} is given, that `fetch`.
+   * the `fetch` option is given, that `fetch`.
    */
   transport?: UpstreamTransport;
 }
