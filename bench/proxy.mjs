@@ -43,6 +43,19 @@ const nonStreaming = {
 };
 // Airlock's non-streaming requests per second against Portkey's, from outside.
 const portkeyBudget = 2;
+// The streaming budgets, each Airlock's figure against the floor's (the bare proxy) in the same run.
+const floorBudgets = {
+  addedTtfb: { name: 'added p50 TTFB over the floor', of: (a, b) => a.p50 - b.p50, at: 'most', limit: 0.5, format: (v) => `${v.toFixed(2)} ms` },
+  cpu: { name: "CPU per stream against the floor's", of: (a, b) => a.cpu / b.cpu, at: 'most', limit: 1.5, format: (v) => `${v.toFixed(2)}x` },
+  throughput: {
+    name: "streams per second against the floor's",
+    of: (a, b) => a.rate / b.rate,
+    at: 'least',
+    limit: 0.9,
+    format: (v) => `${(v * 100).toFixed(1)}%`,
+  },
+  p99: { name: "p99 TTFB against the floor's", of: (a, b) => a.p99 / b.p99, at: 'most', limit: 1.5, format: (v) => `${v.toFixed(2)}x` },
+};
 const apiKey = `sk-bench-${randomBytes(8).toString('hex')}`;
 
 function runAirlock() {
@@ -96,7 +109,7 @@ async function main() {
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
   const percent = (value) => `${(value * 100).toFixed(1)}%`;
   // `sides` are the proxies compared with direct; `unit` names what one request is.
-  const compare = async (name, run, { sides = proxies, unit = 'stream', latency = 'TTFB', budget } = {}) => {
+  const compare = async (name, run, { sides = proxies, unit = 'stream', latency = 'TTFB', budget, floor = [] } = {}) => {
     if (!wanted(name)) return;
     // Warm every side up, so none gets a cold start.
     for (const target of [direct, ...sides.map((proxy) => proxy.target)]) await run(target, true);
@@ -131,6 +144,13 @@ async function main() {
       const against = budget === undefined ? '' : ` (budget at least ${budget.toFixed(2)}x: ${m(versus) >= budget ? 'met' : 'not met'})`;
       lines.push(`  ${ours.label} / portkey ${unit}s per second: ${m(versus).toFixed(2)}x${spread(versus, (v) => `${v.toFixed(2)}x`)}${against}`);
     }
+    for (const rule of floor) {
+      const value = (s) => rule.of(s.airlock, s.bare);
+      const met = rule.at === 'most' ? m(value) <= rule.limit : m(value) >= rule.limit;
+      lines.push(
+        `  budget, ${rule.name}: ${rule.format(m(value))}${spread(value, rule.format)} (at ${rule.at} ${rule.format(rule.limit)}: ${met ? 'met' : 'not met'})`,
+      );
+    }
     console.log(lines.join('\n'));
   };
 
@@ -144,11 +164,17 @@ async function main() {
   await pace(0);
   for (const target of [direct, ...proxies.map((proxy) => proxy.target)]) await load(target, 10, quick ? 500 : 3_000);
   await pace(10);
-  await compare('1 stream at a time, paced upstream (50 chunks, 10 ms apart)', (target, warm) => load(target, 1, warm ? 3 : quick ? 10 : 30));
-  await compare('200 concurrent streams, paced upstream', (target, warm) => load(target, 200, warm ? 200 : quick ? 400 : 1_000));
+  await compare('1 stream at a time, paced upstream (50 chunks, 10 ms apart)', (target, warm) => load(target, 1, warm ? 3 : quick ? 10 : 30), {
+    floor: [floorBudgets.addedTtfb],
+  });
+  await compare('200 concurrent streams, paced upstream', (target, warm) => load(target, 200, warm ? 200 : quick ? 400 : 1_000), {
+    floor: [floorBudgets.throughput, floorBudgets.p99],
+  });
   await pace(0);
-  await compare('1 stream at a time, instant upstream', (target, warm) => load(target, 1, warm ? 50 : quick ? 200 : 1_000));
-  await compare('instant upstream, 50 in flight (CPU-bound)', (target, warm) => timed(target, 50, warm ? 0.5 : quick ? 2 : 5));
+  await compare('1 stream at a time, instant upstream', (target, warm) => load(target, 1, warm ? 50 : quick ? 200 : 1_000), {
+    floor: [floorBudgets.addedTtfb, floorBudgets.cpu],
+  });
+  await compare('instant upstream, 50 in flight (CPU-bound)', (target, warm) => timed(target, 50, warm ? 0.5 : quick ? 2 : 5), { floor: [floorBudgets.cpu] });
   if (served) {
     // Non-streaming: latency is until the whole JSON answer is in; the stand-in answers at once.
     const sides = [proxies.find((proxy) => proxy.name === 'bare'), served.side, ...proxies.filter((proxy) => proxy.name === 'portkey')];
