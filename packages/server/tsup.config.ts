@@ -1,4 +1,5 @@
-import { cpSync } from 'node:fs';
+import { transform } from 'esbuild';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
@@ -26,8 +27,15 @@ export default defineConfig({
   // Bundled too: the prompt filter reads its confusables table (a JSON import, which
   // Node loads only with an import attribute the bundle would not keep).
   noExternal: ['gpt-tokenizer', 'unhomoglyph'],
-  // The admin page's static files are served as they are; the server finds them beside its bundle.
+  // The admin page's static files are copied beside the bundle, where the server finds them. Its
+  // JavaScript modules lose only their comments and whitespace (nothing renamed or bundled): the
+  // JSDoc types are for the type check (tsconfig.admin.json) and would put the page over its size budget.
   async onSuccess() {
-    cpSync('src/admin-page/assets', 'dist/admin-page/assets', { recursive: true });
+    const folder = 'dist/admin-page/assets/';
+    cpSync('src/admin-page/assets', folder, { recursive: true });
+    for (const name of readdirSync(folder).filter((entry) => entry.endsWith('.js'))) {
+      const stripped = await transform(readFileSync(`${folder}${name}`, 'utf8'), { loader: 'js', minifyWhitespace: true, legalComments: 'none' });
+      writeFileSync(`${folder}${name}`, stripped.code);
+    }
   },
 });
