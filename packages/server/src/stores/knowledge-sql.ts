@@ -3,9 +3,8 @@
 // the main store's runners (sqlite-sql.ts, postgres-sql.ts); each database
 // adds only a small KnowledgeDialect and its connection.
 import type { ScoredId } from '../knowledge/rank.js';
-import * as files from './knowledge-file-sql.js';
-import { invalid } from './knowledge-file-sql.js';
-import * as passages from './knowledge-passage-sql.js';
+import * as fileSql from './knowledge-file-sql.js';
+import * as passageSql from './knowledge-passage-sql.js';
 import type { KnowledgeDialect } from './knowledge-passage-sql.js';
 import type {
   AddedKnowledgeFile,
@@ -26,7 +25,8 @@ const maxModelLength = 200;
 
 function checkOptionalText(value: unknown, field: string, maximum: number): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string' || value.length > maximum) throw invalid(`${field} must be a text of at most ${maximum.toLocaleString('en-US')} characters.`);
+  if (typeof value !== 'string' || value.length > maximum)
+    throw fileSql.invalid(`${field} must be a text of at most ${maximum.toLocaleString('en-US')} characters.`);
   return value;
 }
 
@@ -61,57 +61,57 @@ export abstract class SqlKnowledgeStore implements KnowledgeStore {
   }
 
   async addFile(input: NewKnowledgeFile): Promise<AddedKnowledgeFile> {
-    const file = files.checkNewFile(input);
-    return this.#runner.transaction(files.addFile(file, this.#dialect.forUpdate, this.#at), 'write');
+    const file = fileSql.checkNewFile(input);
+    return this.#runner.transaction(fileSql.addFile(file, this.#dialect.forUpdate, this.#at), 'write');
   }
 
   async getFile(widgetId: string, fileId: string): Promise<KnowledgeFileRecord | undefined> {
-    return this.#runner.run(files.getFile(widgetId, fileId));
+    return this.#runner.run(fileSql.getFile(widgetId, fileId));
   }
 
   async listFiles(widgetId: string): Promise<KnowledgeFileRecord[]> {
-    return this.#runner.run(files.listFiles(widgetId));
+    return this.#runner.run(fileSql.listFiles(widgetId));
   }
 
   async updateFile(fileId: string, patch: KnowledgeFilePatch): Promise<KnowledgeFileRecord> {
-    const change = files.checkPatch(patch);
-    return this.#runner.run(files.updateFile(fileId, change, this.#at));
+    const change = fileSql.checkPatch(patch);
+    return this.#runner.run(fileSql.updateFile(fileId, change, this.#at));
   }
 
-  async replacePassages(fileId: string, input: readonly KnowledgePassageInput[], options: ReplacePassagesOptions = {}): Promise<KnowledgeFileRecord> {
-    const { tokens } = passages.checkPassages(input);
+  async replacePassages(fileId: string, passages: readonly KnowledgePassageInput[], options: ReplacePassagesOptions = {}): Promise<KnowledgeFileRecord> {
+    const { tokens } = passageSql.checkPassages(passages);
     const embeddingModel = checkOptionalText(options.embeddingModel, 'embeddingModel', maxModelLength);
     const vectorsNote = checkOptionalText(options.vectorsNote, 'vectorsNote', maxNoteLength);
-    const summary = { count: input.length, tokens, embeddingModel, vectorsNote };
-    return this.#runner.transaction(passages.replacePassages(this.#dialect, fileId, input, summary, this.#at), 'write');
+    const summary = { count: passages.length, tokens, embeddingModel, vectorsNote };
+    return this.#runner.transaction(passageSql.replacePassages(this.#dialect, fileId, passages, summary, this.#at), 'write');
   }
 
   async removeFile(widgetId: string, fileId: string): Promise<boolean> {
-    return this.#runner.transaction(files.removeFile(widgetId, fileId), 'write');
+    return this.#runner.transaction(fileSql.removeFile(widgetId, fileId), 'write');
   }
 
   async keywordSearch(widgetId: string, query: string, limit: number): Promise<ScoredId<string>[]> {
-    return this.#runner.run(passages.keywordSearch(this.#dialect, widgetId, query, limit));
+    return this.#runner.run(passageSql.keywordSearch(this.#dialect, widgetId, query, limit));
   }
 
   async snapshot(widgetId: string): Promise<KnowledgeSnapshot> {
-    return this.#runner.transaction(passages.snapshot(widgetId), 'read');
+    return this.#runner.transaction(passageSql.snapshot(widgetId), 'read');
   }
 
   async knowledgeVersion(widgetId: string): Promise<number> {
-    return this.#runner.run(passages.knowledgeVersion(widgetId));
+    return this.#runner.run(passageSql.knowledgeVersion(widgetId));
   }
 
   async totals(widgetId: string): Promise<KnowledgeTotals> {
-    return this.#runner.run(files.totals(widgetId));
+    return this.#runner.run(fileSql.totals(widgetId));
   }
 
   async accountTotals(accountId: string): Promise<KnowledgeTotals> {
-    return this.#runner.run(files.accountTotals(accountId));
+    return this.#runner.run(fileSql.accountTotals(accountId));
   }
 
   async releaseStale(olderThan: Date): Promise<KnowledgeFileRecord[]> {
-    if (!(olderThan instanceof Date) || Number.isNaN(olderThan.getTime())) throw invalid('olderThan must be a valid date.');
-    return this.#runner.run(files.releaseStale(olderThan, this.#at));
+    if (!(olderThan instanceof Date) || Number.isNaN(olderThan.getTime())) throw fileSql.invalid('olderThan must be a valid date.');
+    return this.#runner.run(fileSql.releaseStale(olderThan, this.#at));
   }
 }
