@@ -10,7 +10,6 @@
 export { startUpstream, type ConnectionClosedEvent, type RecordedRequest, type Upstream, type UpstreamOptions, type WaitForCloseOptions } from './upstream.js';
 export {
   DEFAULT_ANSWER_TEXT,
-  faults,
   splitIntoChunks,
   type AnswerBehaviour,
   type AnswerUsage,
@@ -26,5 +25,6 @@ export {
   type StreamBehaviour,
   type StreamErrorBehaviour,
 } from './behaviours.js';
+export { faults } from './faults.js';
 export { formatSseEvent, readSse, readStreamedText, streamedText } from './sse.js';
 export { DEFAULT_EMBEDDING_DIMENSIONS, hashedEmbedding } from './embeddings.js';
