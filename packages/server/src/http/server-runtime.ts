@@ -14,6 +14,37 @@ export interface BodySink {
   sendHead(): void;
 }
 
+/**
+ * A {@link BodySink} that enqueues into a Web stream's controller: how a
+ * {@link PipeableBody} is read as a Web `body`. The stream must be sized in
+ * bytes, so that what waits is how far `desiredSize` is below zero.
+ *
+ * @example
+ * ```ts
+ * new ReadableStream({ pull: (controller) => body.pipeTo(controllerSink(controller)) }, { highWaterMark: 0, size: (chunk) => chunk.byteLength });
+ * ```
+ */
+export function controllerSink(controller: ReadableStreamDefaultController<Uint8Array<ArrayBuffer>>): BodySink {
+  return {
+    write(chunk) {
+      controller.enqueue(chunk as Uint8Array<ArrayBuffer>);
+      return (controller.desiredSize ?? 0) > 0;
+    },
+    buffered: () => Math.max(0, -(controller.desiredSize ?? 0)),
+    end() {
+      try {
+        controller.close();
+      } catch {
+        // Already cancelled by the reader.
+      }
+    },
+    destroy() {
+      controller.error(new Error('The client read the stream too slowly.'));
+    },
+    sendHead() {},
+  };
+}
+
 /** What the adapter tells a body it pipes. */
 export interface BodyPipe {
   /** The sink takes writes again after `write` returned `false`. */

@@ -200,7 +200,7 @@ export function eventJson(bytes: Buffer, start: number, end: number): unknown {
   return data === undefined ? undefined : parseJson(data);
 }
 
-// Whole events whose first data event (a JSON object, as #checkStart found)
+// Whole events whose first data event (a JSON object, as opensAnswer found)
 // is written again with `fields` added; the rest stay byte for byte.
 export function withFirstChunkFields(bytes: Buffer, fields: Record<string, unknown>): Buffer {
   let from = 0;
@@ -239,6 +239,35 @@ export function withoutUsage(bytes: Buffer): Buffer {
   if (from === 0) return bytes;
   kept.push(bytes.subarray(from));
   return Buffer.concat(kept);
+}
+
+/**
+ * Whether whole events open an SSE answer: every line is SSE and the first
+ * data event's data is a JSON object (`true`); `false` for anything else (a
+ * page, JSON, garbage); `undefined` while no event has data yet (comments only).
+ */
+export function opensAnswer(bytes: Buffer): boolean | undefined {
+  const events = eventData(bytes.toString('utf8'));
+  if (events === false) return false;
+  for (const data of events) {
+    if (data !== undefined) return isObject(parseJson(data));
+  }
+  return undefined;
+}
+
+/**
+ * The first OpenAI error event (`data: {"error": …}`) in whole events, with
+ * where it starts; `undefined` when the `"error":` keys found are only text.
+ */
+export function errorEventIn(bytes: Buffer): { start: number; error: Record<string, unknown> } | undefined {
+  let from = 0;
+  for (let at = bytes.indexOf(errorMarker, from); at !== -1; at = bytes.indexOf(errorMarker, from)) {
+    const { start, end } = eventAround(bytes, at);
+    const parsed = eventJson(bytes, start, end);
+    if (isObject(parsed) && isObject(parsed.error)) return { start, error: parsed.error };
+    from = end;
+  }
+  return undefined;
 }
 
 /**
