@@ -70,6 +70,19 @@ export type {
   WidgetForCall,
   WidgetPatch,
 } from './stores/store.js';
+// The areas `Store` is made of, so a store of your own can be written and checked area by area.
+export type {
+  AccountStore,
+  AdminAccessTokenStore,
+  AdminSessionStore,
+  ConversationSummaryStore,
+  GenerationStore,
+  LifecycleStore,
+  OpenAiKeyStore,
+  SigningKeyStore,
+  UsageStore,
+  WidgetStore,
+} from './stores/store.js';
 export { AccountKeys, type AccountKeysOptions, type KeyDetails, type SavedKey } from './keys/account-keys.js';
 export { rotateMasterKey, type RotationReport } from './vault/rotate-master.js';
 export { createKeyring, type KeyEncryptionProvider } from './vault/key-encryption.js';
