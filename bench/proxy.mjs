@@ -27,7 +27,7 @@ import { freePort } from '@airlock/test-services';
 import { runAirlockServe } from './lib/airlock-serve.mjs';
 import { closeConnections, complete, load, ms, timed } from './lib/http-load.mjs';
 import { installPortkey, portkeyRelease, procCpuTime, runPortkey } from './lib/peers.mjs';
-import { cpuTimeOf, forkRole, runAirlockRole, runBareProxy, runStandInUpstream, runTcpRelay, setPace } from './lib/processes.mjs';
+import { cpuTimeOf, forkRole, profileArguments, runAirlockRole, runBareProxy, runStandInUpstream, runTcpRelay, setPace } from './lib/processes.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const role = process.argv[2];
@@ -69,9 +69,7 @@ function runAirlock() {
 async function main() {
   const upstream = forkRole(self, '--upstream');
   const { baseURL } = await upstream.ready;
-  // BENCH_PROFILE=<dir> writes a CPU profile of the Airlock process there.
-  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const airlock = forkRole(self, '--airlock', { BENCH_KEY: apiKey, BENCH_UPSTREAM: baseURL }, profile);
+  const airlock = forkRole(self, '--airlock', { BENCH_KEY: apiKey, BENCH_UPSTREAM: baseURL }, profileArguments());
   const bareProxy = forkRole(self, '--bare', { BENCH_KEY: apiKey, BENCH_UPSTREAM: baseURL });
   const tcpRelay = forkRole(self, '--tcp', { BENCH_UPSTREAM: baseURL });
   const { url, token } = await airlock.ready;

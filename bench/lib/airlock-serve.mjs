@@ -11,12 +11,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createBenchWidget } from './processes.mjs';
+import { createBenchWidget, profileArguments } from './processes.mjs';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'packages', 'server', 'dist', 'cli', 'main.js');
 const raised = '1000000000';
-// BENCH_PROFILE=<folder>: the server writes a CPU profile there when it stops (NODE_OPTIONS may not carry --cpu-prof).
-const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
 
 /**
  * The environment `airlock serve` gets here: the store and keyring in
@@ -51,7 +49,7 @@ export async function runAirlockServe(upstreamURL, apiKey) {
   const dataDir = mkdtempSync(join(tmpdir(), 'airlock-bench-serve-'));
   const settings = { databaseUrl: `sqlite:${join(dataDir, 'airlock.db')}`, masterKeys: `b1:${randomBytes(32).toString('base64')}`, upstreamURL, apiKey };
   const token = await mintBenchToken(dataDir, settings);
-  const child = spawn(process.execPath, [...profile, cli, 'serve', '--port', '0', '--drain-seconds', '0'], {
+  const child = spawn(process.execPath, [...profileArguments(), cli, 'serve', '--port', '0', '--drain-seconds', '0'], {
     cwd: dataDir,
     env: { ...process.env, ...serveEnvironment(settings) },
     stdio: ['ignore', 'pipe', 'inherit'],

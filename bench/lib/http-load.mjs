@@ -17,22 +17,18 @@ export function closeConnections() {
   agent.destroy();
 }
 
-/**
- * One streamed request to `target` (`{ url, key, headers? }`, url ending in
- * `/v1`; `headers` are added, to route a gateway); resolves with its time to
- * first byte in ms.
- */
-export function stream(target) {
+// POSTs `payload` to `target`'s chat completions; `read` gets a 200 response
+// and the request's start time, and settles the promise; any other status rejects.
+function post(target, payload, read) {
   const url = new URL(`${target.url}/chat/completions`);
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    let firstByte;
     const request = http.request(
       url,
       {
         method: 'POST',
         agent,
-        headers: { ...target.headers, 'content-type': 'application/json', authorization: `Bearer ${target.key}`, 'content-length': Buffer.byteLength(body) },
+        headers: { ...target.headers, 'content-type': 'application/json', authorization: `Bearer ${target.key}`, 'content-length': Buffer.byteLength(payload) },
       },
       (response) => {
         if (response.statusCode !== 200) {
@@ -40,15 +36,27 @@ export function stream(target) {
           reject(new Error(`status ${response.statusCode}`));
           return;
         }
-        response.on('data', () => {
-          firstByte ??= performance.now();
-        });
-        response.on('end', () => resolve({ ttfb: firstByte - started }));
         response.on('error', reject);
+        read(response, started, resolve, reject);
       },
     );
     request.on('error', reject);
-    request.end(body);
+    request.end(payload);
+  });
+}
+
+/**
+ * One streamed request to `target` (`{ url, key, headers? }`, url ending in
+ * `/v1`; `headers` are added, to route a gateway); resolves with its time to
+ * first byte in ms.
+ */
+export function stream(target) {
+  return post(target, body, (response, started, resolve) => {
+    let firstByte;
+    response.on('data', () => {
+      firstByte ??= performance.now();
+    });
+    response.on('end', () => resolve({ ttfb: firstByte - started }));
   });
 }
 
@@ -58,39 +66,15 @@ export function stream(target) {
  * as `ttfb` so the summaries treat both kinds alike.
  */
 export function complete(target) {
-  const url = new URL(`${target.url}/chat/completions`);
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const request = http.request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        headers: {
-          ...target.headers,
-          'content-type': 'application/json',
-          authorization: `Bearer ${target.key}`,
-          'content-length': Buffer.byteLength(jsonBody),
-        },
-      },
-      (response) => {
-        const chunks = [];
-        response.on('data', (chunk) => chunks.push(chunk));
-        response.on('end', () => {
-          if (response.statusCode !== 200) {
-            reject(new Error(`status ${response.statusCode}`));
-            return;
-          }
-          // A proxy that answered 200 with something else than a completion must not count as fast.
-          const answer = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          if (typeof answer?.choices?.[0]?.message?.content !== 'string') reject(new Error('the answer is not a chat completion'));
-          else resolve({ ttfb: performance.now() - started });
-        });
-        response.on('error', reject);
-      },
-    );
-    request.on('error', reject);
-    request.end(jsonBody);
+  return post(target, jsonBody, (response, started, resolve, reject) => {
+    const chunks = [];
+    response.on('data', (chunk) => chunks.push(chunk));
+    response.on('end', () => {
+      // A proxy that answered 200 with something else than a completion must not count as fast.
+      const answer = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      if (typeof answer?.choices?.[0]?.message?.content !== 'string') reject(new Error('the answer is not a chat completion'));
+      else resolve({ ttfb: performance.now() - started });
+    });
   });
 }
 

@@ -120,6 +120,14 @@ export function answerCpuTime() {
   });
 }
 
+/**
+ * Node's arguments for an Airlock process to write a CPU profile into
+ * `BENCH_PROFILE=<folder>` when it stops, or none (NODE_OPTIONS may not carry --cpu-prof).
+ */
+export function profileArguments() {
+  return process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+}
+
 /** The CPU time (user and system, µs) a role forked by {@link forkRole} has spent, asked over IPC. */
 export async function cpuTimeOf(child) {
   child.process.send({ cpu: true });
