@@ -41,6 +41,18 @@ export class AirlockError extends Error {
 }
 
 /**
+ * An `input_invalid` error: the caller's input was refused, `message` says why.
+ *
+ * @example
+ * ```ts
+ * if (!Array.isArray(passages)) throw invalid('passages must be a list.');
+ * ```
+ */
+export function invalid(message: string): AirlockError {
+  return new AirlockError('input_invalid', message);
+}
+
+/**
  * Turns anything thrown into an {@link AirlockError}; unknown errors become
  * `internal` with a generic message so that nothing internal leaks.
  */

@@ -1,4 +1,4 @@
-import { AirlockError } from '../errors.js';
+import { AirlockError, invalid } from '../errors.js';
 import type { WidgetRecord } from '../stores/store.js';
 import type { ChatTurn } from './memory.js';
 import type { ChatInputLimits } from './proxy-services.js';
@@ -143,8 +143,4 @@ function messageText(content: unknown, index: number): string {
 export function checkMessageLength(text: string, limits: ChatInputLimits): string {
   if (text.length > limits.maxMessageChars) throw invalid(`A message may be at most ${limits.maxMessageChars} characters long.`);
   return text;
-}
-
-function invalid(message: string): AirlockError {
-  return new AirlockError('input_invalid', message);
 }

@@ -1,6 +1,6 @@
 // The knowledge files' SQL: their records, ingestion state, removal and what
 // they take, written once for both databases and run by the shared runners.
-import { AirlockError } from '../errors.js';
+import { AirlockError, invalid } from '../errors.js';
 import { newId } from '../ids.js';
 import { KNOWLEDGE_FORMATS, type KnowledgeFormat } from '../knowledge/types.js';
 import type { AddedKnowledgeFile, KnowledgeFilePatch, KnowledgeFileRecord, KnowledgeFileStatus, KnowledgeTotals, NewKnowledgeFile } from './knowledge-store.js';
@@ -13,18 +13,6 @@ const maxUrlLength = 2_048;
 const maxErrorLength = 1_000;
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
 const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/;
-
-/**
- * An `input_invalid` error with its message for the caller.
- *
- * @example
- * ```ts
- * throw invalid('passages must be a list.');
- * ```
- */
-export function invalid(message: string): AirlockError {
-  return new AirlockError('input_invalid', message);
-}
 
 /**
  * A `knowledge_files` row as its record (PostgreSQL gives BIGINTs as

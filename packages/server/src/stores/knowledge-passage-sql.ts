@@ -2,9 +2,9 @@
 // snapshot retrieval reads, written once; what the databases do differently
 // (inserting passages with their keyword entries, the keyword query, row
 // locks) is a small KnowledgeDialect.
-import { AirlockError } from '../errors.js';
+import { AirlockError, invalid } from '../errors.js';
 import { bytesToVector, searchTerms, vectorToBytes, type ScoredId } from '../knowledge/rank.js';
-import { bumpVersion, fileFromRow, invalid } from './knowledge-file-sql.js';
+import { bumpVersion, fileFromRow } from './knowledge-file-sql.js';
 import type { KnowledgeFileRecord, KnowledgePassageInput, KnowledgeSnapshot, StoredPassage } from './knowledge-store.js';
 import { optionalText, statement, type Operation, type Query, type Row, type SqlDialect } from './sql.js';
 

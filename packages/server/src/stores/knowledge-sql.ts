@@ -2,6 +2,7 @@
 // written once (knowledge-file-sql.ts, knowledge-passage-sql.ts) and run by
 // the main store's runners (sqlite-sql.ts, postgres-sql.ts); each database
 // adds only a small KnowledgeDialect and its connection.
+import { invalid } from '../errors.js';
 import type { ScoredId } from '../knowledge/rank.js';
 import * as fileSql from './knowledge-file-sql.js';
 import * as passageSql from './knowledge-passage-sql.js';
@@ -25,8 +26,7 @@ const maxModelLength = 200;
 
 function checkOptionalText(value: unknown, field: string, maximum: number): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string' || value.length > maximum)
-    throw fileSql.invalid(`${field} must be a text of at most ${maximum.toLocaleString('en-US')} characters.`);
+  if (typeof value !== 'string' || value.length > maximum) throw invalid(`${field} must be a text of at most ${maximum.toLocaleString('en-US')} characters.`);
   return value;
 }
 
@@ -111,7 +111,7 @@ export abstract class SqlKnowledgeStore implements KnowledgeStore {
   }
 
   async releaseStale(olderThan: Date): Promise<KnowledgeFileRecord[]> {
-    if (!(olderThan instanceof Date) || Number.isNaN(olderThan.getTime())) throw fileSql.invalid('olderThan must be a valid date.');
+    if (!(olderThan instanceof Date) || Number.isNaN(olderThan.getTime())) throw invalid('olderThan must be a valid date.');
     return this.#runner.run(fileSql.releaseStale(olderThan, this.#at));
   }
 }

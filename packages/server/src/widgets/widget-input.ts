@@ -1,5 +1,5 @@
 import type { WidgetTheme, WidgetType } from '@airlock/protocol';
-import { AirlockError } from '../errors.js';
+import { invalid } from '../errors.js';
 import type { KeySource, NewWidget, WidgetBehaviour, WidgetPatch, WidgetPresentation, WidgetRecord } from '../stores/store.js';
 import { assertValidBehaviour } from '../proxy/behaviour-check.js';
 import { originPatternProblem } from './origins.js';
@@ -8,10 +8,6 @@ import { parseProactiveGreeting, parseTranslations, parseWidgetStyle } from './w
 const widgetTypes: readonly WidgetType[] = ['chat', 'completion', 'image'];
 const themes: readonly WidgetTheme[] = ['light', 'dark', 'auto'];
 const maxOrigins = 100;
-
-function invalid(message: string): AirlockError {
-  return new AirlockError('input_invalid', message);
-}
 
 function text(value: unknown, field: string, max: number, options: { allowEmpty?: boolean } = {}): string {
   if (typeof value !== 'string') throw invalid(`"${field}" must be a string.`);

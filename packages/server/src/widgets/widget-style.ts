@@ -1,5 +1,5 @@
 import type { LauncherIcon, WidgetProactiveGreeting, WidgetStyle, WidgetTexts } from '@airlock/protocol';
-import { AirlockError } from '../errors.js';
+import { invalid } from '../errors.js';
 
 const launcherIcons: readonly LauncherIcon[] = ['chat', 'help', 'sparkles'];
 const maxTranslations = 40;
@@ -7,10 +7,6 @@ const maxTranslations = 40;
 const maxImageUrlLength = 16 * 1024;
 /** WCAG AA for normal text. */
 const minimumContrast = 4.5;
-
-function invalid(message: string): AirlockError {
-  return new AirlockError('input_invalid', message);
-}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

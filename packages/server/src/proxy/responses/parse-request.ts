@@ -1,4 +1,4 @@
-import { AirlockError } from '../../errors.js';
+import { invalid } from '../../errors.js';
 import type { WidgetRecord } from '../../stores/store.js';
 import { checkMessageLength, chooseModel, clientInstructionsRefused } from '../chat-request.js';
 import type { ChatTurn } from '../memory.js';
@@ -183,8 +183,4 @@ function checkTextConfig(value: unknown): void {
   if (format === undefined || format === null) return;
   const type = typeof format === 'object' ? (format as Record<string, unknown>).type : undefined;
   if (type !== 'text') throw invalid('"text.format" may only be {"type": "text"}: structured output is not supported by this widget.');
-}
-
-function invalid(message: string): AirlockError {
-  return new AirlockError('input_invalid', message);
 }

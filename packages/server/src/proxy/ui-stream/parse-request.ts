@@ -1,4 +1,4 @@
-import { AirlockError } from '../../errors.js';
+import { invalid } from '../../errors.js';
 import type { WidgetRecord } from '../../stores/store.js';
 import { checkMessageLength, chooseModel, clientInstructionsRefused } from '../chat-request.js';
 import type { ChatTurn } from '../memory.js';
@@ -184,8 +184,4 @@ function refusedPart(type: string): string {
   if (type === 'dynamic-tool' || type.startsWith('tool-')) return `"${type}" parts (tool calls) are not supported by this widget: it allows no tools.`;
   if (type.startsWith('data-')) return `"${type}" parts (custom data) are not supported by this widget.`;
   return `"${type}" parts are not supported by this widget; send text parts.`;
-}
-
-function invalid(message: string): AirlockError {
-  return new AirlockError('input_invalid', message);
 }
